@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every test of the platform against real RabbitMQ and PostgreSQL servers.
+#   scripts/test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~ResponseStore]
+# Starts the servers first (scripts/infra.sh up). The last line printed is `tests: N passed, N failed`,
+# counted from the TRX result files; the exit code is non-zero when anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+scripts/infra.sh up || { echo "tests: 0 passed, 1 failed"; exit 1; }
+
+results="TestResults"
+rm -rf "$results"
+dotnet build CrewPlatform.sln -c Release -nologo -v quiet
+build_rc=$?
+if [ $build_rc -ne 0 ]; then
+  echo "build failed"
+  echo "tests: 0 passed, 1 failed"
+  exit 1
+fi
+
+# One project at a time: each writes its own TRX, and two cores are not shared between test hosts.
+test_rc=0
+for project in $(find tests -name '*.csproj' ! -path '*/CrewPlatform.Testing/*' | sort); do
+  name=$(basename "$project" .csproj)
+  echo "== $name"
+  dotnet test "$project" -c Release --no-build --nologo \
+    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" --results-directory "$results" "$@" \
+    || test_rc=1
+done
+
+passed=0; failed=0; total=0
+shopt -s nullglob
+for trx in "$results"/*.trx; do
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  t=$(sed -n 's/.* total="\([0-9]*\)".*/\1/p' <<<"$counters")
+  e=$(sed -n 's/.* error="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0})); total=$((total + ${t:-0}))
+done
+
+if [ $test_rc -ne 0 ] && [ $failed -eq 0 ]; then
+  # The runner failed without a failed test in any TRX (a crashed test host, say): count it as a failure.
+  failed=1
+fi
+if [ $total -eq 0 ]; then
+  echo "no test ran"
+  failed=$((failed == 0 ? 1 : failed))
+fi
+
+echo "tests: $passed passed, $failed failed"
+[ $failed -eq 0 ]

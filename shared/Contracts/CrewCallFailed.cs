@@ -1,0 +1,23 @@
+namespace CrewPlatform.Contracts;
+
+/// <summary>Event: the crew caller gave up on one user of one run; the command went to the error queue for replay.</summary>
+public sealed record CrewCallFailed
+{
+    /// <summary>The run the call belonged to.</summary>
+    public required Guid RunId { get; init; }
+
+    /// <summary>The user whose call failed.</summary>
+    public required string UserUid { get; init; }
+
+    /// <summary>Why it failed, for an operator to read: e.g. "HTTP 400 from crew API", "timed out after 600 s".</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>The last HTTP status code received, or null when no answer came (timeout, connection error).</summary>
+    public int? StatusCode { get; init; }
+
+    /// <summary>How many HTTP attempts were made.</summary>
+    public required int Attempts { get; init; }
+
+    /// <summary>When the caller gave up.</summary>
+    public required DateTimeOffset FailedAt { get; init; }
+}

@@ -1,0 +1,23 @@
+namespace CrewPlatform.Contracts;
+
+/// <summary>Event: every user dispatched in a run has either a stored answer or a recorded failure.</summary>
+public sealed record CrewRunCompleted
+{
+    /// <summary>The run that completed.</summary>
+    public required Guid RunId { get; init; }
+
+    /// <summary>Users sent to the crew caller.</summary>
+    public required int Dispatched { get; init; }
+
+    /// <summary>Users whose answer was stored.</summary>
+    public required int Succeeded { get; init; }
+
+    /// <summary>Users the crew caller gave up on.</summary>
+    public required int Failed { get; init; }
+
+    /// <summary>Users not sent because both their context and goal were empty.</summary>
+    public required int Skipped { get; init; }
+
+    /// <summary>When the run completed.</summary>
+    public required DateTimeOffset CompletedAt { get; init; }
+}

@@ -1,0 +1,20 @@
+namespace CrewPlatform.Contracts;
+
+/// <summary>
+/// Command: call the crew API once for one user of one run, with the user's business background and goal
+/// as they were when the page was read.
+/// </summary>
+public sealed record RunCrewForUser
+{
+    /// <summary>The run this call belongs to; with <see cref="UserUid"/> it identifies the call exactly once.</summary>
+    public required Guid RunId { get; init; }
+
+    /// <summary>The user's uid in the host application's <c>users</c> table.</summary>
+    public required string UserUid { get; init; }
+
+    /// <summary>The user's business background (<c>users.context</c>), sent as <c>customer_business_background_latest</c>.</summary>
+    public string? Context { get; init; }
+
+    /// <summary>The user's goal (<c>users.goal</c>), sent as <c>customer_goal_latest</c>.</summary>
+    public string? Goal { get; init; }
+}

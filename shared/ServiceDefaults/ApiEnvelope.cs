@@ -1,0 +1,56 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http;
+
+namespace CrewPlatform.ServiceDefaults;
+
+/// <summary>The wire contract's success envelope: <c>{"success":true,"data":...,"message"?,"count"?,"total"?}</c>.</summary>
+public sealed record SuccessEnvelope<T>(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] T? Data,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Message = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Count = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Total = null)
+{
+    [JsonPropertyOrder(-1)]
+    public bool Success => true;
+}
+
+/// <summary>The wire contract's failure envelope: <c>{"success":false,"error":"..."}</c>.</summary>
+public sealed record ErrorEnvelope(string Error)
+{
+    [JsonPropertyOrder(-1)]
+    public bool Success => false;
+}
+
+/// <summary>Results in the contract's envelope, so every service answers the same shape.</summary>
+public static class ApiResults
+{
+    public static IResult Ok<T>(T data, string? message = null, int? count = null, long? total = null) =>
+        Results.Json(new SuccessEnvelope<T>(data, message, count, total));
+
+    public static IResult Created<T>(string location, T data) =>
+        Results.Json(new SuccessEnvelope<T>(data), statusCode: StatusCodes.Status201Created)
+            .WithLocation(location);
+
+    public static IResult Accepted<T>(string location, T data, string? message = null) =>
+        Results.Json(new SuccessEnvelope<T>(data, message), statusCode: StatusCodes.Status202Accepted)
+            .WithLocation(location);
+
+    public static IResult Message(string message) => Results.Json(new SuccessEnvelope<object>(null, message));
+
+    public static IResult Error(int statusCode, string error) => Results.Json(new ErrorEnvelope(error), statusCode: statusCode);
+
+    public static IResult BadRequest(string error) => Error(StatusCodes.Status400BadRequest, error);
+
+    public static IResult NotFound(string error) => Error(StatusCodes.Status404NotFound, error);
+
+    private static IResult WithLocation(this IResult result, string location) => new LocatedResult(result, location);
+
+    private sealed class LocatedResult(IResult inner, string location) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers.Location = location;
+            return inner.ExecuteAsync(httpContext);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace CrewPlatform.ServiceDefaults;
+
+/// <summary>
+/// Last line of defence: any exception that escapes an endpoint becomes the contract's error envelope.
+/// Framework rejections of the request (malformed JSON, body too large) keep their 4xx status;
+/// everything else is a 500 whose body says nothing about internals (no stack trace, SQL or host name).
+/// </summary>
+public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, message) = exception switch
+        {
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (413, "Request body too large"),
+            BadHttpRequestException bad when bad.InnerException is System.Text.Json.JsonException => (400, "Request body is not valid JSON"),
+            BadHttpRequestException bad => (bad.StatusCode, "Bad request"),
+            OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => (499, "Client closed request"),
+            _ => (500, "Internal server error"),
+        };
+
+        if (status >= 500)
+        {
+            LogUnhandled(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
+        }
+
+        if (httpContext.Response.HasStarted)
+        {
+            return false;
+        }
+
+        httpContext.Response.StatusCode = status;
+        await httpContext.Response.WriteAsJsonAsync(new ErrorEnvelope(message), cancellationToken);
+        return true;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
+    private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string path);
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Configuration;
+
+namespace CrewPlatform.ServiceDefaults;
+
+/// <summary>RabbitMQ connection settings, configuration section <c>RabbitMq</c> (env <c>RabbitMq__Host</c> ...).</summary>
+public sealed class RabbitMqSettings
+{
+    public const string SectionName = "RabbitMq";
+
+    public string Host { get; set; } = "127.0.0.1";
+    public int Port { get; set; } = 5672;
+    public string VirtualHost { get; set; } = "/";
+    public string Username { get; set; } = "guest";
+    public string Password { get; set; } = "guest";
+
+    public static RabbitMqSettings From(IConfiguration configuration) =>
+        configuration.GetSection(SectionName).Get<RabbitMqSettings>() ?? new RabbitMqSettings();
+}
+
+/// <summary>The PostgreSQL connection string, <c>ConnectionStrings:Postgres</c> (env <c>ConnectionStrings__Postgres</c>).</summary>
+public static class PostgresSettings
+{
+    public const string ConnectionStringName = "Postgres";
+    public const string DefaultConnectionString = "Host=127.0.0.1;Port=5432;Database=crewplatform;Username=crew;Password=crew";
+
+    public static string ConnectionString(IConfiguration configuration) =>
+        configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } value ? value : DefaultConnectionString;
+}

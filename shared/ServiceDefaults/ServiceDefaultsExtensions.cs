@@ -1,0 +1,225 @@
+using System.Text.Json;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace CrewPlatform.ServiceDefaults;
+
+/// <summary>
+/// The wiring every CrewPlatform service shares (after eShop's ServiceDefaults): logs, telemetry, health,
+/// the error envelope, MassTransit over RabbitMQ and PostgreSQL. A service's Program.cs adds its own parts only.
+/// </summary>
+public static class ServiceDefaultsExtensions
+{
+    public const string LiveTag = "live";
+    public const string ReadyTag = "ready";
+
+    /// <summary>JSON console logs, OpenTelemetry, the liveness check and the error envelope for unhandled errors.</summary>
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.Logging.ClearProviders();
+        builder.Logging.AddJsonConsole(options =>
+        {
+            options.UseUtcTimestamp = true;
+            options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        });
+
+        builder.AddOpenTelemetry();
+
+        builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+
+        // Minimal APIs answer a malformed body with an exception we turn into the envelope, not an empty 400.
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        builder.Services.AddExceptionHandler<EnvelopeExceptionHandler>();
+        builder.Services.AddProblemDetails();
+        return builder;
+    }
+
+    private static void AddOpenTelemetry(this IHostApplicationBuilder builder)
+    {
+        var otel = builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter("MassTransit", "Npgsql"))
+            .WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName)
+                .AddSource("MassTransit")
+                .AddAspNetCoreInstrumentation(o => o.Filter = ctx => !ctx.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal))
+                .AddHttpClientInstrumentation()
+                .AddNpgsql());
+
+        // Exported only when a collector is configured; otherwise telemetry stays in-process.
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            otel.UseOtlpExporter();
+        }
+    }
+
+    /// <summary>
+    /// MassTransit over RabbitMQ (settings from the <c>RabbitMq</c> section), kebab-case queue names, endpoints
+    /// from the registered consumers and their definitions. The bus counts as started only once its topology
+    /// exists, so nothing published right after startup is lost.
+    /// </summary>
+    public static TBuilder AddMessaging<TBuilder>(
+        this TBuilder builder,
+        Action<IBusRegistrationConfigurator> configureConsumers,
+        Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? configureBus = null)
+        where TBuilder : IHostApplicationBuilder
+    {
+        var rabbit = RabbitMqSettings.From(builder.Configuration);
+
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure(options =>
+        {
+            options.WaitUntilStarted = true;
+            options.StartTimeout = TimeSpan.FromMinutes(2);
+            options.StopTimeout = TimeSpan.FromSeconds(30);
+        });
+
+        builder.Services.AddMassTransit(x =>
+        {
+            x.SetKebabCaseEndpointNameFormatter();
+            x.ConfigureHealthCheckOptions(options =>
+            {
+                options.Name = "rabbitmq";
+                options.Tags.Clear();
+                options.Tags.Add(ReadyTag);
+            });
+            configureConsumers(x);
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(rabbit.Host, (ushort)rabbit.Port, rabbit.VirtualHost, h =>
+                {
+                    h.Username(rabbit.Username);
+                    h.Password(rabbit.Password);
+                });
+                configureBus?.Invoke(context, cfg);
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+        return builder;
+    }
+
+    /// <summary>
+    /// An <see cref="NpgsqlDataSource"/> for <c>ConnectionStrings:Postgres</c>, a readiness check on it and, when
+    /// given, an EF Core context whose migrations history lives in the service's own schema (several services
+    /// share one database; each owns its tables).
+    /// </summary>
+    public static TBuilder AddPostgres<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        var connectionString = PostgresSettings.ConnectionString(builder.Configuration);
+        builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: [ReadyTag]);
+        return builder;
+    }
+
+    public static TBuilder AddPostgresDbContext<TBuilder, TContext>(this TBuilder builder, string historySchema)
+        where TBuilder : IHostApplicationBuilder
+        where TContext : DbContext
+    {
+        builder.AddPostgres();
+        builder.Services.AddDbContext<TContext>((services, options) => options.UseNpgsql(
+            services.GetRequiredService<NpgsqlDataSource>(),
+            npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", historySchema)));
+        return builder;
+    }
+
+    /// <summary>
+    /// Applies the context's pending migrations (retrying while the database is still starting), then runs the
+    /// app, or stops right after migrating when started with <c>--migrate-only</c>.
+    /// </summary>
+    public static async Task RunWithMigrationsAsync<TContext>(this WebApplication app, string[] args) where TContext : DbContext
+    {
+        await app.Services.MigrateAsync<TContext>(app.Lifetime.ApplicationStopping);
+        if (args.Contains("--migrate-only", StringComparer.Ordinal))
+        {
+            return;
+        }
+
+        await app.RunAsync();
+    }
+
+    public static async Task MigrateAsync<TContext>(this IServiceProvider services, CancellationToken cancellationToken = default)
+        where TContext : DbContext
+    {
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Migrations");
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var scope = services.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<TContext>();
+                await db.Database.MigrateAsync(cancellationToken);
+                logger.LogInformation("Database migrations applied for {Context}", typeof(TContext).Name);
+                return;
+            }
+            catch (NpgsqlException ex) when (attempt < 30 && ex.IsTransient)
+            {
+                logger.LogWarning("Database not reachable yet (attempt {Attempt}): {Reason}", attempt, ex.Message);
+                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>/health/live</c> (the process answers) and <c>/health/ready</c> (RabbitMQ and PostgreSQL answer),
+    /// the error envelope for unhandled exceptions and for requests no endpoint matched.
+    /// </summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages(async context =>
+        {
+            var response = context.HttpContext.Response;
+            if (response.HasStarted || response.ContentLength > 0 || response.ContentType is not null)
+            {
+                return;
+            }
+
+            var message = response.StatusCode switch
+            {
+                StatusCodes.Status404NotFound => "Not found",
+                StatusCodes.Status405MethodNotAllowed => "Method not allowed",
+                StatusCodes.Status415UnsupportedMediaType => "Content-Type must be application/json",
+                _ => "Request failed",
+            };
+            await response.WriteAsJsonAsync(new ErrorEnvelope(message));
+        });
+
+        app.MapHealthChecks("/health/live", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(LiveTag),
+            ResponseWriter = WriteHealthJson,
+        });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(ReadyTag),
+            ResponseWriter = WriteHealthJson,
+        });
+        return app;
+    }
+
+    private static Task WriteHealthJson(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        var body = new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+        };
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body));
+    }
+}

@@ -1,0 +1,222 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using CrewPlatform.ServiceDefaults;
+using Npgsql;
+using Xunit;
+
+namespace CrewPlatform.Testing;
+
+/// <summary>
+/// A private slice of the real servers for one test class (or collection): its own PostgreSQL database, holding
+/// the host application's <c>users</c> table, and its own RabbitMQ virtual host. Both are removed afterwards, so
+/// durable queues and rows never leak from one test into another or from one run into the next.
+/// The servers come from <c>scripts/infra.sh up</c>; when they do not answer, the test fails and says so.
+/// </summary>
+public class RealInfrastructure : IAsyncLifetime
+{
+    private const string StartHint = "Start the servers with `scripts/infra.sh up`.";
+
+    private readonly string baseConnectionString =
+        Environment.GetEnvironmentVariable("ConnectionStrings__Postgres") is { Length: > 0 } cs ? cs : PostgresSettings.DefaultConnectionString;
+
+    private readonly RabbitMqSettings baseRabbit = new()
+    {
+        Host = Environment.GetEnvironmentVariable("RabbitMq__Host") ?? "127.0.0.1",
+        Port = int.TryParse(Environment.GetEnvironmentVariable("RabbitMq__Port"), out var port) ? port : 5672,
+        Username = Environment.GetEnvironmentVariable("RabbitMq__Username") ?? "guest",
+        Password = Environment.GetEnvironmentVariable("RabbitMq__Password") ?? "guest",
+    };
+
+    private readonly Uri managementApi = new(Environment.GetEnvironmentVariable("RabbitMq__ManagementUrl") ?? "http://127.0.0.1:15672/api/");
+
+    public string Name { get; } = $"crewtest_{Guid.NewGuid():N}"[..24];
+
+    /// <summary>Connection string of this fixture's own database.</summary>
+    public string PostgresConnectionString { get; private set; } = "";
+
+    /// <summary>RabbitMQ settings pointing at this fixture's own virtual host.</summary>
+    public RabbitMqSettings RabbitMq { get; private set; } = new();
+
+    /// <summary>The configuration a service under test needs to use this fixture's database and virtual host.</summary>
+    public IReadOnlyDictionary<string, string?> ServiceSettings => new Dictionary<string, string?>
+    {
+        ["ConnectionStrings:Postgres"] = PostgresConnectionString,
+        ["RabbitMq:Host"] = RabbitMq.Host,
+        ["RabbitMq:Port"] = RabbitMq.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["RabbitMq:VirtualHost"] = RabbitMq.VirtualHost,
+        ["RabbitMq:Username"] = RabbitMq.Username,
+        ["RabbitMq:Password"] = RabbitMq.Password,
+    };
+
+    /// <summary>The same settings as environment variables, for a service started as a separate process.</summary>
+    public IReadOnlyDictionary<string, string?> ServiceEnvironment =>
+        ServiceSettings.ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value);
+
+    public virtual async Task InitializeAsync()
+    {
+        await CreateDatabaseAsync();
+        await CreateVirtualHostAsync();
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        await DeleteVirtualHostAsync();
+        await DropDatabaseAsync();
+    }
+
+    public NpgsqlConnection OpenConnection()
+    {
+        var connection = new NpgsqlConnection(PostgresConnectionString);
+        connection.Open();
+        return connection;
+    }
+
+    public async Task<T?> ScalarAsync<T>(string sql, params object[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var p in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = p });
+        }
+
+        var result = await command.ExecuteScalarAsync();
+        return result is null or DBNull ? default : (T)Convert.ChangeType(result, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public async Task ExecuteAsync(string sql, params object[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var p in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = p });
+        }
+
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Inserts users into the host application's table with one COPY.</summary>
+    public async Task AddUsersAsync(IEnumerable<(string Uid, string? Context, string? Goal)> users)
+    {
+        await using var connection = new NpgsqlConnection(PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var writer = await connection.BeginBinaryImportAsync("COPY users (uid, context, goal) FROM STDIN (FORMAT BINARY)");
+        foreach (var (uid, context, goal) in users)
+        {
+            await writer.StartRowAsync();
+            await writer.WriteAsync(uid);
+            await writer.WriteAsync(context);
+            await writer.WriteAsync(goal);
+        }
+
+        await writer.CompleteAsync();
+    }
+
+    private async Task CreateDatabaseAsync()
+    {
+        try
+        {
+            await using (var admin = new NpgsqlConnection(baseConnectionString))
+            {
+                await admin.OpenAsync();
+                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{Name}\"", admin);
+                await create.ExecuteNonQueryAsync();
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            throw new InvalidOperationException($"PostgreSQL is not reachable ({Redact(baseConnectionString)}): {ex.Message}. {StartHint}", ex);
+        }
+
+        PostgresConnectionString = new NpgsqlConnectionStringBuilder(baseConnectionString) { Database = Name }.ConnectionString;
+        await ExecuteAsync(await File.ReadAllTextAsync(RepositoryFile("deploy/postgres/init/01-users.sql")));
+    }
+
+    private async Task DropDatabaseAsync()
+    {
+        if (PostgresConnectionString.Length == 0)
+        {
+            return;
+        }
+
+        NpgsqlConnection.ClearAllPools();
+        await using var admin = new NpgsqlConnection(baseConnectionString);
+        await admin.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync();
+    }
+
+    private HttpClient ManagementClient()
+    {
+        var client = new HttpClient { BaseAddress = managementApi, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{baseRabbit.Username}:{baseRabbit.Password}")));
+        return client;
+    }
+
+    private async Task CreateVirtualHostAsync()
+    {
+        using var client = ManagementClient();
+        try
+        {
+            (await client.PutAsync($"vhosts/{Name}", null)).EnsureSuccessStatusCode();
+            (await client.PutAsJsonAsync($"permissions/{Name}/{Uri.EscapeDataString(baseRabbit.Username)}",
+                new { configure = ".*", write = ".*", read = ".*" })).EnsureSuccessStatusCode();
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new InvalidOperationException($"RabbitMQ management API is not reachable at {managementApi}: {ex.Message}. {StartHint}", ex);
+        }
+
+        RabbitMq = new RabbitMqSettings
+        {
+            Host = baseRabbit.Host,
+            Port = baseRabbit.Port,
+            Username = baseRabbit.Username,
+            Password = baseRabbit.Password,
+            VirtualHost = Name,
+        };
+    }
+
+    private async Task DeleteVirtualHostAsync()
+    {
+        if (RabbitMq.VirtualHost != Name)
+        {
+            return;
+        }
+
+        using var client = ManagementClient();
+        await client.DeleteAsync($"vhosts/{Name}");
+    }
+
+    /// <summary>The queues of this fixture's virtual host, as the RabbitMQ management API lists them.</summary>
+    public async Task<IReadOnlyList<string>> QueueNamesAsync()
+    {
+        using var client = ManagementClient();
+        var queues = await client.GetFromJsonAsync<List<QueueInfo>>($"queues/{Name}") ?? [];
+        return queues.Select(q => q.Name).ToList();
+    }
+
+    private sealed record QueueInfo(string Name);
+
+    /// <summary>Path of a file in this repository, found by walking up from the test binaries to CrewPlatform.sln.</summary>
+    public static string RepositoryFile(string relativePath)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "CrewPlatform.sln")))
+            {
+                return Path.Combine(dir.FullName, relativePath);
+            }
+        }
+
+        throw new FileNotFoundException($"CrewPlatform.sln not found above {AppContext.BaseDirectory}");
+    }
+
+    private static string Redact(string connectionString) =>
+        new NpgsqlConnectionStringBuilder(connectionString) { Password = null }.ConnectionString;
+}
