@@ -44,6 +44,9 @@ public static class ServiceDefaultsExtensions
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<EnvelopeExceptionHandler>();
         builder.Services.AddProblemDetails();
+
+        // Each service describes its own API at /openapi/v1.json; the gateway's /docs page gathers them.
+        builder.Services.AddOpenApi();
         return builder;
     }
 
@@ -199,6 +202,7 @@ public static class ServiceDefaultsExtensions
             await response.WriteAsJsonAsync(new ErrorEnvelope(message));
         });
 
+        app.MapOpenApi();
         app.MapHealthChecks("/health/live", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),
