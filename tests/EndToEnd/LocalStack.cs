@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using CrewPlatform.Testing;
+
+namespace CrewPlatform.EndToEnd;
+
+/// <summary>
+/// The whole platform as real processes, started by <c>scripts/run-local.sh up</c> exactly as a user starts it,
+/// but pointed at this fixture's private database and RabbitMQ virtual host. Tests talk to it through the gateway.
+/// </summary>
+public sealed class LocalStack : RealInfrastructure
+{
+    public const string Token = "e2e-admin-token";
+    public static readonly Uri GatewayUrl = new("http://127.0.0.1:8080");
+    public static readonly Uri FakeCrewUrl = new("http://127.0.0.1:8090");
+
+    /// <summary>Users loaded before the stack starts: 36 with a context or a goal, 4 with neither.</summary>
+    public IReadOnlyList<(string Uid, string? Context, string? Goal)> Users { get; } = BuildUsers();
+
+    public int EligibleUsers => Users.Count(u => !string.IsNullOrWhiteSpace(u.Context) || !string.IsNullOrWhiteSpace(u.Goal));
+
+    public HttpClient Gateway { get; } = new() { BaseAddress = GatewayUrl, Timeout = TimeSpan.FromSeconds(60) };
+
+    private readonly SemaphoreSlim runGate = new(1, 1);
+    private Guid? completedRunId;
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        await AddUsersAsync(Users);
+        Gateway.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        await RunLocalAsync("up", StackEnvironment());
+    }
+
+    public override async Task DisposeAsync()
+    {
+        try
+        {
+            await RunLocalAsync("down", StackEnvironment());
+        }
+        finally
+        {
+            Gateway.Dispose();
+            await base.DisposeAsync();
+        }
+    }
+
+    /// <summary>The settings the stack runs with: this fixture's database and vhost, a test token, small pages.</summary>
+    public Dictionary<string, string?> StackEnvironment()
+    {
+        var env = new Dictionary<string, string?>(ServiceEnvironment)
+        {
+            ["CREW_ADMIN_TOKEN"] = Token,
+            ["CREW_RATE_LIMIT_PER_MINUTE"] = "100000",
+            ["CREW_SCHEDULER_PAGE_SIZE"] = "7",
+            ["CREW_MAX_CONCURRENCY"] = "4",
+            ["FakeCrew__LatencyMs"] = "100",
+            ["FakeCrew__JitterMs"] = "50",
+        };
+        return env;
+    }
+
+    /// <summary>One manual run over every user, started once and shared by the tests that need a finished run.</summary>
+    public async Task<JsonElement> CompletedRunAsync()
+    {
+        await runGate.WaitAsync();
+        try
+        {
+            completedRunId ??= await StartRunAsync();
+            return await WaitForRunCompletedAsync(completedRunId.Value);
+        }
+        finally
+        {
+            runGate.Release();
+        }
+    }
+
+    public async Task<Guid> StartRunAsync()
+    {
+        using var response = await Gateway.PostAsJsonAsync("/api/scheduler", new { action = "run-now" });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Accepted, $"run-now answered {(int)response.StatusCode}: {body}");
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.GetProperty("data").GetProperty("runId").GetGuid();
+    }
+
+    public async Task<JsonElement> WaitForRunCompletedAsync(Guid runId)
+    {
+        JsonElement run = default;
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                using var response = await Gateway.GetAsync($"/api/scheduler/runs/{runId}");
+                using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                run = json.RootElement.GetProperty("data").Clone();
+                return run.GetProperty("status").GetString() == "completed";
+            },
+            $"run {runId} is completed",
+            TimeSpan.FromMinutes(3));
+        return run;
+    }
+
+    /// <summary>Starts <c>scripts/run-local.sh</c> (or another repository script) and fails with its output if it fails.</summary>
+    public static async Task RunLocalAsync(string command, IReadOnlyDictionary<string, string?> environment)
+    {
+        var start = new ProcessStartInfo("bash", [RepositoryFile("scripts/run-local.sh"), command])
+        {
+            WorkingDirectory = RepositoryFile(""),
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
+        await process.WaitForExitAsync(timeout.Token);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"scripts/run-local.sh {command} exited {process.ExitCode}\n{await stdout}\n{await stderr}\n{ServiceLogTails()}");
+        }
+    }
+
+    private static string ServiceLogTails()
+    {
+        var logs = RepositoryFile(".run-local/logs");
+        if (!Directory.Exists(logs))
+        {
+            return "";
+        }
+
+        return string.Join('\n', Directory.GetFiles(logs, "*.log").Select(f =>
+            $"--- {Path.GetFileName(f)}\n{string.Join('\n', File.ReadLines(f).TakeLast(15))}"));
+    }
+
+    private static List<(string, string?, string?)> BuildUsers()
+    {
+        var users = new List<(string, string?, string?)>();
+        for (var i = 1; i <= 36; i++)
+        {
+            var context = i % 3 == 0 ? null : $"Business {i}: a shop with {i} employees.";
+            var goal = i % 3 == 1 ? null : $"Goal {i}: grow revenue by {i}%.";
+            users.Add(($"e2e-user-{i:D3}", context, goal));
+        }
+
+        users.Add(("e2e-empty-1", null, null));
+        users.Add(("e2e-empty-2", "", ""));
+        users.Add(("e2e-empty-3", "   ", null));
+        users.Add(("e2e-empty-4", null, "\t"));
+        return users;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class LocalStackCollection : ICollectionFixture<LocalStack>
+{
+    public const string Name = "local stack";
+}
