@@ -1,0 +1,34 @@
+using CrewPlatform.Contracts;
+using CrewPlatform.Scheduler.Runs;
+using MassTransit;
+
+namespace CrewPlatform.Scheduler.Consumers;
+
+/// <summary>A stored crew answer: the user succeeded in its run.</summary>
+public sealed class CrewResponseStoredConsumer(RunProgress progress) : IConsumer<CrewResponseStored>
+{
+    public async Task Consume(ConsumeContext<CrewResponseStored> context)
+    {
+        var message = context.Message;
+        if (await progress.RecordOutcomeAsync(message.RunId, message.UserUid, succeeded: true, reason: null, context.CancellationToken) is { } completed)
+        {
+            await context.Publish(completed, context.CancellationToken);
+        }
+    }
+}
+
+public sealed class CrewResponseStoredConsumerDefinition : ConsumerDefinition<CrewResponseStoredConsumer>
+{
+    public CrewResponseStoredConsumerDefinition()
+    {
+        // Every outcome of a run updates the same runs row; more concurrency would only queue on its lock.
+        ConcurrentMessageLimit = 8;
+        Endpoint(e => e.PrefetchCount = 16);
+    }
+
+    protected override void ConfigureConsumer(
+        IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<CrewResponseStoredConsumer> consumerConfigurator,
+        IRegistrationContext context) =>
+        endpointConfigurator.UseMessageRetry(r => r.Intervals(100, 500, 2000, 10000));
+}

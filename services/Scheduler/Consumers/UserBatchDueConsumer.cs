@@ -1,0 +1,92 @@
+using CrewPlatform.Contracts;
+using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.Scheduler.Runs;
+using MassTransit;
+
+namespace CrewPlatform.Scheduler.Consumers;
+
+/// <summary>
+/// One page of a run's fan-out: reads the next page of users, records it, sends one <see cref="RunCrewForUser"/>
+/// per eligible user to the crew caller and hands the rest of the table to the next page's event.
+/// </summary>
+public sealed partial class UserBatchDueConsumer(
+    HostUsers users,
+    RunProgress progress,
+    ILogger<UserBatchDueConsumer> logger) : IConsumer<UserBatchDue>
+{
+    private static readonly Uri RunCrewForUserQueue = new($"queue:{QueueNames.RunCrewForUser}");
+
+    public async Task Consume(ConsumeContext<UserBatchDue> context)
+    {
+        var page = context.Message;
+        var cancellationToken = context.CancellationToken;
+
+        var pageUsers = await users.ReadPageAsync(page.AfterUserUid, page.PageSize, cancellationToken);
+        var isLastPage = pageUsers.Count < page.PageSize;
+
+        if (!await progress.RecordPageAsync(page.RunId, pageUsers, isLastPage, cancellationToken))
+        {
+            LogUnknownRun(logger, page.RunId, page.PageNumber);
+            return;
+        }
+
+        // Sent even when a redelivered page recorded nothing new: the earlier attempt may have died before sending,
+        // and the crew caller ignores a (run, user) it has already handled.
+        var commands = pageUsers
+            .Where(u => u.IsEligible)
+            .Select(u => new RunCrewForUser { RunId = page.RunId, UserUid = u.Uid, Context = u.Context, Goal = u.Goal })
+            .ToList();
+        if (commands.Count > 0)
+        {
+            var endpoint = await context.GetSendEndpoint(RunCrewForUserQueue);
+            await endpoint.SendBatch(commands, cancellationToken);
+        }
+
+        LogPage(logger, page.RunId, page.PageNumber, pageUsers.Count, commands.Count);
+
+        if (!isLastPage)
+        {
+            await context.Publish(
+                new UserBatchDue
+                {
+                    RunId = page.RunId,
+                    AfterUserUid = pageUsers[^1].Uid,
+                    PageSize = page.PageSize,
+                    PageNumber = page.PageNumber + 1,
+                },
+                cancellationToken);
+            return;
+        }
+
+        // A run whose users were all skipped (or an empty table) gets no outcome that could complete it.
+        if (await progress.TryCompleteAsync(page.RunId, cancellationToken) is { } completed)
+        {
+            await context.Publish(completed, cancellationToken);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Page {PageNumber} of unknown run {RunId} ignored")]
+    private static partial void LogUnknownRun(ILogger logger, Guid runId, int pageNumber);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} page {PageNumber}: {Users} users read, {Sent} sent to the crew caller")]
+    private static partial void LogPage(ILogger logger, Guid runId, int pageNumber, int users, int sent);
+}
+
+public sealed class UserBatchDueConsumerDefinition : ConsumerDefinition<UserBatchDueConsumer>
+{
+    public UserBatchDueConsumerDefinition()
+    {
+        // Pages of one run follow each other; a few in flight lets concurrent runs progress side by side
+        // while keeping at most a few pages of users in memory.
+        ConcurrentMessageLimit = 4;
+        Endpoint(e => e.PrefetchCount = 8);
+    }
+
+    protected override void ConfigureConsumer(
+        IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<UserBatchDueConsumer> consumerConfigurator,
+        IRegistrationContext context)
+    {
+        endpointConfigurator.UseMessageRetry(r => r.Intervals(200, 1000, 5000, 15000, 30000));
+    }
+}

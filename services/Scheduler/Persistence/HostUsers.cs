@@ -1,0 +1,43 @@
+using Npgsql;
+
+namespace CrewPlatform.Scheduler.Persistence;
+
+/// <summary>A user as the host application's <c>users</c> table holds it.</summary>
+public sealed record HostUser(string Uid, string? Context, string? Goal)
+{
+    /// <summary>The original rule: a user is skipped only when context and goal are both empty.</summary>
+    public bool IsEligible => !string.IsNullOrWhiteSpace(Context) || !string.IsNullOrWhiteSpace(Goal);
+}
+
+/// <summary>
+/// Reads the host application's <c>users</c> table (not ours, so no EF model and no migration touches it).
+/// Keyset paging on the primary key: every page costs one index range scan, however deep into the table.
+/// </summary>
+public sealed class HostUsers(NpgsqlDataSource dataSource)
+{
+    public async Task<IReadOnlyList<HostUser>> ReadPageAsync(string? afterUid, int pageSize, CancellationToken cancellationToken)
+    {
+        // Two statements rather than "@after IS NULL OR uid > @after", which can keep the planner off the primary key.
+        var sql = afterUid is null
+            ? "SELECT uid, context, goal FROM public.users ORDER BY uid LIMIT @pageSize"
+            : "SELECT uid, context, goal FROM public.users WHERE uid > @after ORDER BY uid LIMIT @pageSize";
+        await using var command = dataSource.CreateCommand(sql);
+        if (afterUid is not null)
+        {
+            command.Parameters.Add(new NpgsqlParameter<string>("after", afterUid) { DataTypeName = "text" });
+        }
+
+        command.Parameters.Add(new NpgsqlParameter<int>("pageSize", pageSize));
+        var users = new List<HostUser>(pageSize);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            users.Add(new HostUser(
+                reader.GetString(0),
+                reader.IsDBNull(1) ? null : reader.GetString(1),
+                reader.IsDBNull(2) ? null : reader.GetString(2)));
+        }
+
+        return users;
+    }
+}

@@ -1,0 +1,70 @@
+using CrewPlatform.Contracts;
+using CrewPlatform.Scheduler.Persistence;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace CrewPlatform.Scheduler.Runs;
+
+/// <summary>Starts a run: writes its row, then publishes its first <see cref="UserBatchDue"/> page.</summary>
+public sealed partial class RunStarter(
+    SchedulerDbContext db,
+    IPublishEndpoint publishEndpoint,
+    SchedulerSettings settings,
+    TimeProvider time,
+    ILogger<RunStarter> logger)
+{
+    public Run NewRun(string trigger, DateTimeOffset? dueAt, string status)
+    {
+        var now = time.GetUtcNow();
+        return new Run
+        {
+            Id = NewId.NextGuid(),
+            Trigger = trigger,
+            DueAt = dueAt,
+            StartedAt = now,
+            Status = status,
+            CompletedAt = status == RunStatus.Skipped ? now : null,
+        };
+    }
+
+    /// <summary>A run-now: starts at once, whatever the overlap policy, because an operator asked for it explicitly.</summary>
+    public async Task<Run> StartManualAsync(CancellationToken cancellationToken)
+    {
+        var run = NewRun(RunTrigger.Manual, dueAt: null, RunStatus.Running);
+        db.Runs.Add(run);
+        await db.SaveChangesAsync(cancellationToken);
+        LogManualRun(logger, run.Id);
+        await PublishFirstPageAsync(run, cancellationToken);
+        return run;
+    }
+
+    /// <summary>
+    /// Published after the run row is committed, so the page consumer always finds its run. Should the publish fail,
+    /// the run is marked failed: left "running" it would never complete and, with overlap <c>skip</c>, would block
+    /// every later due time.
+    /// </summary>
+    public async Task PublishFirstPageAsync(Run run, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await publishEndpoint.Publish(
+                new UserBatchDue { RunId = run.Id, AfterUserUid = null, PageSize = settings.PageSize, PageNumber = 1 },
+                cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            LogPublishFailed(logger, ex, run.Id);
+            var now = time.GetUtcNow();
+            await db.Runs.Where(r => r.Id == run.Id).ExecuteUpdateAsync(
+                r => r.SetProperty(x => x.Status, RunStatus.Failed).SetProperty(x => x.CompletedAt, now),
+                CancellationToken.None);
+            throw;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Manual run {RunId} started")]
+    private static partial void LogManualRun(ILogger logger, Guid runId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not publish the first page of run {RunId}; the run is marked failed")]
+    private static partial void LogPublishFailed(ILogger logger, Exception exception, Guid runId);
+}

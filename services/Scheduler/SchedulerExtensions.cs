@@ -1,0 +1,51 @@
+using Coravel;
+using CrewPlatform.Scheduler.Consumers;
+using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.Scheduler.Runs;
+using CrewPlatform.Scheduler.Scheduling;
+using CrewPlatform.ServiceDefaults;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace CrewPlatform.Scheduler;
+
+public static class SchedulerExtensions
+{
+    /// <summary>The scheduler's consumers, for the real bus and for the test harness alike.</summary>
+    public static IBusRegistrationConfigurator AddSchedulerConsumers(this IBusRegistrationConfigurator x)
+    {
+        x.AddConsumer<UserBatchDueConsumer, UserBatchDueConsumerDefinition>();
+        x.AddConsumer<CrewResponseStoredConsumer, CrewResponseStoredConsumerDefinition>();
+        x.AddConsumer<CrewCallFailedConsumer, CrewCallFailedConsumerDefinition>();
+        return x;
+    }
+
+    /// <summary>Settings, the scheduler's database, the schedule, run tracking and the Coravel tick (messaging is added separately).</summary>
+    public static TBuilder AddSchedulerServices<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        builder.AddPostgresDbContext<TBuilder, SchedulerDbContext>(SchedulerDbContext.Schema);
+        builder.Services.AddSingleton(SchedulerSettings.From(builder.Configuration));
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<HostUsers>();
+        builder.Services.AddSingleton<RunProgress>();
+        builder.Services.AddScoped<RunStarter>();
+        builder.Services.AddScoped<ScheduleService>();
+        builder.Services.AddScheduler();
+        builder.Services.AddTransient<ScheduleTick>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Ticks every few seconds; a tick only looks at the stored due time, so how often it runs decides how late a run
+    /// can start (at most one tick), never how often runs happen.
+    /// </summary>
+    public static WebApplication UseScheduleTick(this WebApplication app)
+    {
+        var settings = app.Services.GetRequiredService<SchedulerSettings>();
+        app.Services.UseScheduler(scheduler => scheduler
+            .Schedule<ScheduleTick>()
+            .EverySeconds(settings.TickSeconds)
+            .PreventOverlapping(nameof(ScheduleTick)));
+        return app;
+    }
+}

@@ -1,0 +1,73 @@
+using System.Globalization;
+
+namespace CrewPlatform.Scheduler;
+
+/// <summary>What to do with a due time while the previous run has not completed.</summary>
+public enum OverlapPolicy
+{
+    /// <summary>Record the due time as a skipped run and start nothing.</summary>
+    Skip,
+
+    /// <summary>Start the run anyway; runs then overlap.</summary>
+    Allow,
+}
+
+/// <summary>
+/// The scheduler's settings, read once at startup from flat keys (environment variables of the same name).
+/// Interval and autostart only seed a fresh install; afterwards the schedule stored in PostgreSQL wins.
+/// </summary>
+public sealed record SchedulerSettings
+{
+    public const int MaxIntervalMinutes = 10080;
+    public const int MaxPageSize = 10000;
+    public const string DefaultApiUrl = "http://127.0.0.1:8090/run-crew";
+
+    public int InitialIntervalMinutes { get; init; } = 60;
+    public bool Autostart { get; init; }
+    public OverlapPolicy Overlap { get; init; } = OverlapPolicy.Skip;
+    public int PageSize { get; init; } = 500;
+    public int TickSeconds { get; init; } = 5;
+    public string ApiUrl { get; init; } = DefaultApiUrl;
+
+    public static SchedulerSettings From(IConfiguration configuration) => new()
+    {
+        InitialIntervalMinutes = Int(configuration, "CREW_SCHEDULER_INTERVAL_MINUTES", 60, 1, MaxIntervalMinutes),
+        Autostart = Bool(configuration, "CREW_SCHEDULER_AUTOSTART"),
+        Overlap = configuration["CREW_SCHEDULER_OVERLAP"]?.Trim().ToLowerInvariant() switch
+        {
+            null or "" or "skip" => OverlapPolicy.Skip,
+            "allow" => OverlapPolicy.Allow,
+            var other => throw new InvalidOperationException($"CREW_SCHEDULER_OVERLAP must be 'skip' or 'allow', not '{other}'"),
+        },
+        PageSize = Int(configuration, "CREW_SCHEDULER_PAGE_SIZE", 500, 1, MaxPageSize),
+        TickSeconds = Int(configuration, "CREW_SCHEDULER_TICK_SECONDS", 5, 1, 59),
+        ApiUrl = configuration["CREW_API_URL"] is { Length: > 0 } url ? url : DefaultApiUrl,
+    };
+
+    // A bad value fails the start with the variable's name rather than silently falling back to a default.
+    private static int Int(IConfiguration configuration, string key, int fallback, int min, int max)
+    {
+        var raw = configuration[key];
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            return fallback;
+        }
+
+        return int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+            ? value
+            : throw new InvalidOperationException($"{key} must be a whole number from {min} to {max}, not '{raw}'");
+    }
+
+    private static bool Bool(IConfiguration configuration, string key)
+    {
+        var raw = configuration[key];
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            return false;
+        }
+
+        return bool.TryParse(raw, out var value)
+            ? value
+            : throw new InvalidOperationException($"{key} must be 'true' or 'false', not '{raw}'");
+    }
+}

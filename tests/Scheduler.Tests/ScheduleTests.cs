@@ -1,0 +1,208 @@
+using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.Scheduler.Scheduling;
+using CrewPlatform.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CrewPlatform.Scheduler.Tests;
+
+/// <summary>The persisted schedule under a fake clock, ticked the way Coravel ticks it, over real PostgreSQL.</summary>
+public sealed class ScheduleTests(SchedulerDatabase database) : IClassFixture<SchedulerDatabase>
+{
+    private static readonly DateTimeOffset Start = new(2025, 3, 3, 9, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan TickEvery = TimeSpan.FromMinutes(1);
+
+    private static Dictionary<string, string?> Settings(string overlap = "allow", string? interval = null, string? autostart = null) => new()
+    {
+        ["CREW_SCHEDULER_OVERLAP"] = overlap,
+        ["CREW_SCHEDULER_INTERVAL_MINUTES"] = interval,
+        ["CREW_SCHEDULER_AUTOSTART"] = autostart,
+    };
+
+    private async Task<SchedulerTestHost> StartAsync(FakeTimeProvider clock, Dictionary<string, string?> settings)
+    {
+        var host = await SchedulerTestHost.StartAsync(database, clock, settings);
+        await database.ResetAsync();
+        return host;
+    }
+
+    /// <summary>Moves the clock forward one tick at a time until <paramref name="until"/>, returning when runs started.</summary>
+    private static async Task<List<DateTimeOffset>> TickUntilAsync(SchedulerTestHost host, FakeTimeProvider clock, DateTimeOffset until)
+    {
+        var fired = new List<DateTimeOffset>();
+        while (clock.GetUtcNow() < until)
+        {
+            clock.Advance(TickEvery);
+            if (await host.TickAsync() == TickOutcome.RunStarted)
+            {
+                fired.Add(clock.GetUtcNow());
+            }
+        }
+
+        return fired;
+    }
+
+    [Theory]
+    [InlineData(7)]
+    [InlineData(45)]
+    [InlineData(90)]
+    [InlineData(1440)]
+    public async Task An_interval_of_any_whole_number_of_minutes_fires_exactly_that_far_apart(int intervalMinutes)
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var host = await StartAsync(clock, Settings());
+
+        await host.StartScheduleAsync(intervalMinutes);
+        var fired = await TickUntilAsync(host, clock, Start.AddMinutes((3 * intervalMinutes) + intervalMinutes - 1));
+
+        var expected = new[] { 1, 2, 3 }.Select(k => Start.AddMinutes(k * intervalMinutes)).ToList();
+        Assert.Equal(expected, fired);
+        var runs = await host.RunsAsync();
+        Assert.Equal(expected, runs.Select(r => r.DueAt!.Value));
+        Assert.All(runs, r => Assert.Equal(RunTrigger.Schedule, r.Trigger));
+        Assert.Equal(Start.AddMinutes(4 * intervalMinutes), (await host.GetScheduleAsync()).NextDueAt);
+    }
+
+    [Fact]
+    public async Task A_fresh_install_takes_its_interval_and_autostart_from_the_settings()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var host = await StartAsync(clock, Settings(interval: "7", autostart: "true"));
+
+        var schedule = await host.GetScheduleAsync();
+
+        Assert.True(schedule.IsRunning);
+        Assert.Equal(7, schedule.IntervalMinutes);
+        Assert.Equal(Start.AddMinutes(7), schedule.NextDueAt);
+    }
+
+    [Fact]
+    public async Task A_fresh_install_without_autostart_waits_for_start()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var host = await StartAsync(clock, Settings());
+
+        var schedule = await host.GetScheduleAsync();
+        var fired = await TickUntilAsync(host, clock, Start.AddMinutes(61));
+
+        Assert.False(schedule.IsRunning);
+        Assert.Equal(60, schedule.IntervalMinutes);
+        Assert.Null(schedule.NextDueAt);
+        Assert.Empty(fired);
+    }
+
+    [Fact]
+    public async Task A_restart_keeps_the_stored_schedule_over_the_settings()
+    {
+        var clock = new FakeTimeProvider(Start);
+        var before = await StartAsync(clock, Settings(interval: "45"));
+        await before.StartScheduleAsync(45);
+        var firedBefore = await TickUntilAsync(before, clock, Start.AddMinutes(50));
+        await before.DisposeAsync();
+
+        // The new instance's settings would say "every 5 minutes, stopped"; the stored schedule wins.
+        await using var after = await SchedulerTestHost.StartAsync(database, clock, Settings(interval: "5", autostart: "false"));
+        var schedule = await after.GetScheduleAsync();
+        var firedAfter = await TickUntilAsync(after, clock, Start.AddMinutes(135));
+
+        Assert.Equal([Start.AddMinutes(45)], firedBefore);
+        Assert.True(schedule.IsRunning);
+        Assert.Equal(45, schedule.IntervalMinutes);
+        Assert.Equal(Start.AddMinutes(90), schedule.NextDueAt);
+        Assert.Equal([Start.AddMinutes(90), Start.AddMinutes(135)], firedAfter);
+    }
+
+    [Fact]
+    public async Task Downtime_across_five_due_times_fires_once_and_carries_on_in_step()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var host = await StartAsync(clock, Settings());
+        await host.StartScheduleAsync(10);
+        Assert.Equal([Start.AddMinutes(10)], await TickUntilAsync(host, clock, Start.AddMinutes(10)));
+
+        // Down from 09:11 to 10:05: the due times 09:20, 09:30, 09:40, 09:50 and 10:00 pass without a tick.
+        clock.SetUtcNow(Start.AddMinutes(65));
+        var firstTick = await host.TickAsync();
+        var secondTick = await host.TickAsync();
+        var schedule = await host.GetScheduleAsync();
+        var fired = await TickUntilAsync(host, clock, Start.AddMinutes(80));
+
+        Assert.Equal(TickOutcome.RunStarted, firstTick);
+        Assert.Equal(TickOutcome.NothingDue, secondTick);
+        Assert.Equal(Start.AddMinutes(70), schedule.NextDueAt);
+        Assert.Equal([Start.AddMinutes(70), Start.AddMinutes(80)], fired);
+        var runs = await host.RunsAsync();
+        Assert.Equal(4, runs.Count);
+        Assert.Equal(Start.AddMinutes(20), runs[1].DueAt);
+        Assert.Equal(Start.AddMinutes(65), runs[1].StartedAt);
+    }
+
+    [Fact]
+    public async Task A_due_time_while_the_previous_run_is_still_going_is_recorded_as_skipped()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var host = await StartAsync(clock, Settings(overlap: "skip"));
+        await database.AddUsersAsync(3);
+        await host.StartScheduleAsync(30);
+
+        Assert.Equal([Start.AddMinutes(30)], await TickUntilAsync(host, clock, Start.AddMinutes(30)));
+        var first = Assert.Single(await host.RunsAsync());
+        await Eventually.HoldsAsync(async () => (await host.RunAsync(first.Id))?.Dispatched == 3, "the first run dispatched its users");
+
+        // Nobody answers for the first run's users, so it is still going at the next due time.
+        clock.Advance(TimeSpan.FromMinutes(30));
+        var outcome = await host.TickAsync();
+
+        Assert.Equal(TickOutcome.RunSkipped, outcome);
+        var runs = await host.RunsAsync();
+        Assert.Equal(2, runs.Count);
+        Assert.Equal(RunStatus.Running, runs[0].Status);
+        Assert.Equal((RunStatus.Skipped, Start.AddMinutes(60), Start.AddMinutes(60)), (runs[1].Status, runs[1].DueAt!.Value, runs[1].CompletedAt!.Value));
+        Assert.Equal(0, runs[1].Dispatched);
+        Assert.Equal(Start.AddMinutes(90), (await host.GetScheduleAsync()).NextDueAt);
+    }
+
+    [Fact]
+    public async Task With_overlap_allowed_a_due_time_starts_a_run_even_while_the_previous_one_is_going()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var host = await StartAsync(clock, Settings(overlap: "allow"));
+        await database.AddUsersAsync(3);
+        await host.StartScheduleAsync(30);
+
+        await TickUntilAsync(host, clock, Start.AddMinutes(30));
+        var first = Assert.Single(await host.RunsAsync());
+        await Eventually.HoldsAsync(async () => (await host.RunAsync(first.Id))?.Dispatched == 3, "the first run dispatched its users");
+        clock.Advance(TimeSpan.FromMinutes(30));
+
+        Assert.Equal(TickOutcome.RunStarted, await host.TickAsync());
+        Assert.All(await host.RunsAsync(), r => Assert.Equal(RunStatus.Running, r.Status));
+    }
+
+    [Fact]
+    public async Task Starting_a_running_schedule_with_a_new_interval_moves_the_next_run_one_new_interval_ahead()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var host = await StartAsync(clock, Settings());
+        await host.StartScheduleAsync(60);
+        clock.Advance(TimeSpan.FromMinutes(20));
+
+        var sameInterval = await host.StartScheduleAsync(60);
+        var newInterval = await host.StartScheduleAsync(15);
+
+        Assert.Equal(Start.AddMinutes(60), sameInterval.NextDueAt);
+        Assert.Equal((true, 15, Start.AddMinutes(35)), (newInterval.IsRunning, newInterval.IntervalMinutes, newInterval.NextDueAt!.Value));
+    }
+
+    [Fact]
+    public async Task A_stopped_schedule_never_fires()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var host = await StartAsync(clock, Settings());
+        await host.StartScheduleAsync(5);
+        await host.InScopeAsync(services => Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
+            .GetRequiredService<ScheduleService>(services).StopAsync(CancellationToken.None));
+
+        Assert.Empty(await TickUntilAsync(host, clock, Start.AddMinutes(30)));
+        Assert.Empty(await host.RunsAsync());
+    }
+}

@@ -1,0 +1,101 @@
+using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.Scheduler.Runs;
+using CrewPlatform.Scheduler.Scheduling;
+using CrewPlatform.ServiceDefaults;
+using CrewPlatform.Testing;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace CrewPlatform.Scheduler.Tests;
+
+/// <summary>
+/// One scheduler instance without its web front: the real service registrations over the fixture's PostgreSQL
+/// database, the MassTransit in-memory test harness as its bus, and the clock the test hands in. Two of these over
+/// the same database are two replicas; disposing one and starting another is a restart.
+/// </summary>
+public sealed class SchedulerTestHost : IAsyncDisposable
+{
+    private readonly IHost host;
+
+    private SchedulerTestHost(IHost host, ITestHarness harness)
+    {
+        this.host = host;
+        Harness = harness;
+    }
+
+    public ITestHarness Harness { get; }
+
+    public IServiceProvider Services => host.Services;
+
+    public static async Task<SchedulerTestHost> StartAsync(
+        RealInfrastructure infrastructure, TimeProvider time, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection(infrastructure.ServiceSettings);
+        builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
+        builder.Services.AddLogging();
+        builder.Services.AddSingleton(time);
+        builder.AddSchedulerServices();
+        builder.Services.AddMassTransitTestHarness(x =>
+        {
+            x.SetTestTimeouts(testTimeout: TimeSpan.FromMinutes(3), testInactivityTimeout: TimeSpan.FromMinutes(3));
+            x.AddSchedulerConsumers();
+        });
+
+        var host = builder.Build();
+        await host.Services.MigrateAsync<SchedulerDbContext>();
+        var harness = host.Services.GetTestHarness();
+        await harness.Start();
+        return new SchedulerTestHost(host, harness);
+    }
+
+    public async Task<T> InScopeAsync<T>(Func<IServiceProvider, Task<T>> action)
+    {
+        await using var scope = host.Services.CreateAsyncScope();
+        return await action(scope.ServiceProvider);
+    }
+
+    public Task<TickOutcome> TickAsync() =>
+        InScopeAsync(services => services.GetRequiredService<ScheduleService>().TickAsync(CancellationToken.None));
+
+    public Task<ScheduleState> StartScheduleAsync(int intervalMinutes) =>
+        InScopeAsync(services => services.GetRequiredService<ScheduleService>().StartAsync(intervalMinutes, CancellationToken.None));
+
+    public Task<ScheduleState> GetScheduleAsync() =>
+        InScopeAsync(services => services.GetRequiredService<ScheduleService>().GetAsync(CancellationToken.None));
+
+    public Task<Run> RunNowAsync() =>
+        InScopeAsync(services => services.GetRequiredService<RunStarter>().StartManualAsync(CancellationToken.None));
+
+    public Task<List<Run>> RunsAsync() =>
+        InScopeAsync(services => services.GetRequiredService<SchedulerDbContext>().Runs.AsNoTracking()
+            .OrderBy(r => r.StartedAt).ThenBy(r => r.DueAt).ToListAsync());
+
+    public Task<Run?> RunAsync(Guid runId) =>
+        InScopeAsync(services => services.GetRequiredService<SchedulerDbContext>().Runs.AsNoTracking()
+            .SingleOrDefaultAsync(r => r.Id == runId));
+
+    public Task<List<RunUser>> RunUsersAsync(Guid runId) =>
+        InScopeAsync(services => services.GetRequiredService<SchedulerDbContext>().RunUsers.AsNoTracking()
+            .Where(u => u.RunId == runId).OrderBy(u => u.UserUid).ToListAsync());
+
+    /// <summary>The messages of a type sent so far (the harness's own Select waits for more until its timeout).</summary>
+    public List<T> SentSoFar<T>() where T : class =>
+        Harness.Sent.Select<T>(new CancellationToken(canceled: true)).Select(m => m.Context.Message).ToList();
+
+    public List<T> PublishedSoFar<T>() where T : class =>
+        Harness.Published.Select<T>(new CancellationToken(canceled: true)).Select(m => m.Context.Message).ToList();
+
+    public List<T> ConsumedSoFar<T>() where T : class =>
+        Harness.Consumed.Select<T>(new CancellationToken(canceled: true)).Select(m => m.Context.Message).ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        await host.StopAsync();
+        host.Dispose();
+    }
+}
