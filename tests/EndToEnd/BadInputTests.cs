@@ -1,0 +1,93 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace CrewPlatform.EndToEnd;
+
+/// <summary>Every bad input of the ResponseStore and Scheduler APIs, through the gateway: a 4xx in the envelope, never a 500.</summary>
+[Collection(LocalStackCollection.Name)]
+public sealed class BadInputTests(LocalStack stack)
+{
+    /// <summary>method, path, body (null = none), expected status, expected error (null = any non-empty message).</summary>
+    public static TheoryData<string, string, string?, int, string?> BadRequests => new()
+    {
+        // /api/crew-responses: query strings
+        { "GET", "/api/crew-responses?limit=abc", null, 400, null },
+        { "GET", "/api/crew-responses?limit=-1", null, 400, null },
+        { "GET", "/api/crew-responses?limit=1001", null, 400, null },
+        { "GET", "/api/crew-responses?offset=-5", null, 400, null },
+        { "GET", "/api/crew-responses?offset=x", null, 400, null },
+        { "GET", "/api/crew-responses?startDate=not-a-date", null, 400, null },
+        { "GET", "/api/crew-responses?endDate=2026-13-45", null, 400, null },
+        { "GET", "/api/crew-responses?startDate=2026-02-01&endDate=2026-01-01", null, 400, null },
+        // /api/crew-responses: bodies
+        { "POST", "/api/crew-responses", "this is not json", 400, null },
+        { "POST", "/api/crew-responses", "{}", 400, "userUid and responseData are required" },
+        { "POST", "/api/crew-responses", """{"userUid":"e2e-user-001"}""", 400, "userUid and responseData are required" },
+        { "POST", "/api/crew-responses", """{"responseData":{"a":1}}""", 400, "userUid and responseData are required" },
+        { "POST", "/api/crew-responses", """{"userUid":"e2e-user-001","responseData":5}""", 400, null },
+        { "POST", "/api/crew-responses", """{"userUid":"nobody-has-this-uid","responseData":{"a":1}}""", 422, "User does not exist" },
+        // /api/crew-responses/{id}
+        { "GET", "/api/crew-responses/abc", null, 400, "Invalid ID" },
+        { "GET", "/api/crew-responses/0", null, 400, "Invalid ID" },
+        { "GET", "/api/crew-responses/-3", null, 400, "Invalid ID" },
+        { "GET", "/api/crew-responses/2147483647", null, 404, "Crew response not found" },
+        { "DELETE", "/api/crew-responses/abc", null, 400, "Invalid ID" },
+        { "DELETE", "/api/crew-responses/2147483647", null, 404, "Crew response not found" },
+        // /api/scheduler
+        { "POST", "/api/scheduler", "{not json", 400, null },
+        { "POST", "/api/scheduler", "{}", 400, "Action is required. Valid actions: start, stop, run-now" },
+        { "POST", "/api/scheduler", """{"action":"fly"}""", 400, "Invalid action. Valid actions: start, stop, run-now" },
+        { "POST", "/api/scheduler", """{"action":"start"}""", 400, "intervalMinutes is required and must be greater than 0" },
+        { "POST", "/api/scheduler", """{"action":"start","intervalMinutes":0}""", 400, "intervalMinutes is required and must be greater than 0" },
+        { "POST", "/api/scheduler", """{"action":"start","intervalMinutes":-7}""", 400, "intervalMinutes is required and must be greater than 0" },
+        { "POST", "/api/scheduler", """{"action":"start","intervalMinutes":7.5}""", 400, null },
+        { "POST", "/api/scheduler", """{"action":"start","intervalMinutes":"7"}""", 400, null },
+        { "POST", "/api/scheduler", """{"action":"start","intervalMinutes":10081}""", 400, null },
+        { "GET", "/api/scheduler/runs?limit=abc", null, 400, null },
+        { "GET", "/api/scheduler/runs?offset=-1", null, 400, null },
+        { "GET", "/api/scheduler/runs/not-a-guid", null, 400, null },
+        { "GET", "/api/scheduler/runs/6f1c1f7e-3f53-4a43-9d3c-4a1c7e0b9f00", null, 404, null },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task Bad_input_gets_its_4xx_in_the_error_envelope_through_the_gateway(string method, string path, string? body, int status, string? error)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+
+        using var response = await stack.Gateway.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.True(status == (int)response.StatusCode, $"{method} {path} answered {(int)response.StatusCode}: {text}");
+        using var json = JsonDocument.Parse(text);
+        Assert.False(json.RootElement.GetProperty("success").GetBoolean());
+        var message = json.RootElement.GetProperty("error").GetString();
+        Assert.False(string.IsNullOrWhiteSpace(message));
+        if (error is not null)
+        {
+            Assert.Equal(error, message);
+        }
+
+        Assert.DoesNotContain("Exception", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Npgsql", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_body_over_one_mebibyte_gets_413_in_the_error_envelope_through_the_gateway()
+    {
+        var big = "{\"userUid\":\"e2e-user-001\",\"responseData\":{\"blob\":\"" + new string('x', (1024 * 1024) + 10) + "\"}}";
+        using var content = new StringContent(big, Encoding.UTF8);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+
+        using var response = await stack.Gateway.PostAsync("/api/crew-responses", content);
+
+        Assert.Equal(413, (int)response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.False(json.RootElement.GetProperty("success").GetBoolean());
+    }
+}
