@@ -1,5 +1,6 @@
 using System.Net;
 using CrewPlatform.Gateway.Tests.Support;
+using Microsoft.Extensions.Logging;
 
 namespace CrewPlatform.Gateway.Tests;
 
@@ -87,6 +88,19 @@ public sealed class AuthenticationTests(Backends backends) : IClassFixture<Backe
         var response = await client.GetAsync("/api/crew-responses");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains(gateway.Logs.Entries, entry =>
+            entry.Level == LogLevel.Warning && entry.Message.Contains("authentication is OFF", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task With_authentication_on_no_warning_about_it_is_logged()
+    {
+        await using var gateway = new GatewayFactory(backends.GatewaySettings());
+        using var client = gateway.CreateClient();
+
+        await client.GetAsync("/health/live");
+
+        Assert.DoesNotContain(gateway.Logs.Entries, entry => entry.Message.Contains("authentication is OFF", StringComparison.Ordinal));
     }
 
     [Theory]

@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace CrewPlatform.Gateway.Tests.Support;
 
@@ -21,6 +23,8 @@ public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings
         ["ReverseProxy:Clusters:response-store:HealthCheck:Active:Interval"] = "00:00:01",
     };
 
+    public CapturedLogs Logs { get; } = new();
+
     public HttpClient CreateAuthorizedClient(string token = Token)
     {
         var client = CreateClient();
@@ -34,6 +38,8 @@ public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings
         {
             builder.UseSetting(key, value);
         }
+
+        builder.ConfigureServices(services => services.AddSingleton<ILoggerProvider>(Logs));
     }
 }
 
