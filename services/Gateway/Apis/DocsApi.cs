@@ -1,0 +1,21 @@
+using Scalar.AspNetCore;
+
+namespace CrewPlatform.Gateway.Apis;
+
+/// <summary>
+/// The API reference at <c>/docs</c>: each backend's own OpenAPI document, fetched through the gateway
+/// (routes <c>openapi-*</c> in appsettings.json), so the page covers the whole <c>/api</c> surface.
+/// </summary>
+public static class DocsApi
+{
+    public static IEndpointRouteBuilder MapDocsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapScalarApiReference("/docs", options => options
+            .WithTitle("CrewPlatform API")
+            .AddDocument("scheduler", "Scheduler", "/openapi/scheduler.json", isDefault: true)
+            .AddDocument("crew-responses", "Crew responses", "/openapi/crew-responses.json")
+            // "Try it" goes to this gateway (with the token), never to a backend's internal address.
+            .AddServer("/", "CrewPlatform gateway"));
+        return app;
+    }
+}

@@ -1,0 +1,72 @@
+using System.Security.Cryptography;
+using System.Text;
+using CrewPlatform.Gateway.Apis;
+using CrewPlatform.Gateway.Auth;
+using CrewPlatform.Gateway.Proxy;
+using CrewPlatform.Gateway.RateLimiting;
+using CrewPlatform.ServiceDefaults;
+using Microsoft.AspNetCore.Authentication;
+
+namespace CrewPlatform.Gateway;
+
+public static partial class GatewayExtensions
+{
+    /// <summary>YARP from the <c>ReverseProxy</c> section, the admin token, the per-client rate limit, backend readiness.</summary>
+    public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
+    {
+        GatewaySettings.ApplyBackendOverrides(builder.Configuration);
+        var settings = GatewaySettings.From(builder.Configuration);
+        builder.Services.AddSingleton(settings);
+
+        builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
+
+        builder.Services
+            .AddAuthentication(AdminTokenAuthenticationHandler.SchemeName)
+            .AddScheme<AdminTokenOptions, AdminTokenAuthenticationHandler>(AdminTokenAuthenticationHandler.SchemeName, options =>
+            {
+                options.Disabled = settings.AuthDisabled;
+                options.TokenHash = settings.AdminToken is null ? null : SHA256.HashData(Encoding.UTF8.GetBytes(settings.AdminToken));
+            });
+        builder.Services.AddAuthorizationBuilder().AddPolicy(AdminTokenAuthenticationHandler.PolicyName, policy => policy
+            .AddAuthenticationSchemes(AdminTokenAuthenticationHandler.SchemeName)
+            .RequireAuthenticatedUser());
+
+        builder.Services.AddClientRateLimiting(settings.RateLimitPerMinute);
+
+        builder.Services.AddHealthChecks().AddCheck<BackendsHealthCheck>("backends", tags: [ServiceDefaultsExtensions.ReadyTag]);
+        return builder;
+    }
+
+    public static WebApplication MapGateway(this WebApplication app)
+    {
+        var settings = app.Services.GetRequiredService<GatewaySettings>();
+        if (settings.AuthDisabled)
+        {
+            LogAuthDisabled(app.Logger, GatewaySettings.AuthDisabledKey);
+        }
+
+        // Limit first, so that guessing tokens costs the same allowance as using one.
+        app.UseRateLimiter();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapDocsApi();
+
+        // Any other /api/* path: still behind the token and the limit, then the envelope's 404.
+        app.MapFallback("/api/{**rest}", () => ApiResults.NotFound("Not found"))
+            .RequireAuthorization(AdminTokenAuthenticationHandler.PolicyName)
+            .RequireRateLimiting(ClientRateLimiting.PolicyName);
+
+        app.MapReverseProxy(proxy =>
+        {
+            proxy.Use(ProxyErrorEnvelope.WriteOnProxyErrorAsync);
+            proxy.UseSessionAffinity();
+            proxy.UseLoadBalancing();
+            proxy.UsePassiveHealthChecks();
+        });
+        return app;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Setting}=true: authentication is OFF, anyone who reaches the gateway can call /api/*")]
+    private static partial void LogAuthDisabled(ILogger logger, string setting);
+}

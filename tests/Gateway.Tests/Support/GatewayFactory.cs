@@ -1,0 +1,59 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CrewPlatform.Gateway.Tests.Support;
+
+/// <summary>The gateway in process, its settings given as they would be by environment variables.</summary>
+public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<Program>
+{
+    public const string Token = "test-admin-token";
+
+    /// <summary>Settings for a gateway in front of the given backends, probing them every second.</summary>
+    public static Dictionary<string, string?> SettingsFor(string schedulerUrl, string responseStoreUrl) => new()
+    {
+        ["CREW_ADMIN_TOKEN"] = Token,
+        ["GATEWAY_SCHEDULER_URL"] = schedulerUrl,
+        ["GATEWAY_RESPONSE_STORE_URL"] = responseStoreUrl,
+        ["ReverseProxy:Clusters:scheduler:HealthCheck:Active:Interval"] = "00:00:01",
+        ["ReverseProxy:Clusters:response-store:HealthCheck:Active:Interval"] = "00:00:01",
+    };
+
+    public CapturedLogs Logs { get; } = new();
+
+    public HttpClient CreateAuthorizedClient(string token = Token)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        foreach (var (key, value) in settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureServices(services => services.AddSingleton<ILoggerProvider>(Logs));
+    }
+}
+
+public static class EnvelopeAssertions
+{
+    /// <summary>The contract's failure envelope: JSON <c>{"success":false,"error":"..."}</c>, nothing else.</summary>
+    public static async Task<string> ReadErrorEnvelopeAsync(this HttpResponseMessage response)
+    {
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.False(body.GetProperty("success").GetBoolean());
+        var error = body.GetProperty("error").GetString();
+        Assert.False(string.IsNullOrWhiteSpace(error));
+        Assert.DoesNotContain("127.0.0.1", error, StringComparison.Ordinal);
+        return error!;
+    }
+}

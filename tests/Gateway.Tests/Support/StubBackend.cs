@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace CrewPlatform.Gateway.Tests.Support;
+
+/// <summary>
+/// A real Kestrel server on a free loopback port standing in for a backend service: it echoes what it received,
+/// answers its health probe as told, can be slow on demand and publishes a tiny OpenAPI document.
+/// </summary>
+public sealed class StubBackend : IAsyncDisposable
+{
+    public const string SlowPathSegment = "slow";
+
+    private readonly WebApplication app;
+
+    private StubBackend(WebApplication app, string name, string url)
+    {
+        this.app = app;
+        Name = name;
+        Url = url;
+    }
+
+    public string Name { get; }
+
+    public string Url { get; }
+
+    /// <summary>What <c>/health/ready</c> answers; the gateway's active probe reads it.</summary>
+    public volatile bool Healthy = true;
+
+    public static async Task<StubBackend> StartAsync(string name)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        var port = FreePort();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        var app = builder.Build();
+        var stub = new StubBackend(app, name, $"http://127.0.0.1:{port}");
+
+        app.MapGet("/health/live", () => Results.Ok());
+        app.MapGet("/health/ready", () => stub.Healthy ? Results.Ok() : Results.StatusCode(StatusCodes.Status503ServiceUnavailable));
+        app.MapGet("/openapi/v1.json", (HttpRequest request) => Results.Json(new
+        {
+            openapi = "3.1.1",
+            info = new { title = $"{name} document", version = "v1" },
+            servers = new[] { new { url = $"{request.Scheme}://{request.Host}/" } },
+            paths = new { },
+        }));
+        app.Map("/{**path}", async (HttpContext context) =>
+        {
+            if (context.Request.Path.Value!.EndsWith("/" + SlowPathSegment, StringComparison.Ordinal))
+            {
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }
+
+            using var reader = new StreamReader(context.Request.Body);
+            return Results.Json(new EchoedRequest(
+                name,
+                context.Request.Method,
+                context.Request.Path.Value!,
+                context.Request.QueryString.Value ?? "",
+                context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
+                await reader.ReadToEndAsync(context.RequestAborted)));
+        });
+
+        await app.StartAsync();
+        return stub;
+    }
+
+    /// <summary>A loopback port nobody listens on (for "backend down").</summary>
+    public static string UnusedUrl() => $"http://127.0.0.1:{FreePort()}";
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+public sealed record EchoedRequest(
+    string Backend, string Method, string Path, string Query, Dictionary<string, string> Headers, string Body);
