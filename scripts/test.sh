@@ -20,6 +20,17 @@ if [ $build_rc -ne 0 ]; then
   exit 1
 fi
 
+# The end-to-end tests start the stack with scripts/run-local.sh, which can use the Release build just made.
+export RUN_LOCAL_NO_BUILD=1
+
+# docker-compose.yml is validated without an engine by Debian's docker-compose (1.29).
+compose_rc=0
+if ! command -v docker-compose >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1; } || true
+fi
+if docker-compose -f docker-compose.yml config -q; then echo "docker-compose.yml: valid"; else echo "docker-compose.yml: INVALID"; compose_rc=1; fi
+
 # One project at a time: each writes its own TRX, and two cores are not shared between test hosts.
 test_rc=0
 for project in $(find tests -name '*.csproj' ! -path '*/CrewPlatform.Testing/*' | sort); do
@@ -45,6 +56,7 @@ if [ $test_rc -ne 0 ] && [ $failed -eq 0 ]; then
   # The runner failed without a failed test in any TRX (a crashed test host, say): count it as a failure.
   failed=1
 fi
+if [ $compose_rc -ne 0 ]; then failed=$((failed + 1)); fi
 if [ $total -eq 0 ]; then
   echo "no test ran"
   failed=$((failed == 0 ? 1 : failed))
