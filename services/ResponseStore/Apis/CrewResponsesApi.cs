@@ -23,6 +23,7 @@ public static class CrewResponsesApi
     public const string InvalidId = "Invalid ID";
     public const string NotFound = "Crew response not found";
     public const string Deleted = "Crew response deleted successfully";
+    public const string UnstorableData = "responseData contains a value that cannot be stored as JSON";
 
     public static IEndpointRouteBuilder MapCrewResponsesApi(this IEndpointRouteBuilder app)
     {
@@ -83,6 +84,16 @@ public static class CrewResponsesApi
             return ApiResults.Error(status, error!);
         }
 
+        // Asked first so that an unknown user, a client error, does not surface as a failed INSERT in the error logs;
+        // the foreign key still decides when the user is deleted in between.
+        var userExists = await db.Database
+            .SqlQuery<bool>($"SELECT EXISTS (SELECT 1 FROM users WHERE uid = {row.UserUid}) AS \"Value\"")
+            .SingleAsync(cancellationToken);
+        if (!userExists)
+        {
+            return ApiResults.Error(StatusCodes.Status422UnprocessableEntity, UserDoesNotExist);
+        }
+
         db.CrewResponses.Add(row);
         try
         {
@@ -94,8 +105,8 @@ public static class CrewResponsesApi
         }
         catch (DbUpdateException ex) when (ex.InnerException is PostgresException pg && pg.SqlState.StartsWith("22", StringComparison.Ordinal))
         {
-            // e.g. "\u0000" inside a JSON string, or a number too large for jsonb's numeric.
-            return ApiResults.BadRequest("responseData contains a value that cannot be stored as JSON");
+            // What the checks in NewCrewResponse do not catch, e.g. a number too large for jsonb's numeric.
+            return ApiResults.BadRequest(UnstorableData);
         }
 
         return ApiResults.Created($"/api/crew-responses/{row.Id}", CrewResponseItem.From(row));
@@ -305,6 +316,11 @@ public static class CrewResponsesApi
                     return Bad("responseData must be a JSON object or array");
                 }
 
+                if (!IsStorableJson(data))
+                {
+                    return Bad(UnstorableData);
+                }
+
                 var (context, contextError) = OptionalText(root, "requestContext");
                 var (goal, goalError) = OptionalText(root, "requestGoal");
                 if ((contextError ?? goalError) is { } textError)
@@ -325,6 +341,27 @@ public static class CrewResponsesApi
                     RequestGoal = goal,
                     ResponseData = data.GetRawText(),
                 }, StatusCodes.Status201Created, null);
+            }
+        }
+
+        /// <summary>jsonb refuses "\u0000" and escaped lone surrogates inside strings and property names.</summary>
+        private static bool IsStorableJson(JsonElement element) => element.ValueKind switch
+        {
+            JsonValueKind.Object => element.EnumerateObject().All(p => IsStorableName(p) && IsStorableJson(p.Value)),
+            JsonValueKind.Array => element.EnumerateArray().All(IsStorableJson),
+            JsonValueKind.String => TryGetString(element, out var value) && StorableText.IsStorable(value),
+            _ => true,
+        };
+
+        private static bool IsStorableName(JsonProperty property)
+        {
+            try
+            {
+                return StorableText.IsStorable(property.Name);
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
             }
         }
 
