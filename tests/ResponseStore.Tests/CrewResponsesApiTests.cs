@@ -125,6 +125,9 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
         Assert.Equal(
             [before],
             (await ListAsync($"?userUid={user}&endDate=2024-01-10T13:59:59%2B02:00")).Ids);
+        Assert.Equal(
+            [before],
+            (await ListAsync($"?userUid={user}&endDate=2024-01-10T13:59:59+02:00")).Ids);
     }
 
     [Fact]

@@ -12,7 +12,7 @@ namespace CrewPlatform.ResponseStore.Apis;
 /// <c>/api/crew-responses</c>, wire-compatible with the host application's route handlers. Query strings and bodies
 /// are parsed here rather than by model binding, so every bad input gets the contract's envelope and a precise message.
 /// </summary>
-public static class CrewResponsesApi
+public static partial class CrewResponsesApi
 {
     public const int DefaultLimit = 100;
     public const int MaxLimit = 1000;
@@ -133,6 +133,9 @@ public static class CrewResponsesApi
         var deleted = await db.CrewResponses.Where(r => r.Id == key).ExecuteDeleteAsync(cancellationToken);
         return deleted == 0 ? ApiResults.NotFound(NotFound) : ApiResults.Message(Deleted);
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(.+T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:\d{2})$")]
+    private static partial System.Text.RegularExpressions.Regex UnencodedPlusOffset();
 
     private static int? ParseId(string id) =>
         int.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : null;
@@ -262,6 +265,9 @@ public static class CrewResponsesApi
             {
                 return (DateTime.SpecifyKind(date, DateTimeKind.Utc), true);
             }
+
+            // An unencoded "+02:00" in a query string arrives as " 02:00".
+            text = UnencodedPlusOffset().Replace(text, "$1+$2");
 
             string[] formats =
             [
