@@ -1,15 +1,14 @@
 using System.Net;
 using System.Text.Json;
-using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace CrewPlatform.ResponseStore.Tests;
 
-public sealed class ServiceDefaultsTests(WebApplicationFactory<Program> factory) : IClassFixture<WebApplicationFactory<Program>>
+public sealed class ServiceDefaultsTests(ResponseStoreApp app) : IClassFixture<ResponseStoreApp>
 {
     [Fact]
     public async Task An_unknown_route_answers_404_in_the_error_envelope()
     {
-        using var client = factory.CreateClient();
+        using var client = app.CreateClient();
         var response = await client.GetAsync("/api/nothing-here");
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
@@ -18,10 +17,30 @@ public sealed class ServiceDefaultsTests(WebApplicationFactory<Program> factory)
     }
 
     [Fact]
-    public async Task Liveness_answers_without_any_backend()
+    public async Task Liveness_answers_once_the_service_has_started()
     {
-        using var client = factory.CreateClient();
+        using var client = app.CreateClient();
         var response = await client.GetAsync("/health/live");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Startup_migrations_create_crew_responses_and_keep_their_history_in_the_service_schema()
+    {
+        var columns = await app.ScalarAsync<string>(
+            "SELECT string_agg(column_name || ':' || data_type || ':' || is_nullable, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'crew_responses'");
+        Assert.Equal(
+            "id:integer:NO,user_uid:character varying:NO,request_context:text:YES,request_goal:text:YES,response_data:jsonb:NO,created_at:timestamp without time zone:YES,run_id:uuid:YES",
+            columns);
+        Assert.Equal(1, await app.ScalarAsync<long>("SELECT count(*) FROM response_store.__ef_migrations_history"));
+        Assert.Equal(
+            "FOREIGN KEY (user_uid) REFERENCES users(uid) ON DELETE CASCADE",
+            await app.ScalarAsync<string>("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'fk_crew_responses_users'"));
+        Assert.Equal(
+            "CREATE UNIQUE INDEX ux_crew_responses_run_id_user_uid ON public.crew_responses USING btree (run_id, user_uid)",
+            await app.ScalarAsync<string>("SELECT indexdef FROM pg_indexes WHERE indexname = 'ux_crew_responses_run_id_user_uid'"));
+        Assert.Equal(
+            "CREATE INDEX idx_crew_responses_user_uid_created_at ON public.crew_responses USING btree (user_uid, created_at DESC)",
+            await app.ScalarAsync<string>("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_crew_responses_user_uid_created_at'"));
     }
 }

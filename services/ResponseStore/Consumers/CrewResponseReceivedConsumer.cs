@@ -1,0 +1,87 @@
+using CrewPlatform.Contracts;
+using CrewPlatform.ResponseStore.Persistence;
+using MassTransit;
+
+namespace CrewPlatform.ResponseStore.Consumers;
+
+/// <summary>
+/// Stores crew answers a batch at a time and tells the scheduler about every (run, user) of the batch: a stored
+/// answer as <see cref="CrewResponseStored"/> (also when an earlier delivery already wrote it, so a crash between
+/// insert and publish is healed by the redelivery), an answer that cannot be stored as <see cref="CrewCallFailed"/>,
+/// so the run still completes.
+/// </summary>
+public sealed partial class CrewResponseReceivedConsumer(
+    CrewResponseBatchWriter writer,
+    TimeProvider clock,
+    ILogger<CrewResponseReceivedConsumer> logger) : IConsumer<Batch<CrewResponseReceived>>
+{
+    public const string UserNoLongerExists = "user no longer exists";
+
+    public async Task Consume(ConsumeContext<Batch<CrewResponseReceived>> context)
+    {
+        // A redelivery can land in the same batch as the original: one row, one event per (run, user).
+        var distinct = new Dictionary<(Guid RunId, string UserUid), ConsumeContext<CrewResponseReceived>>();
+        foreach (var item in context.Message)
+        {
+            distinct.TryAdd((item.Message.RunId, item.Message.UserUid), item);
+        }
+
+        var items = distinct.Values.ToList();
+        var outcomes = await writer.StoreAsync(
+            items.Select(i => new IncomingCrewResponse(i.Message.RunId, i.Message.UserUid, i.Message.RequestContext, i.Message.RequestGoal, i.Message.ResponseJson)).ToList(),
+            context.CancellationToken);
+
+        var inserted = 0;
+        var publishes = new List<Task>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            var message = item.Message;
+            switch (outcomes[i])
+            {
+                case StoreOutcome.Stored stored:
+                    inserted += stored.Inserted ? 1 : 0;
+                    publishes.Add(item.Publish(new CrewResponseStored
+                    {
+                        RunId = message.RunId,
+                        UserUid = message.UserUid,
+                        ResponseId = stored.ResponseId,
+                        StoredAt = stored.StoredAt,
+                    }, context.CancellationToken));
+                    break;
+
+                case StoreOutcome.UserMissing:
+                    LogUserMissing(logger, message.RunId, message.UserUid);
+                    publishes.Add(item.Publish(Failed(message, UserNoLongerExists), context.CancellationToken));
+                    break;
+
+                case StoreOutcome.Unstorable unstorable:
+                    LogUnstorable(logger, message.RunId, message.UserUid, unstorable.Reason);
+                    publishes.Add(item.Publish(Failed(message, unstorable.Reason), context.CancellationToken));
+                    break;
+            }
+        }
+
+        await Task.WhenAll(publishes);
+        LogBatchStored(logger, context.Message.Length, items.Count, inserted);
+    }
+
+    private CrewCallFailed Failed(CrewResponseReceived message, string reason) => new()
+    {
+        RunId = message.RunId,
+        UserUid = message.UserUid,
+        Reason = reason,
+        StatusCode = null,
+        Attempts = message.Attempts,
+        FailedAt = clock.GetUtcNow(),
+    };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Crew answer for run {RunId} not stored: user {UserUid} no longer exists")]
+    private static partial void LogUserMissing(ILogger logger, Guid runId, string userUid);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Crew answer for run {RunId} and user {UserUid} not stored: {Reason}")]
+    private static partial void LogUnstorable(ILogger logger, Guid runId, string userUid, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stored crew answers: {Messages} messages, {Distinct} distinct (run, user), {Inserted} new rows")]
+    private static partial void LogBatchStored(ILogger logger, int messages, int distinct, int inserted);
+}

@@ -1,0 +1,36 @@
+using MassTransit;
+using Npgsql;
+
+namespace CrewPlatform.ResponseStore.Consumers;
+
+/// <summary>Batches of up to 100 answers or 1 s, whichever comes first; a short retry when PostgreSQL hiccups.</summary>
+public sealed class CrewResponseReceivedConsumerDefinition : ConsumerDefinition<CrewResponseReceivedConsumer>
+{
+    public const int BatchSize = 100;
+
+    public CrewResponseReceivedConsumerDefinition()
+    {
+        // Two batches' worth in flight: the next batch fills while the current one is written.
+        Endpoint(e => e.PrefetchCount = BatchSize * 2);
+    }
+
+    protected override void ConfigureConsumer(
+        IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<CrewResponseReceivedConsumer> consumerConfigurator,
+        IRegistrationContext context)
+    {
+        consumerConfigurator.Options<BatchOptions>(options => options
+            .SetMessageLimit(BatchSize)
+            .SetTimeLimit(TimeSpan.FromSeconds(1))
+            .SetConcurrencyLimit(1));
+
+        // On the consumer, so the whole batch is retried. A foreign-key violation means a user was deleted while
+        // the statement ran; the retry no longer sees the user and reports it instead of failing the batch.
+        consumerConfigurator.UseMessageRetry(retry =>
+        {
+            retry.Intervals(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+            retry.Handle<NpgsqlException>(ex => ex.IsTransient || ex is PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation });
+            retry.Handle<TimeoutException>();
+        });
+    }
+}

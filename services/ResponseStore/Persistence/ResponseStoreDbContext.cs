@@ -1,0 +1,50 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace CrewPlatform.ResponseStore.Persistence;
+
+public sealed class ResponseStoreDbContext(DbContextOptions<ResponseStoreDbContext> options) : DbContext(options)
+{
+    public const string HistorySchema = "response_store";
+
+    private static readonly ValueConverter<DateTime, DateTime> UtcAsUnspecified = new(
+        v => DateTime.SpecifyKind(v.Kind == DateTimeKind.Local ? v.ToUniversalTime() : v, DateTimeKind.Unspecified),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+
+    public DbSet<CrewResponse> CrewResponses => Set<CrewResponse>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<CrewResponse>(entity =>
+        {
+            // The table keeps the host application's name and shape (api-contract.md), so it lives in public.
+            entity.ToTable("crew_responses", "public");
+            entity.HasKey(e => e.Id);
+            entity.Property(e => e.Id).HasColumnName("id").UseSerialColumn();
+            entity.Property(e => e.UserUid).HasColumnName("user_uid").HasMaxLength(255).IsRequired();
+            entity.Property(e => e.RequestContext).HasColumnName("request_context");
+            entity.Property(e => e.RequestGoal).HasColumnName("request_goal");
+            entity.Property(e => e.ResponseData).HasColumnName("response_data").HasColumnType("jsonb").IsRequired();
+
+            // timestamp without time zone holding UTC: Npgsql reads it back as Unspecified, so mark it UTC
+            // on the way out and strip the kind on the way in (Npgsql refuses a UTC DateTime for this type).
+            entity.Property(e => e.CreatedAt)
+                .HasColumnName("created_at")
+                .HasColumnType("timestamp without time zone")
+                .HasDefaultValueSql("(now() AT TIME ZONE 'utc')")
+                .ValueGeneratedOnAdd()
+                .HasConversion(UtcAsUnspecified);
+
+            entity.Property(e => e.RunId).HasColumnName("run_id");
+
+            entity.HasIndex(e => e.UserUid).HasDatabaseName("idx_crew_responses_user_uid");
+            entity.HasIndex(e => e.CreatedAt).IsDescending().HasDatabaseName("idx_crew_responses_created_at");
+            entity.HasIndex(e => new { e.UserUid, e.CreatedAt })
+                .IsDescending(false, true)
+                .HasDatabaseName("idx_crew_responses_user_uid_created_at");
+
+            // A run answers each user once: a redelivered CrewResponseReceived must not add a second row.
+            entity.HasIndex(e => new { e.RunId, e.UserUid }).IsUnique().HasDatabaseName("ux_crew_responses_run_id_user_uid");
+        });
+    }
+}

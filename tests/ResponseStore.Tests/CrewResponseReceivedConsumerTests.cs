@@ -1,0 +1,182 @@
+using CrewPlatform.Contracts;
+using CrewPlatform.ResponseStore.Consumers;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using CrewPlatform.Testing;
+using Npgsql;
+
+namespace CrewPlatform.ResponseStore.Tests;
+
+/// <summary>The batch consumer's logic on MassTransit's in-memory harness, writing to a real PostgreSQL database.</summary>
+public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : IClassFixture<MigratedDatabase>, IAsyncLifetime
+{
+    private ServiceProvider provider = null!;
+    private ITestHarness harness = null!;
+
+    public async Task InitializeAsync()
+    {
+        provider = new ServiceCollection()
+            .AddLogging()
+            .AddSingleton(_ => NpgsqlDataSource.Create(db.PostgresConnectionString))
+            .AddMassTransitTestHarness(x => x.AddResponseStoreConsumers())
+            .Configure<TestHarnessOptions>(options =>
+            {
+                // Longer than the batch's 1 s time limit, so a partial batch is not mistaken for inactivity.
+                options.TestInactivityTimeout = TimeSpan.FromSeconds(3);
+                options.TestTimeout = TimeSpan.FromSeconds(60);
+            })
+            .BuildServiceProvider(validateScopes: true);
+        harness = provider.GetRequiredService<ITestHarness>();
+        await harness.Start();
+    }
+
+    public async Task DisposeAsync() => await provider.DisposeAsync();
+
+    [Fact]
+    public async Task A_received_answer_is_stored_and_announced_with_the_new_row_id()
+    {
+        var user = await NewUserAsync();
+        var received = Received(user, """{"Questions":[{"Question 1":"Why?","Answers":["Because"]}]}""");
+
+        await harness.Bus.Publish(received);
+
+        Assert.True(await harness.Published.Any<CrewResponseStored>(x => x.Context.Message.UserUid == user));
+        var stored = harness.Published.Select<CrewResponseStored>(x => x.Context.Message.UserUid == user).Single().Context.Message;
+        Assert.Equal(received.RunId, stored.RunId);
+        Assert.Equal(
+            stored.ResponseId,
+            await db.ScalarAsync<int>("SELECT id FROM crew_responses WHERE run_id = $1 AND user_uid = $2", received.RunId, user));
+        Assert.Equal(
+            "ctx|goal|Because",
+            await db.ScalarAsync<string>(
+                "SELECT request_context || '|' || request_goal || '|' || (response_data #>> '{Questions,0,Answers,0}') FROM crew_responses WHERE id = $1",
+                stored.ResponseId));
+        Assert.True(await db.ScalarAsync<bool>("SELECT abs(extract(epoch FROM (now() AT TIME ZONE 'utc') - created_at)) < 300 FROM crew_responses WHERE id = $1", stored.ResponseId));
+    }
+
+    [Fact]
+    public async Task A_redelivered_answer_makes_no_second_row_and_is_announced_again_with_the_same_id()
+    {
+        var user = await NewUserAsync();
+        var received = Received(user, """{"answer":1}""");
+
+        await harness.Bus.Publish(received);
+        Assert.True(await harness.Published.Any<CrewResponseStored>(x => x.Context.Message.UserUid == user));
+
+        // As after a crash between the insert and the publish: the scheduler must still hear about it.
+        await harness.Bus.Publish(received with { ResponseJson = """{"answer":2}""" });
+        await Eventually.HoldsAsync(
+            () => harness.Published.Select<CrewResponseStored>(x => x.Context.Message.UserUid == user).Count() == 2,
+            "the redelivery is announced too");
+
+        var ids = harness.Published.Select<CrewResponseStored>(x => x.Context.Message.UserUid == user).Select(x => x.Context.Message.ResponseId).Distinct().ToList();
+        Assert.Single(ids);
+        Assert.Equal(1, await db.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE user_uid = $1", user));
+        Assert.Equal(1, await db.ScalarAsync<int>("SELECT (response_data->>'answer')::int FROM crew_responses WHERE user_uid = $1", user));
+    }
+
+    [Fact]
+    public async Task The_same_answer_twice_in_one_batch_makes_one_row_and_one_announcement()
+    {
+        var user = await NewUserAsync();
+        var received = Received(user, """{"answer":"once"}""");
+
+        await harness.Bus.PublishBatch([received, received]);
+
+        var consumer = harness.GetConsumerHarness<CrewResponseReceivedConsumer>();
+        Assert.True(await consumer.Consumed.Any<Batch<CrewResponseReceived>>(x => x.Context.Message.Any(m => m.Message.UserUid == user)));
+        var batch = consumer.Consumed.Select<Batch<CrewResponseReceived>>(x => x.Context.Message.Any(m => m.Message.UserUid == user)).Single().Context.Message;
+        Assert.Equal(2, batch.Length);
+        Assert.True(await harness.Published.Any<CrewResponseStored>(x => x.Context.Message.UserUid == user));
+        Assert.Single(harness.Published.Select<CrewResponseStored>(x => x.Context.Message.UserUid == user));
+        Assert.Equal(1, await db.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE user_uid = $1", user));
+    }
+
+    [Fact]
+    public async Task An_answer_for_a_user_deleted_mid_run_is_reported_as_failed_and_the_rest_of_the_batch_is_stored()
+    {
+        var present = await NewUserAsync();
+        var deleted = $"gone-{Guid.NewGuid():N}";
+        var runId = Guid.NewGuid();
+
+        await harness.Bus.PublishBatch([
+            Received(present, """{"ok":true}""", runId),
+            Received(deleted, """{"ok":true}""", runId) with { Attempts = 3 },
+        ]);
+
+        Assert.True(await harness.Published.Any<CrewCallFailed>(x => x.Context.Message.UserUid == deleted));
+        var failed = harness.Published.Select<CrewCallFailed>(x => x.Context.Message.UserUid == deleted).Single().Context.Message;
+        Assert.Equal(runId, failed.RunId);
+        Assert.Equal("user no longer exists", failed.Reason);
+        Assert.Equal(3, failed.Attempts);
+        Assert.Null(failed.StatusCode);
+
+        Assert.True(await harness.Published.Any<CrewResponseStored>(x => x.Context.Message.UserUid == present));
+        Assert.Equal(1, await db.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE run_id = $1", runId));
+        Assert.False(await harness.Published.Any<Fault<CrewResponseReceived>>());
+    }
+
+    [Fact]
+    public async Task An_answer_jsonb_cannot_hold_is_reported_as_failed_without_losing_the_good_answers_of_its_batch()
+    {
+        var good = await NewUserAsync();
+        var nul = await NewUserAsync();
+        var scalar = await NewUserAsync();
+        var broken = await NewUserAsync();
+        var runId = Guid.NewGuid();
+
+        await harness.Bus.PublishBatch([
+            Received(good, """{"fine":"yes"}""", runId),
+            Received(nul, """{"text":"a\u0000b"}""", runId),
+            Received(scalar, "42", runId),
+            Received(broken, "{not json", runId),
+        ]);
+
+        Assert.True(await harness.Published.Any<CrewResponseStored>(x => x.Context.Message.UserUid == good));
+        foreach (var user in new[] { nul, scalar, broken })
+        {
+            Assert.True(await harness.Published.Any<CrewCallFailed>(x => x.Context.Message.UserUid == user), $"{user} reported as failed");
+        }
+
+        Assert.Equal(
+            "crew answer is not a JSON object or array",
+            harness.Published.Select<CrewCallFailed>(x => x.Context.Message.UserUid == scalar).Single().Context.Message.Reason);
+        Assert.Equal(
+            "crew answer is not valid JSON",
+            harness.Published.Select<CrewCallFailed>(x => x.Context.Message.UserUid == broken).Single().Context.Message.Reason);
+        Assert.Equal(1, await db.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE run_id = $1", runId));
+    }
+
+    [Fact]
+    public async Task Context_and_goal_with_characters_postgresql_text_refuses_are_cleaned_instead_of_failing()
+    {
+        var user = await NewUserAsync();
+        var received = Received(user, """{"a":1}""") with { RequestContext = "before\0after", RequestGoal = "lone \ud800 surrogate" };
+
+        await harness.Bus.Publish(received);
+
+        Assert.True(await harness.Published.Any<CrewResponseStored>(x => x.Context.Message.UserUid == user));
+        Assert.Equal("beforeafter", await db.ScalarAsync<string>("SELECT request_context FROM crew_responses WHERE user_uid = $1", user));
+        Assert.Equal("lone \uFFFD surrogate", await db.ScalarAsync<string>("SELECT request_goal FROM crew_responses WHERE user_uid = $1", user));
+    }
+
+    private async Task<string> NewUserAsync()
+    {
+        var uid = $"user-{Guid.NewGuid():N}";
+        await db.AddUsersAsync([(uid, "ctx", "goal")]);
+        return uid;
+    }
+
+    private static CrewResponseReceived Received(string userUid, string json, Guid? runId = null) => new()
+    {
+        RunId = runId ?? Guid.NewGuid(),
+        UserUid = userUid,
+        RequestContext = "ctx",
+        RequestGoal = "goal",
+        ResponseJson = json,
+        Attempts = 1,
+        DurationMs = 20_000,
+        ReceivedAt = DateTimeOffset.UtcNow,
+    };
+}

@@ -1,0 +1,339 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace CrewPlatform.ResponseStore.Tests;
+
+/// <summary>/api/crew-responses through the real service on a real PostgreSQL database.</summary>
+public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<ResponseStoreApp>
+{
+    private readonly HttpClient client = app.CreateClient();
+
+    [Fact]
+    public async Task Posting_a_response_stores_it_and_answers_201_with_the_item_and_its_location()
+    {
+        var user = await NewUserAsync();
+
+        var response = await PostJsonAsync($$$"""
+            {"userUid":"{{{user}}}","requestContext":"We sell bikes","requestGoal":"Sell more","responseData":{"Questions":[{"Question 1":"Who?","Answers":["Riders"]}]}}
+            """);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        using var body = await JsonAsync(response);
+        Assert.True(body.RootElement.GetProperty("success").GetBoolean());
+        var item = body.RootElement.GetProperty("data");
+        var id = item.GetProperty("id").GetInt32();
+        Assert.Equal($"/api/crew-responses/{id}", response.Headers.Location?.OriginalString);
+        Assert.Equal(user, item.GetProperty("userUid").GetString());
+        Assert.Equal("We sell bikes", item.GetProperty("requestContext").GetString());
+        Assert.Equal("Sell more", item.GetProperty("requestGoal").GetString());
+        Assert.Equal(JsonValueKind.Object, item.GetProperty("responseData").ValueKind);
+        Assert.Equal("Riders", item.GetProperty("responseData").GetProperty("Questions")[0].GetProperty("Answers")[0].GetString());
+        Assert.EndsWith("Z", item.GetProperty("createdAt").GetString(), StringComparison.Ordinal);
+        Assert.True(DateTimeOffset.UtcNow - item.GetProperty("createdAt").GetDateTimeOffset() < TimeSpan.FromMinutes(5));
+        Assert.Equal(JsonValueKind.Null, item.GetProperty("runId").ValueKind);
+        Assert.Equal(
+            new[] { "id", "userUid", "requestContext", "requestGoal", "responseData", "createdAt", "runId" },
+            item.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(1, await app.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE id = $1 AND user_uid = $2", id, user));
+    }
+
+    [Fact]
+    public async Task A_posted_response_reads_back_by_id_with_an_array_as_response_data_and_no_context()
+    {
+        var user = await NewUserAsync();
+        var created = await PostJsonAsync($$"""{"userUid":"{{user}}","responseData":[1,"two",{"three":3}]}""");
+        using var createdBody = await JsonAsync(created);
+        var id = createdBody.RootElement.GetProperty("data").GetProperty("id").GetInt32();
+
+        var response = await client.GetAsync($"/api/crew-responses/{id}");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var body = await JsonAsync(response);
+        var item = body.RootElement.GetProperty("data");
+        Assert.Equal(id, item.GetProperty("id").GetInt32());
+        Assert.Equal("""[1, "two", {"three": 3}]""", item.GetProperty("responseData").GetRawText());
+        Assert.Equal(JsonValueKind.Null, item.GetProperty("requestContext").ValueKind);
+        Assert.Equal(JsonValueKind.Null, item.GetProperty("requestGoal").ValueKind);
+    }
+
+    [Fact]
+    public async Task Deleting_a_response_removes_it_and_a_second_delete_answers_404()
+    {
+        var id = await InsertAsync(await NewUserAsync(), DateTime.UtcNow);
+
+        var deleted = await client.DeleteAsync($"/api/crew-responses/{id}");
+        Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+        using (var body = await JsonAsync(deleted))
+        {
+            Assert.True(body.RootElement.GetProperty("success").GetBoolean());
+            Assert.Equal("Crew response deleted successfully", body.RootElement.GetProperty("message").GetString());
+        }
+
+        Assert.Equal(0, await app.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE id = $1", id));
+        await AssertErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.NotFound, "Crew response not found");
+        await AssertErrorAsync(await client.DeleteAsync($"/api/crew-responses/{id}"), HttpStatusCode.NotFound, "Crew response not found");
+    }
+
+    [Fact]
+    public async Task The_list_is_newest_first_with_ties_by_id_and_pages_with_count_and_total()
+    {
+        var user = await NewUserAsync();
+        var other = await NewUserAsync();
+        var t0 = new DateTime(2024, 3, 1, 8, 0, 0, DateTimeKind.Utc);
+        var oldest = await InsertAsync(user, t0);
+        var tieA = await InsertAsync(user, t0.AddHours(1));
+        var tieB = await InsertAsync(user, t0.AddHours(1));
+        var newest = await InsertAsync(user, t0.AddHours(2));
+        await InsertAsync(other, t0.AddHours(3));
+
+        var all = await ListAsync($"?userUid={user}");
+        Assert.Equal([newest, tieB, tieA, oldest], all.Ids);
+        Assert.Equal(4, all.Count);
+        Assert.Equal(4, all.Total);
+
+        var page = await ListAsync($"?userUid={user}&limit=2&offset=1");
+        Assert.Equal([tieB, tieA], page.Ids);
+        Assert.Equal(2, page.Count);
+        Assert.Equal(4, page.Total);
+
+        var beyond = await ListAsync($"?userUid={user}&offset=10");
+        Assert.Empty(beyond.Ids);
+        Assert.Equal(0, beyond.Count);
+        Assert.Equal(4, beyond.Total);
+    }
+
+    [Fact]
+    public async Task Date_filters_are_inclusive_and_a_bare_end_date_covers_that_whole_day()
+    {
+        var user = await NewUserAsync();
+        var before = await InsertAsync(user, new DateTime(2024, 1, 10, 11, 59, 59, DateTimeKind.Utc));
+        var atStart = await InsertAsync(user, new DateTime(2024, 1, 10, 12, 0, 0, DateTimeKind.Utc));
+        var lateOnEndDay = await InsertAsync(user, new DateTime(2024, 1, 31, 23, 59, 0, DateTimeKind.Utc));
+        var nextDay = await InsertAsync(user, new DateTime(2024, 2, 1, 0, 0, 0, DateTimeKind.Utc));
+
+        Assert.Equal(
+            [lateOnEndDay, atStart],
+            (await ListAsync($"?userUid={user}&startDate=2024-01-10T12:00:00Z&endDate=2024-01-31")).Ids);
+        Assert.Equal(
+            [atStart],
+            (await ListAsync($"?userUid={user}&startDate=2024-01-10T12:00:00Z&endDate=2024-01-10T12:00:00Z")).Ids);
+        Assert.Equal(
+            [nextDay, lateOnEndDay],
+            (await ListAsync($"?userUid={user}&startDate=2024-01-31T23:59:00%2B00:00")).Ids);
+        Assert.Equal(
+            [before],
+            (await ListAsync($"?userUid={user}&endDate=2024-01-10T13:59:59%2B02:00")).Ids);
+        Assert.Equal(
+            [before],
+            (await ListAsync($"?userUid={user}&endDate=2024-01-10T13:59:59+02:00")).Ids);
+    }
+
+    [Fact]
+    public async Task The_list_defaults_to_100_items_and_accepts_up_to_1000()
+    {
+        var user = await NewUserAsync();
+        await app.ExecuteAsync(
+            "INSERT INTO crew_responses (user_uid, response_data) SELECT $1, jsonb_build_object('n', n) FROM generate_series(1, 101) n", user);
+
+        var byDefault = await ListAsync($"?userUid={user}");
+        Assert.Equal(100, byDefault.Count);
+        Assert.Equal(101, byDefault.Total);
+
+        var max = await ListAsync($"?userUid={user}&limit=1000");
+        Assert.Equal(101, max.Count);
+    }
+
+    [Theory]
+    [InlineData("?limit=abc", "limit must be a non-negative integer")]
+    [InlineData("?limit=-1", "limit must be a non-negative integer")]
+    [InlineData("?limit=1.5", "limit must be a non-negative integer")]
+    [InlineData("?limit=99999999999", "limit must be a non-negative integer")]
+    [InlineData("?limit=1001", "limit must not exceed 1000")]
+    [InlineData("?offset=abc", "offset must be a non-negative integer")]
+    [InlineData("?offset=-5", "offset must be a non-negative integer")]
+    [InlineData("?startDate=yesterday", "startDate must be an ISO-8601 date or date-time")]
+    [InlineData("?startDate=2024-13-01", "startDate must be an ISO-8601 date or date-time")]
+    [InlineData("?endDate=2024-02-30T10:00:00Z", "endDate must be an ISO-8601 date or date-time")]
+    [InlineData("?startDate=2024-02-01&endDate=2024-01-31", "startDate must not be after endDate")]
+    [InlineData("?startDate=2024-01-31T10:00:01Z&endDate=2024-01-31T10:00:00Z", "startDate must not be after endDate")]
+    [InlineData("?limit=1&limit=2", "limit must be given at most once")]
+    public async Task Bad_list_parameters_answer_400_with_a_clear_message(string query, string error)
+    {
+        await AssertErrorAsync(await client.GetAsync($"/api/crew-responses{query}"), HttpStatusCode.BadRequest, error);
+    }
+
+    [Theory]
+    [InlineData("not json at all", "Request body is not valid JSON")]
+    [InlineData("", "Request body is not valid JSON")]
+    [InlineData("{\"userUid\":\"u\",", "Request body is not valid JSON")]
+    [InlineData("[1,2]", "Request body must be a JSON object")]
+    [InlineData("{\"responseData\":{}}", "userUid and responseData are required")]
+    [InlineData("{\"userUid\":\"\",\"responseData\":{}}", "userUid and responseData are required")]
+    [InlineData("{\"userUid\":\"u\"}", "userUid and responseData are required")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":null}", "userUid and responseData are required")]
+    [InlineData("{\"userUid\":42,\"responseData\":{}}", "userUid must be a string")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":\"text\"}", "responseData must be a JSON object or array")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":7}", "responseData must be a JSON object or array")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":true}", "responseData must be a JSON object or array")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"requestContext\":5}", "requestContext must be a string or null")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"requestGoal\":\"a\\u0000b\"}", "requestGoal contains characters that cannot be stored")]
+    public async Task Bad_bodies_answer_400_with_a_clear_message(string json, string error)
+    {
+        await AssertErrorAsync(await PostJsonAsync(json), HttpStatusCode.BadRequest, error);
+    }
+
+    [Theory]
+    [InlineData("""{"text":"a\u0000b"}""")]
+    [InlineData("""{"a\u0000b":1}""")]
+    [InlineData("""["\ud800 lone surrogate"]""")]
+    [InlineData("""{"n":1e1000000}""")]
+    public async Task Response_data_that_jsonb_refuses_answers_400_and_stores_nothing(string data)
+    {
+        var user = await NewUserAsync();
+        await AssertErrorAsync(
+            await PostJsonAsync($$$"""{"userUid":"{{{user}}}","responseData":{{{data}}}}"""),
+            HttpStatusCode.BadRequest,
+            "responseData contains a value that cannot be stored as JSON");
+        Assert.Equal(0, await app.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE user_uid = $1", user));
+    }
+
+    [Theory]
+    [InlineData("no-such-user")]
+    [InlineData("a-uid-far-longer-than-the-users-table-allows-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
+    public async Task Posting_for_an_unknown_user_answers_422(string user)
+    {
+        await AssertErrorAsync(
+            await PostJsonAsync($$$"""{"userUid":"{{{user}}}","responseData":{}}"""),
+            HttpStatusCode.UnprocessableEntity,
+            "User does not exist");
+    }
+
+    [Fact]
+    public async Task A_body_declared_larger_than_1_MiB_answers_413()
+    {
+        var user = await NewUserAsync();
+        using var content = new StringContent(BigBody(user), Encoding.UTF8, "application/json");
+        Assert.True(content.Headers.ContentLength > 1024 * 1024);
+
+        await AssertErrorAsync(await client.PostAsync("/api/crew-responses", content), HttpStatusCode.RequestEntityTooLarge, "Request body must not exceed 1 MiB");
+        Assert.Equal(0, await app.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE user_uid = $1", user));
+    }
+
+    [Fact]
+    public async Task A_body_over_1_MiB_without_a_declared_length_answers_413()
+    {
+        var user = await NewUserAsync();
+        using var content = new StreamContent(new UnknownLengthStream(Encoding.UTF8.GetBytes(BigBody(user))));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        Assert.Null(content.Headers.ContentLength);
+
+        await AssertErrorAsync(await client.PostAsync("/api/crew-responses", content), HttpStatusCode.RequestEntityTooLarge, "Request body must not exceed 1 MiB");
+        Assert.Equal(0, await app.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE user_uid = $1", user));
+    }
+
+    [Fact]
+    public async Task A_body_just_under_1_MiB_is_accepted()
+    {
+        var user = await NewUserAsync();
+        var prefix = $$"""{"userUid":"{{user}}","responseData":{"text":" """;
+        const string Suffix = "\"}}";
+        var json = prefix + new string('x', (1024 * 1024) - prefix.Length - Suffix.Length) + Suffix;
+        Assert.Equal(1024 * 1024, Encoding.UTF8.GetByteCount(json));
+
+        Assert.Equal(HttpStatusCode.Created, (await PostJsonAsync(json)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("1.5")]
+    [InlineData("+1")]
+    [InlineData("99999999999")]
+    public async Task An_id_that_is_not_a_positive_integer_answers_400_for_get_and_delete(string id)
+    {
+        await AssertErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.BadRequest, "Invalid ID");
+        await AssertErrorAsync(await client.DeleteAsync($"/api/crew-responses/{id}"), HttpStatusCode.BadRequest, "Invalid ID");
+    }
+
+    [Fact]
+    public async Task A_missing_id_answers_404_for_get_and_delete()
+    {
+        await AssertErrorAsync(await client.GetAsync("/api/crew-responses/2147483647"), HttpStatusCode.NotFound, "Crew response not found");
+        await AssertErrorAsync(await client.DeleteAsync("/api/crew-responses/2147483647"), HttpStatusCode.NotFound, "Crew response not found");
+    }
+
+    [Fact]
+    public async Task Deleting_a_user_in_the_host_application_removes_their_responses()
+    {
+        var user = await NewUserAsync();
+        var id = await InsertAsync(user, DateTime.UtcNow);
+
+        await app.ExecuteAsync("DELETE FROM users WHERE uid = $1", user);
+
+        await AssertErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.NotFound, "Crew response not found");
+    }
+
+    private static string BigBody(string user) =>
+        $$$"""{"userUid":"{{{user}}}","responseData":{"text":"{{{new string('x', (1024 * 1024) + 10)}}}"}}""";
+
+    private async Task<HttpResponseMessage> PostJsonAsync(string json)
+    {
+        using var content = new StringContent(json, Encoding.UTF8, "application/json");
+        return await client.PostAsync("/api/crew-responses", content);
+    }
+
+    private async Task<(List<int> Ids, int Count, long Total)> ListAsync(string query)
+    {
+        var response = await client.GetAsync($"/api/crew-responses{query}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var body = await JsonAsync(response);
+        Assert.True(body.RootElement.GetProperty("success").GetBoolean());
+        var ids = body.RootElement.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("id").GetInt32()).ToList();
+        return (ids, body.RootElement.GetProperty("count").GetInt32(), body.RootElement.GetProperty("total").GetInt64());
+    }
+
+    private async Task<int> InsertAsync(string user, DateTime createdAtUtc) =>
+        await app.ScalarAsync<int>(
+            "INSERT INTO crew_responses (user_uid, response_data, created_at) VALUES ($1, '{\"a\":1}', $2) RETURNING id",
+            user,
+            DateTime.SpecifyKind(createdAtUtc, DateTimeKind.Unspecified));
+
+    private async Task<string> NewUserAsync()
+    {
+        var uid = $"user-{Guid.NewGuid():N}";
+        await app.AddUsersAsync([(uid, "context", "goal")]);
+        return uid;
+    }
+
+    private static async Task<JsonDocument> JsonAsync(HttpResponseMessage response) =>
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+
+    private static async Task AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string error)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"expected {(int)status}, got {(int)response.StatusCode}: {text}");
+        using var body = JsonDocument.Parse(text);
+        Assert.False(body.RootElement.GetProperty("success").GetBoolean());
+        Assert.Equal(error, body.RootElement.GetProperty("error").GetString());
+    }
+
+    /// <summary>A readable stream that does not tell its length, so the request is sent without Content-Length.</summary>
+    private sealed class UnknownLengthStream(byte[] data) : Stream
+    {
+        private readonly MemoryStream inner = new(data);
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

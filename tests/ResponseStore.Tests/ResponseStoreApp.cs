@@ -1,0 +1,74 @@
+using CrewPlatform.ResponseStore.Persistence;
+using CrewPlatform.ServiceDefaults;
+using CrewPlatform.Testing;
+using MassTransit;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CrewPlatform.ResponseStore.Tests;
+
+/// <summary>
+/// The ResponseStore service started in-process on this fixture's own PostgreSQL database (migrated at startup, as
+/// in production). Its RabbitMQ bus is replaced by MassTransit's in-memory test harness, so tests that do not need
+/// the broker do not depend on it.
+/// </summary>
+public class ResponseStoreApp : RealInfrastructure
+{
+    private WebApplicationFactory<Program>? factory;
+
+    public WebApplicationFactory<Program> Factory => factory ?? throw new InvalidOperationException("Not initialised");
+
+    /// <summary>False to keep the real RabbitMQ bus (this fixture's own virtual host).</summary>
+    protected virtual bool UseTestHarness => true;
+
+    public HttpClient CreateClient() => Factory.CreateClient();
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
+        {
+            foreach (var (key, value) in ServiceSettings)
+            {
+                builder.UseSetting(key, value);
+            }
+
+            if (UseTestHarness)
+            {
+                builder.ConfigureTestServices(services => services.AddMassTransitTestHarness());
+            }
+        });
+
+        // Starts the host: migrations run before it answers.
+        _ = factory.Server;
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (factory is not null)
+        {
+            await factory.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+    }
+}
+
+/// <summary>Just this fixture's database, migrated, for tests that build their own service provider.</summary>
+public sealed class MigratedDatabase : RealInfrastructure
+{
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        await using var services = new ServiceCollection()
+            .AddLogging()
+            .AddDbContext<ResponseStoreDbContext>(options => options.UseNpgsql(
+                PostgresConnectionString,
+                npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", ResponseStoreDbContext.HistorySchema)))
+            .BuildServiceProvider();
+        await services.MigrateAsync<ResponseStoreDbContext>();
+    }
+}
