@@ -1,0 +1,127 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+
+namespace CrewPlatform.CrewCaller.CrewApi;
+
+/// <summary>
+/// Makes one attempt at the crew API and classifies it. The attempt's timeout is enforced here (the HttpClient
+/// itself has none), and covers reading the body too, because a slow LLM may stall mid-answer.
+/// </summary>
+public sealed class CrewApiInvoker(ICrewApi crewApi, IOptions<CrewCallerOptions> options, TimeProvider timeProvider)
+{
+    private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
+
+    private readonly CrewCallerOptions settings = options.Value;
+
+    public async Task<CrewAttemptResult> AttemptAsync(CrewRequest request, CancellationToken cancellationToken)
+    {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(settings.AttemptTimeout);
+        try
+        {
+            using var response = await crewApi.RunCrewAsync(request, attempt.Token);
+            return await ClassifyAsync(response, attempt.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return CrewAttemptResult.Transient(null, $"timed out after {settings.ApiTimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s");
+        }
+        catch (HttpRequestException ex)
+        {
+            return CrewAttemptResult.Transient((int?)ex.StatusCode, $"connection error: {ex.HttpRequestError}");
+        }
+        catch (IOException)
+        {
+            return CrewAttemptResult.Transient(null, "connection error: the answer was cut off");
+        }
+    }
+
+    private async Task<CrewAttemptResult> ClassifyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var status = (int)response.StatusCode;
+        if (!response.IsSuccessStatusCode)
+        {
+            return status switch
+            {
+                (int)HttpStatusCode.RequestTimeout or >= 500 => CrewAttemptResult.Transient(status, $"HTTP {status} from crew API", RetryAfter(response)),
+                (int)HttpStatusCode.TooManyRequests => CrewAttemptResult.Transient(status, $"HTTP {status} from crew API", RetryAfter(response)),
+                _ => CrewAttemptResult.Permanent(status, $"HTTP {status} from crew API"),
+            };
+        }
+
+        var body = await ReadCappedAsync(response.Content, settings.MaxResponseBytes, cancellationToken);
+        if (body is null)
+        {
+            return CrewAttemptResult.Permanent(status, $"body larger than {settings.MaxResponseBytes} bytes");
+        }
+
+        return IsJsonObjectOrArray(body)
+            ? CrewAttemptResult.Answered(status, Encoding.UTF8.GetString(body))
+            : CrewAttemptResult.Permanent(status, "non-JSON body");
+    }
+
+    /// <summary>The body, or null once it grows past <paramref name="maxBytes"/>: a runaway answer never sits whole in memory.</summary>
+    private static async Task<byte[]?> ReadCappedAsync(HttpContent content, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (content.Headers.ContentLength > maxBytes)
+        {
+            return null;
+        }
+
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        using var body = new MemoryStream();
+        var buffer = ArrayPool<byte>.Shared.Rent(81_920);
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                if (body.Length + read > maxBytes)
+                {
+                    return null;
+                }
+
+                body.Write(buffer, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        var bytes = body.ToArray();
+        return bytes.AsSpan().StartsWith(Utf8Bom) ? bytes[Utf8Bom.Length..] : bytes;
+    }
+
+    private static bool IsJsonObjectOrArray(byte[] body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            return document.RootElement.ValueKind is JsonValueKind.Object or JsonValueKind.Array;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var status = response.StatusCode;
+        if (status is not (HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable) || response.Headers.RetryAfter is not { } header)
+        {
+            return null;
+        }
+
+        return RetryAfterDelay(header, timeProvider.GetUtcNow());
+    }
+
+    internal static TimeSpan? RetryAfterDelay(RetryConditionHeaderValue header, DateTimeOffset now) =>
+        header.Delta ?? (header.Date is { } date ? (date > now ? date - now : TimeSpan.Zero) : null);
+}

@@ -1,0 +1,14 @@
+using Refit;
+
+namespace CrewPlatform.CrewCaller.CrewApi;
+
+/// <summary>
+/// The external crew API. The client's base address is <c>CREW_API_URL</c> itself (path included), so the method's
+/// relative path is empty. The answer comes back as the raw response: the body is forwarded byte for byte and its
+/// size is capped while reading, neither of which a deserialized result would allow.
+/// </summary>
+public interface ICrewApi
+{
+    [Post("")]
+    Task<HttpResponseMessage> RunCrewAsync([Body(buffered: true)] CrewRequest request, CancellationToken cancellationToken);
+}

@@ -1,0 +1,75 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
+
+namespace CrewPlatform.CrewCaller;
+
+/// <summary>
+/// CrewCaller's settings, read from the top-level <c>CREW_*</c> configuration keys (environment variables of the same
+/// name). Validated at startup: a bad value stops the service with a message naming the setting.
+/// </summary>
+public sealed class CrewCallerOptions : IValidatableObject
+{
+    [ConfigurationKeyName("CREW_API_URL")]
+    public string ApiUrl { get; set; } = "http://127.0.0.1:8090/run-crew";
+
+    [ConfigurationKeyName("CREW_API_TIMEOUT_SECONDS")]
+    [Range(0.1, 86_400, ErrorMessage = "CREW_API_TIMEOUT_SECONDS must be between 0.1 and 86400")]
+    public double ApiTimeoutSeconds { get; set; } = 600;
+
+    [ConfigurationKeyName("CREW_MAX_CONCURRENCY")]
+    [Range(1, 1_000, ErrorMessage = "CREW_MAX_CONCURRENCY must be between 1 and 1000")]
+    public int MaxConcurrency { get; set; } = 8;
+
+    [ConfigurationKeyName("CREW_MAX_ATTEMPTS")]
+    [Range(1, 20, ErrorMessage = "CREW_MAX_ATTEMPTS must be between 1 and 20")]
+    public int MaxAttempts { get; set; } = 4;
+
+    [ConfigurationKeyName("CREW_RETRY_BASE_DELAY_MS")]
+    [Range(0, 600_000, ErrorMessage = "CREW_RETRY_BASE_DELAY_MS must be between 0 and 600000")]
+    public int RetryBaseDelayMs { get; set; } = 2_000;
+
+    [ConfigurationKeyName("CREW_RETRY_MAX_DELAY_SECONDS")]
+    [Range(0, 3_600, ErrorMessage = "CREW_RETRY_MAX_DELAY_SECONDS must be between 0 and 3600")]
+    public double RetryMaxDelaySeconds { get; set; } = 120;
+
+    [ConfigurationKeyName("CREW_MAX_RESPONSE_BYTES")]
+    [Range(1, 1L << 30, ErrorMessage = "CREW_MAX_RESPONSE_BYTES must be between 1 and 1073741824")]
+    public long MaxResponseBytes { get; set; } = 8 * 1024 * 1024;
+
+    [ConfigurationKeyName("CREW_CIRCUIT_ACTIVATION_THRESHOLD")]
+    [Range(1, int.MaxValue, ErrorMessage = "CREW_CIRCUIT_ACTIVATION_THRESHOLD must be at least 1")]
+    public int CircuitActivationThreshold { get; set; } = 10;
+
+    [ConfigurationKeyName("CREW_CIRCUIT_TRIP_PERCENT")]
+    [Range(1, 100, ErrorMessage = "CREW_CIRCUIT_TRIP_PERCENT must be between 1 and 100")]
+    public int CircuitTripPercent { get; set; } = 50;
+
+    [ConfigurationKeyName("CREW_CIRCUIT_TRACKING_SECONDS")]
+    [Range(1, 86_400, ErrorMessage = "CREW_CIRCUIT_TRACKING_SECONDS must be between 1 and 86400")]
+    public double CircuitTrackingSeconds { get; set; } = 900;
+
+    [ConfigurationKeyName("CREW_CIRCUIT_RESTART_SECONDS")]
+    [Range(1, 86_400, ErrorMessage = "CREW_CIRCUIT_RESTART_SECONDS must be between 1 and 86400")]
+    public double CircuitRestartSeconds { get; set; } = 120;
+
+    public Uri ApiUri => new(ApiUrl, UriKind.Absolute);
+
+    public TimeSpan AttemptTimeout => TimeSpan.FromSeconds(ApiTimeoutSeconds);
+
+    public TimeSpan RetryMaxDelay => TimeSpan.FromSeconds(RetryMaxDelaySeconds);
+
+    /// <summary>
+    /// How long one claim on a (run, user) stays ours without renewal: one attempt plus the longest wait before the
+    /// next one, plus slack for the database round trips. The claim is renewed before every attempt, so an instance
+    /// that crashed is taken over after at most this long.
+    /// </summary>
+    public TimeSpan ClaimLease => AttemptTimeout + RetryMaxDelay + TimeSpan.FromSeconds(30);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!Uri.TryCreate(ApiUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            yield return new ValidationResult("CREW_API_URL must be an absolute http:// or https:// URL", [nameof(ApiUrl)]);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+namespace CrewPlatform.FakeCrewApi.Apis;
+
+/// <summary>
+/// Observing and steering the fake: <c>GET /stats</c>, <c>GET /calls</c>, <c>GET|PUT /admin/behaviour</c>,
+/// <c>POST /admin/script</c> (the next calls answer exactly these steps) and <c>POST /admin/reset</c>.
+/// </summary>
+public static class AdminApi
+{
+    public sealed record ScriptRequest(IReadOnlyList<string>? Steps);
+
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/stats", (FakeCrewState state) => Results.Ok(state.Stats()));
+        app.MapGet("/calls", (FakeCrewState state) => Results.Ok(state.Calls()));
+
+        var admin = app.MapGroup("/admin");
+        admin.MapGet("/behaviour", (FakeCrewState state) => Results.Ok(state.Behaviour));
+        admin.MapPut("/behaviour", (FakeCrewBehaviourPatch patch, FakeCrewState state) =>
+        {
+            var next = patch.ApplyTo(state.Behaviour);
+            var problems = next.Problems().ToList();
+            if (problems.Count > 0)
+            {
+                return Results.BadRequest(new { success = false, error = string.Join("; ", problems) });
+            }
+
+            state.SetBehaviour(next);
+            return Results.Ok(next);
+        });
+        admin.MapPost("/script", (ScriptRequest request, FakeCrewState state) =>
+        {
+            var steps = request.Steps ?? [];
+            if (steps.Count == 0 || steps.Any(step => !Plans.IsValid(step)))
+            {
+                return Results.BadRequest(new { success = false, error = "steps must be a non-empty list of \"ok\", \"hang\", \"non-json\" or an HTTP status 200-599" });
+            }
+
+            state.AddScript(steps);
+            return Results.Ok(state.Stats());
+        });
+        admin.MapPost("/reset", (FakeCrewState state) =>
+        {
+            state.Reset();
+            return Results.Ok(state.Stats());
+        });
+        return app;
+    }
+}

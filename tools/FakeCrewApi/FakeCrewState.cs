@@ -1,0 +1,157 @@
+using System.Collections.Concurrent;
+
+namespace CrewPlatform.FakeCrewApi;
+
+/// <summary>One received call, as <c>GET /calls</c> lists it.</summary>
+public sealed record ReceivedCall(int Number, DateTimeOffset ReceivedAt, string? Context, string? Goal, string Plan);
+
+/// <summary>
+/// The fake's mutable state: behaviour, the scripted answers still to give, and what it saw. A scripted step
+/// (<c>POST /admin/script</c>) decides the next call exactly; only when none is queued do the rates decide.
+/// </summary>
+public sealed class FakeCrewState(FakeCrewBehaviour initial)
+{
+    private readonly FakeCrewBehaviour configured = initial;
+    public const int KeptCalls = 10_000;
+
+    private readonly Lock gate = new();
+    private readonly Queue<string> script = new();
+    private readonly ConcurrentQueue<ReceivedCall> calls = new();
+    private readonly ConcurrentDictionary<string, int> answered = new();
+    private FakeCrewBehaviour behaviour = initial;
+    private Random random = new(initial.Seed);
+    private int received;
+    private int inFlight;
+    private int peakInFlight;
+    private int abandoned;
+
+    public FakeCrewBehaviour Behaviour
+    {
+        get { lock (gate) { return behaviour; } }
+    }
+
+    public void SetBehaviour(FakeCrewBehaviour value)
+    {
+        lock (gate)
+        {
+            if (value.Seed != behaviour.Seed)
+            {
+                random = new Random(value.Seed);
+            }
+
+            behaviour = value;
+        }
+    }
+
+    public void AddScript(IEnumerable<string> steps)
+    {
+        lock (gate)
+        {
+            foreach (var step in steps)
+            {
+                script.Enqueue(step);
+            }
+        }
+    }
+
+    /// <summary>Registers a call and decides what to do with it: the next scripted step, or a draw against the rates.</summary>
+    public (string Plan, TimeSpan Latency, FakeCrewBehaviour Behaviour) Receive(string? context, string? goal)
+    {
+        string plan;
+        double latencyMs;
+        FakeCrewBehaviour current;
+        lock (gate)
+        {
+            current = behaviour;
+            latencyMs = current.LatencyMs + (current.JitterMs > 0 ? random.NextDouble() * current.JitterMs : 0);
+            plan = script.Count > 0 ? script.Dequeue() : Draw(current);
+        }
+
+        var number = Interlocked.Increment(ref received);
+        calls.Enqueue(new ReceivedCall(number, DateTimeOffset.UtcNow, context, goal, plan));
+        while (calls.Count > KeptCalls && calls.TryDequeue(out _))
+        {
+        }
+
+        return (plan, TimeSpan.FromMilliseconds(latencyMs), current);
+    }
+
+    private string Draw(FakeCrewBehaviour current)
+    {
+        var roll = random.NextDouble();
+        foreach (var (rate, plan) in new[] { (current.HangRate, Plans.Hang), (current.FailureRate, "500"), (current.RateLimitRate, "429"), (current.NonJsonRate, Plans.NonJson) })
+        {
+            if (roll < rate)
+            {
+                return plan;
+            }
+
+            roll -= rate;
+        }
+
+        return Plans.Ok;
+    }
+
+    public void Entered()
+    {
+        var now = Interlocked.Increment(ref inFlight);
+        int peak;
+        while (now > (peak = Volatile.Read(ref peakInFlight)) && Interlocked.CompareExchange(ref peakInFlight, now, peak) != peak)
+        {
+        }
+    }
+
+    public void Left() => Interlocked.Decrement(ref inFlight);
+
+    public void Answered(int statusCode) => answered.AddOrUpdate(statusCode.ToString(System.Globalization.CultureInfo.InvariantCulture), 1, (_, n) => n + 1);
+
+    public void Abandoned() => Interlocked.Increment(ref abandoned);
+
+    public FakeCrewStats Stats() => new(
+        Volatile.Read(ref received),
+        Volatile.Read(ref inFlight),
+        Volatile.Read(ref peakInFlight),
+        new SortedDictionary<string, int>(answered),
+        Volatile.Read(ref abandoned),
+        ScriptedStepsLeft());
+
+    public IReadOnlyList<ReceivedCall> Calls() => [.. calls];
+
+    public void Reset()
+    {
+        lock (gate)
+        {
+            script.Clear();
+            behaviour = configured;
+            random = new Random(configured.Seed);
+        }
+
+        calls.Clear();
+        answered.Clear();
+        Interlocked.Exchange(ref received, 0);
+        Interlocked.Exchange(ref abandoned, 0);
+        Interlocked.Exchange(ref peakInFlight, Volatile.Read(ref inFlight));
+    }
+
+    private int ScriptedStepsLeft()
+    {
+        lock (gate)
+        {
+            return script.Count;
+        }
+    }
+}
+
+/// <summary><c>GET /stats</c>: calls received, in flight now and at most at once, answers by status, calls the caller abandoned.</summary>
+public sealed record FakeCrewStats(int Received, int InFlight, int PeakInFlight, IReadOnlyDictionary<string, int> AnsweredByStatus, int Abandoned, int ScriptedStepsLeft);
+
+/// <summary>What a call will do: <c>ok</c>, <c>hang</c>, <c>non-json</c>, or an HTTP status code such as <c>500</c> or <c>429</c>.</summary>
+public static class Plans
+{
+    public const string Ok = "ok";
+    public const string Hang = "hang";
+    public const string NonJson = "non-json";
+
+    public static bool IsValid(string step) =>
+        step is Ok or Hang or NonJson || (int.TryParse(step, out var status) && status is >= 200 and <= 599);
+}
