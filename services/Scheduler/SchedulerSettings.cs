@@ -27,6 +27,12 @@ public sealed record SchedulerSettings
     public OverlapPolicy Overlap { get; init; } = OverlapPolicy.Skip;
     public int PageSize { get; init; } = 500;
     public int TickSeconds { get; init; } = 5;
+
+    /// <summary>
+    /// A run still going after this long no longer makes due times skip: a run whose last outcome was lost
+    /// (or whose users wait behind a long crew outage) must not stop the schedule for good.
+    /// </summary>
+    public int RunStaleAfterMinutes { get; init; } = 1440;
     public string ApiUrl { get; init; } = DefaultApiUrl;
 
     public static SchedulerSettings From(IConfiguration configuration) => new()
@@ -41,6 +47,7 @@ public sealed record SchedulerSettings
         },
         PageSize = Int(configuration, "CREW_SCHEDULER_PAGE_SIZE", 500, 1, MaxPageSize),
         TickSeconds = Int(configuration, "CREW_SCHEDULER_TICK_SECONDS", 5, 1, 59),
+        RunStaleAfterMinutes = Int(configuration, "CREW_SCHEDULER_RUN_STALE_AFTER_MINUTES", 1440, 1, 525600),
         ApiUrl = configuration["CREW_API_URL"] is { Length: > 0 } url ? url : DefaultApiUrl,
     };
 

@@ -11,9 +11,10 @@ public sealed class ScheduleTests(SchedulerDatabase database) : IClassFixture<Sc
     private static readonly DateTimeOffset Start = new(2025, 3, 3, 9, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan TickEvery = TimeSpan.FromMinutes(1);
 
-    private static Dictionary<string, string?> Settings(string overlap = "allow", string? interval = null, string? autostart = null) => new()
+    private static Dictionary<string, string?> Settings(string overlap = "allow", string? interval = null, string? autostart = null, string? staleAfter = null) => new()
     {
         ["CREW_SCHEDULER_OVERLAP"] = overlap,
+        ["CREW_SCHEDULER_RUN_STALE_AFTER_MINUTES"] = staleAfter,
         ["CREW_SCHEDULER_INTERVAL_MINUTES"] = interval,
         ["CREW_SCHEDULER_AUTOSTART"] = autostart,
     };
@@ -159,6 +160,25 @@ public sealed class ScheduleTests(SchedulerDatabase database) : IClassFixture<Sc
         Assert.Equal((RunStatus.Skipped, Start.AddMinutes(60), Start.AddMinutes(60)), (runs[1].Status, runs[1].DueAt!.Value, runs[1].CompletedAt!.Value));
         Assert.Equal(0, runs[1].Dispatched);
         Assert.Equal(Start.AddMinutes(90), (await host.GetScheduleAsync()).NextDueAt);
+    }
+
+    [Fact]
+    public async Task A_run_still_going_after_the_stale_limit_no_longer_makes_due_times_skip()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var host = await StartAsync(clock, Settings(overlap: "skip", staleAfter: "45"));
+        await database.AddUsersAsync(3);
+        await host.StartScheduleAsync(30);
+
+        await TickUntilAsync(host, clock, Start.AddMinutes(30));
+        var first = Assert.Single(await host.RunsAsync());
+        await Eventually.HoldsAsync(async () => (await host.RunAsync(first.Id))?.Dispatched == 3, "the first run dispatched its users");
+
+        // 30 minutes after it started, the never-answered run still blocks; 60 minutes after, it is stale.
+        clock.Advance(TimeSpan.FromMinutes(30));
+        Assert.Equal(TickOutcome.RunSkipped, await host.TickAsync());
+        clock.Advance(TimeSpan.FromMinutes(30));
+        Assert.Equal(TickOutcome.RunStarted, await host.TickAsync());
     }
 
     [Fact]

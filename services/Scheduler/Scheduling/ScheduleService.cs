@@ -97,7 +97,9 @@ public sealed partial class ScheduleService(
             return TickOutcome.NothingDue;
         }
 
-        if (settings.Overlap == OverlapPolicy.Skip && await db.Runs.AnyAsync(r => r.Status == RunStatus.Running, cancellationToken))
+        var staleBefore = now.AddMinutes(-settings.RunStaleAfterMinutes);
+        if (settings.Overlap == OverlapPolicy.Skip
+            && await db.Runs.AnyAsync(r => r.Status == RunStatus.Running && r.StartedAt > staleBefore, cancellationToken))
         {
             var skipped = runStarter.NewRun(RunTrigger.Schedule, due, RunStatus.Skipped);
             db.Runs.Add(skipped);
