@@ -1,5 +1,6 @@
 using CrewPlatform.CrewCaller.Tests.Support;
 using CrewPlatform.FakeCrewApi;
+using Xunit.Abstractions;
 
 namespace CrewPlatform.CrewCaller.Tests.Integration;
 
@@ -22,7 +23,7 @@ public sealed class ConcurrencyLimitedCrewCaller : CrewCallerApp
 }
 
 /// <summary>The service over real RabbitMQ and PostgreSQL, calling the fake crew API over real HTTP.</summary>
-public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrewCaller app) : IClassFixture<ConcurrencyLimitedCrewCaller>
+public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrewCaller app, ITestOutputHelper output) : IClassFixture<ConcurrencyLimitedCrewCaller>
 {
     [Fact]
     public async Task Transient_errors_are_retried_and_the_answer_is_forwarded_byte_for_byte()
@@ -57,6 +58,7 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
         Assert.Equal(["429", "ok"], calls.Select(c => c.Plan));
         Assert.Equal(2, received.Attempts);
         var waited = calls[1].ReceivedAt - calls[0].ReceivedAt;
+        output.WriteLine($"Retry-After 1 s: the second call came {waited.TotalMilliseconds:0} ms after the 429");
         Assert.True(waited >= TimeSpan.FromSeconds(1), $"the second call came {waited.TotalMilliseconds} ms after the 429, before its Retry-After of 1 s");
     }
 
@@ -76,7 +78,10 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
         Assert.Single(app.CallsFor(command));
         var row = await app.LedgerRowAsync(command.RunId, command.UserUid);
         Assert.Equal(("failed", 1, reason, (int?)statusCode), (row!.Status, row.Attempts, row.LastError, row.LastStatusCode));
-        Assert.Contains("run-crew-for-user_error", await app.QueueNamesAsync());
+        await Testing.Eventually.HoldsAsync(
+            async () => (await app.PeekErrorQueueAsync()).Any(body => body.Contains(command.UserUid, StringComparison.Ordinal)),
+            "the command waits in run-crew-for-user_error for an operator's replay",
+            TimeSpan.FromSeconds(30));
     }
 
     [Fact]
@@ -123,6 +128,7 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
         }
 
         var stats = app.Fake.State.Stats();
+        output.WriteLine($"20 calls, CREW_MAX_CONCURRENCY={ConcurrencyLimitedCrewCaller.MaxConcurrency}: peak in flight {stats.PeakInFlight}");
         Assert.Equal(20, stats.Received);
         Assert.InRange(stats.PeakInFlight, 2, ConcurrencyLimitedCrewCaller.MaxConcurrency);
     }
