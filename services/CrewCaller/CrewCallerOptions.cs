@@ -52,7 +52,7 @@ public sealed class CrewCallerOptions : IValidatableObject
     [Range(1, 86_400, ErrorMessage = "CREW_CIRCUIT_RESTART_SECONDS must be between 1 and 86400")]
     public double CircuitRestartSeconds { get; set; } = 120;
 
-    public Uri ApiUri => new(ApiUrl, UriKind.Absolute);
+    public Uri ApiUri() => new(ApiUrl, UriKind.Absolute);
 
     public TimeSpan AttemptTimeout => TimeSpan.FromSeconds(ApiTimeoutSeconds);
 

@@ -25,6 +25,10 @@ public static class CrewCallerRegistration
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
+        // On shutdown a crew call may have minutes to go: cancel it soon, so the consumer releases its claim and the
+        // broker hands the command to another instance straight away instead of after the lease.
+        services.Configure<MassTransitHostOptions>(options => options.ConsumerStopTimeout = TimeSpan.FromSeconds(10));
+
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<CrewCallerInstance>();
         services.AddSingleton<CrewCallLedger>();
@@ -35,7 +39,7 @@ public static class CrewCallerRegistration
         services.AddRefitGeneratedClient<ICrewApi>()
             .ConfigureHttpClient((provider, client) =>
             {
-                client.BaseAddress = provider.GetRequiredService<IOptions<CrewCallerOptions>>().Value.ApiUri;
+                client.BaseAddress = provider.GetRequiredService<IOptions<CrewCallerOptions>>().Value.ApiUri();
                 client.Timeout = Timeout.InfiniteTimeSpan;
             });
         return services;

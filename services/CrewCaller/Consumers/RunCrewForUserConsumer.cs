@@ -19,7 +19,7 @@ public sealed partial class RunCrewForUserConsumer(
     TimeProvider timeProvider,
     ILogger<RunCrewForUserConsumer> logger) : IConsumer<RunCrewForUser>
 {
-    private static readonly TimeSpan LongestLeasePoll = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan LongestLeasePoll = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ShortestLeasePoll = TimeSpan.FromMilliseconds(200);
 
     private readonly CrewCallerOptions settings = options.Value;

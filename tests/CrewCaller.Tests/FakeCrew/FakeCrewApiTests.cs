@@ -1,0 +1,111 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using CrewPlatform.FakeCrewApi;
+
+namespace CrewPlatform.CrewCaller.Tests.FakeCrew;
+
+/// <summary>The fake crew API over HTTP: the contract's shape, determinism, its knobs and its admin surface.</summary>
+public sealed class FakeCrewApiTests
+{
+    private static readonly object Bakery = new { customer_business_background_latest = "A bakery", customer_goal_latest = (string?)null };
+
+    [Fact]
+    public async Task It_answers_the_crew_shape_and_the_same_input_always_gets_the_same_answer()
+    {
+        await using var fake = await FakeCrewApiHost.StartAsync();
+        using var http = new HttpClient();
+
+        var first = await http.PostAsJsonAsync(fake.RunCrewUrl, Bakery);
+        var second = await (await http.PostAsJsonAsync(fake.RunCrewUrl, Bakery)).Content.ReadAsStringAsync();
+        var other = await (await http.PostAsJsonAsync(fake.RunCrewUrl, new { customer_business_background_latest = "A garage", customer_goal_latest = "Grow" })).Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var body = await first.Content.ReadAsStringAsync();
+        Assert.Equal(body, second);
+        Assert.NotEqual(body, other);
+        var questions = JsonDocument.Parse(body).RootElement.GetProperty("Questions");
+        Assert.InRange(questions.GetArrayLength(), 3, 5);
+        Assert.True(questions[0].TryGetProperty("Question 1", out _));
+        Assert.True(questions[0].GetProperty("Answers").GetArrayLength() >= 2);
+    }
+
+    [Fact]
+    public async Task A_body_without_the_two_fields_is_refused_with_422()
+    {
+        await using var fake = await FakeCrewApiHost.StartAsync();
+        using var http = new HttpClient();
+
+        var response = await http.PostAsJsonAsync(fake.RunCrewUrl, new { customer_goal_latest = "Grow" });
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Configured_rates_apply_and_a_429_carries_the_configured_Retry_After()
+    {
+        await using var fake = await FakeCrewApiHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["FakeCrew:RateLimitRate"] = "1",
+            ["FakeCrew:RetryAfterSeconds"] = "7",
+        });
+        using var http = new HttpClient();
+
+        var response = await http.PostAsJsonAsync(fake.RunCrewUrl, Bakery);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(7), response.Headers.RetryAfter?.Delta);
+    }
+
+    [Fact]
+    public async Task Scripted_steps_answer_the_next_calls_in_order_and_stats_count_them()
+    {
+        await using var fake = await FakeCrewApiHost.StartAsync();
+        using var http = new HttpClient { BaseAddress = fake.BaseUrl };
+
+        (await http.PostAsJsonAsync("admin/script", new { steps = new[] { "503", "non-json" } })).EnsureSuccessStatusCode();
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            statuses.Add((await http.PostAsJsonAsync("run-crew", Bakery)).StatusCode);
+        }
+
+        Assert.Equal([HttpStatusCode.ServiceUnavailable, HttpStatusCode.OK, HttpStatusCode.OK], statuses);
+        var stats = await http.GetFromJsonAsync<FakeCrewStats>("stats");
+        Assert.Equal(3, stats!.Received);
+        Assert.Equal(0, stats.InFlight);
+        Assert.Equal(1, stats.PeakInFlight);
+        Assert.Equal(new Dictionary<string, int> { ["200"] = 2, ["503"] = 1 }, stats.AnsweredByStatus);
+        var calls = await http.GetFromJsonAsync<List<ReceivedCall>>("calls");
+        Assert.Equal(["503", "non-json", "ok"], calls!.Select(c => c.Plan));
+    }
+
+    [Fact]
+    public async Task Behaviour_changes_at_run_time_are_validated_and_reset_restores_the_configured_one()
+    {
+        await using var fake = await FakeCrewApiHost.StartAsync();
+        using var http = new HttpClient { BaseAddress = fake.BaseUrl };
+
+        var invalid = await http.PutAsJsonAsync("admin/behaviour", new { failureRate = 1.5 });
+        var valid = await http.PutAsJsonAsync("admin/behaviour", new { failureRate = 1.0 });
+        var failing = await http.PostAsJsonAsync("run-crew", Bakery);
+        (await http.PostAsync("admin/reset", null)).EnsureSuccessStatusCode();
+        var healthy = await http.PostAsJsonAsync("run-crew", Bakery);
+
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        Assert.Contains("FailureRate must be between 0 and 1", await invalid.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, valid.StatusCode);
+        Assert.Equal(HttpStatusCode.InternalServerError, failing.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, healthy.StatusCode);
+        Assert.Equal(1, (await http.GetFromJsonAsync<FakeCrewStats>("stats"))!.Received);
+    }
+
+    [Fact]
+    public async Task Invalid_configured_rates_stop_the_fake_at_startup()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            FakeCrewApiHost.StartAsync(new Dictionary<string, string?> { ["FakeCrew:HangRate"] = "0.7", ["FakeCrew:FailureRate"] = "0.7" }));
+
+        Assert.Contains("must not exceed 1", error.Message, StringComparison.Ordinal);
+    }
+}

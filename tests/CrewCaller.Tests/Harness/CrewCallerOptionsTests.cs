@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace CrewPlatform.CrewCaller.Tests.Harness;
+
+public sealed class CrewCallerOptionsTests
+{
+    [Fact]
+    public void Without_settings_the_documented_defaults_apply()
+    {
+        var options = Resolve(new Dictionary<string, string?>());
+
+        Assert.Equal("http://127.0.0.1:8090/run-crew", options.ApiUrl);
+        Assert.Equal((600d, 8, 4, 2_000, 8L * 1024 * 1024), (options.ApiTimeoutSeconds, options.MaxConcurrency, options.MaxAttempts, options.RetryBaseDelayMs, options.MaxResponseBytes));
+    }
+
+    [Theory]
+    [InlineData("CREW_MAX_CONCURRENCY", "0")]
+    [InlineData("CREW_MAX_ATTEMPTS", "0")]
+    [InlineData("CREW_API_TIMEOUT_SECONDS", "-1")]
+    [InlineData("CREW_MAX_RESPONSE_BYTES", "0")]
+    [InlineData("CREW_CIRCUIT_TRIP_PERCENT", "101")]
+    [InlineData("CREW_API_URL", "not a url")]
+    [InlineData("CREW_API_URL", "ftp://crew.test/run-crew")]
+    public void A_bad_value_fails_with_a_message_naming_the_setting(string name, string value)
+    {
+        var error = Assert.Throws<OptionsValidationException>(() => Resolve(new Dictionary<string, string?> { [name] = value }));
+        Assert.Contains(name, error.Message, StringComparison.Ordinal);
+    }
+
+    private static CrewCallerOptions Resolve(Dictionary<string, string?> settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        using var provider = new ServiceCollection().AddCrewCaller(configuration).BuildServiceProvider();
+        return provider.GetRequiredService<IOptions<CrewCallerOptions>>().Value;
+    }
+}

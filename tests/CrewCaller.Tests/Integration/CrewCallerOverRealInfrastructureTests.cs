@@ -1,0 +1,152 @@
+using CrewPlatform.CrewCaller.Tests.Support;
+using CrewPlatform.FakeCrewApi;
+using Xunit.Abstractions;
+
+namespace CrewPlatform.CrewCaller.Tests.Integration;
+
+/// <summary>Settings for <see cref="CrewCallerOverRealInfrastructureTests"/>: 3 calls at once, 1.5 s attempts, short backoff.</summary>
+public sealed class ConcurrencyLimitedCrewCaller : CrewCallerApp
+{
+    public const int MaxConcurrency = 3;
+
+    protected override IReadOnlyDictionary<string, string?> CrewSettings => new Dictionary<string, string?>
+    {
+        ["CREW_MAX_CONCURRENCY"] = MaxConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["CREW_API_TIMEOUT_SECONDS"] = "1.5",
+        ["CREW_MAX_ATTEMPTS"] = "3",
+        ["CREW_RETRY_BASE_DELAY_MS"] = "50",
+        ["CREW_RETRY_MAX_DELAY_SECONDS"] = "5",
+
+        // These tests fail calls on purpose; the kill switch has its own tests.
+        ["CREW_CIRCUIT_ACTIVATION_THRESHOLD"] = "100000",
+    };
+}
+
+/// <summary>The service over real RabbitMQ and PostgreSQL, calling the fake crew API over real HTTP.</summary>
+public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrewCaller app, ITestOutputHelper output) : IClassFixture<ConcurrencyLimitedCrewCaller>
+{
+    [Fact]
+    public async Task Transient_errors_are_retried_and_the_answer_is_forwarded_byte_for_byte()
+    {
+        app.Fake.State.Reset();
+        app.Fake.State.AddScript(["500", "502"]);
+        var command = CrewCallerApp.NewCommand(goal: null);
+
+        await app.SendAsync(command);
+        var received = await app.ReceivedAsync(command);
+
+        Assert.Equal(3, received.Attempts);
+        Assert.Equal(CrewAnswers.For(command.Context, null).ToJsonString(), received.ResponseJson);
+        Assert.Equal(["500", "502", "ok"], app.CallsFor(command).Select(c => c.Plan));
+        Assert.All(app.CallsFor(command), call => Assert.Null(call.Goal));
+        var row = await app.LedgerRowAsync(command.RunId, command.UserUid);
+        Assert.Equal(("succeeded", 3, received.ResponseJson), (row!.Status, row.Attempts, row.ResponseJson));
+    }
+
+    [Fact]
+    public async Task A_429_is_retried_no_earlier_than_its_Retry_After()
+    {
+        app.Fake.State.Reset();
+        app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { RetryAfterSeconds = 1 });
+        app.Fake.State.AddScript(["429"]);
+        var command = CrewCallerApp.NewCommand();
+
+        await app.SendAsync(command);
+        var received = await app.ReceivedAsync(command);
+
+        var calls = app.CallsFor(command);
+        Assert.Equal(["429", "ok"], calls.Select(c => c.Plan));
+        Assert.Equal(2, received.Attempts);
+        var waited = calls[1].ReceivedAt - calls[0].ReceivedAt;
+        output.WriteLine($"Retry-After 1 s: the second call came {waited.TotalMilliseconds:0} ms after the 429");
+        Assert.True(waited >= TimeSpan.FromSeconds(1), $"the second call came {waited.TotalMilliseconds} ms after the 429, before its Retry-After of 1 s");
+    }
+
+    [Theory]
+    [InlineData("400", 400, "HTTP 400 from crew API")]
+    [InlineData("non-json", 200, "non-JSON body")]
+    public async Task A_permanent_error_is_not_retried_and_is_recorded_in_the_ledger(string step, int statusCode, string reason)
+    {
+        app.Fake.State.Reset();
+        app.Fake.State.AddScript([step]);
+        var command = CrewCallerApp.NewCommand();
+
+        await app.SendAsync(command);
+        var failed = await app.FailedAsync(command);
+
+        Assert.Equal((reason, (int?)statusCode, 1), (failed.Reason, failed.StatusCode, failed.Attempts));
+        Assert.Single(app.CallsFor(command));
+        var row = await app.LedgerRowAsync(command.RunId, command.UserUid);
+        Assert.Equal(("failed", 1, reason, (int?)statusCode), (row!.Status, row.Attempts, row.LastError, row.LastStatusCode));
+        await Testing.Eventually.HoldsAsync(
+            async () => (await app.PeekErrorQueueAsync()).Any(body => body.Contains(command.UserUid, StringComparison.Ordinal)),
+            "the command waits in run-crew-for-user_error for an operator's replay",
+            TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task A_hanging_call_hits_the_attempt_timeout_and_the_next_attempt_answers()
+    {
+        app.Fake.State.Reset();
+        app.Fake.State.AddScript(["hang"]);
+        var command = CrewCallerApp.NewCommand();
+
+        await app.SendAsync(command);
+        var received = await app.ReceivedAsync(command);
+
+        Assert.Equal(2, received.Attempts);
+        Assert.Equal(["hang", "ok"], app.CallsFor(command).Select(c => c.Plan));
+        await Testing.Eventually.HoldsAsync(() => app.Fake.State.Stats().Abandoned == 1, "the fake saw the caller abandon the hanging call", TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task A_call_that_hangs_on_every_attempt_fails_as_timed_out()
+    {
+        app.Fake.State.Reset();
+        app.Fake.State.AddScript(["hang", "hang", "hang"]);
+        var command = CrewCallerApp.NewCommand();
+
+        await app.SendAsync(command);
+        var failed = await app.FailedAsync(command);
+
+        Assert.Equal(3, failed.Attempts);
+        Assert.Null(failed.StatusCode);
+        Assert.Equal("timed out after 1.5 s (gave up after 3 attempts)", failed.Reason);
+    }
+
+    [Fact]
+    public async Task Calls_in_flight_never_exceed_CREW_MAX_CONCURRENCY()
+    {
+        app.Fake.State.Reset();
+        app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { LatencyMs = 300, JitterMs = 100 });
+        var commands = Enumerable.Range(0, 20).Select(_ => CrewCallerApp.NewCommand()).ToList();
+
+        await Task.WhenAll(commands.Select(app.SendAsync));
+        foreach (var command in commands)
+        {
+            await app.ReceivedAsync(command);
+        }
+
+        var stats = app.Fake.State.Stats();
+        output.WriteLine($"20 calls, CREW_MAX_CONCURRENCY={ConcurrencyLimitedCrewCaller.MaxConcurrency}: peak in flight {stats.PeakInFlight}");
+        Assert.Equal(20, stats.Received);
+        Assert.InRange(stats.PeakInFlight, 2, ConcurrencyLimitedCrewCaller.MaxConcurrency);
+    }
+
+    [Fact]
+    public async Task The_same_command_delivered_twice_makes_one_crew_call()
+    {
+        app.Fake.State.Reset();
+        app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { LatencyMs = 500 });
+        var command = CrewCallerApp.NewCommand();
+
+        await app.SendAsync(command);
+        await app.SendAsync(command);
+        await app.ReceivedAsync(command, count: 2);
+        await app.SendAsync(command);
+        await app.ReceivedAsync(command, count: 3);
+
+        Assert.Single(app.CallsFor(command));
+        Assert.Single(app.ReceivedFor(command).Select(r => r.ResponseJson).Distinct());
+    }
+}

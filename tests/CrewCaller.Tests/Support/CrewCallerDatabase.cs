@@ -1,0 +1,44 @@
+using CrewPlatform.CrewCaller.Persistence;
+using CrewPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
+
+namespace CrewPlatform.CrewCaller.Tests.Support;
+
+/// <summary>A private database and virtual host with CrewCaller's migrations applied.</summary>
+public class CrewCallerDatabase : RealInfrastructure
+{
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        var options = new DbContextOptionsBuilder<CrewCallerDbContext>()
+            .UseNpgsql(PostgresConnectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", CrewCallerDbContext.Schema))
+            .Options;
+        await using var db = new CrewCallerDbContext(options);
+        await db.Database.MigrateAsync();
+    }
+
+    public async Task<LedgerRow?> LedgerRowAsync(Guid runId, string userUid)
+    {
+        await using var connection = OpenConnection();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT status, attempts, last_error, last_status_code, claimed_by, response_json FROM crew_caller.crew_calls WHERE run_id = $1 AND user_uid = $2",
+            connection);
+        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = runId });
+        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = userUid });
+        await using var reader = await command.ExecuteReaderAsync();
+        if (!await reader.ReadAsync())
+        {
+            return null;
+        }
+
+        return new LedgerRow(
+            reader.GetString(0),
+            reader.GetInt32(1),
+            reader.IsDBNull(2) ? null : reader.GetString(2),
+            reader.IsDBNull(3) ? null : reader.GetInt32(3),
+            reader.GetString(4),
+            reader.IsDBNull(5) ? null : reader.GetString(5));
+    }
+}
+
+public sealed record LedgerRow(string Status, int Attempts, string? LastError, int? LastStatusCode, string ClaimedBy, string? ResponseJson);

@@ -1,0 +1,110 @@
+using CrewPlatform.Contracts;
+using CrewPlatform.CrewCaller.CrewApi;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace CrewPlatform.CrewCaller.Tests.Support;
+
+/// <summary>
+/// CrewCaller's consumers on MassTransit's in-memory test harness, with the real ledger in the fixture's database
+/// and a scripted crew API. Settings default to fast retries so a test never waits long.
+/// </summary>
+public sealed class HarnessScope : IAsyncDisposable
+{
+    public static readonly IReadOnlyDictionary<string, string?> FastSettings = new Dictionary<string, string?>
+    {
+        ["CREW_MAX_ATTEMPTS"] = "3",
+        ["CREW_RETRY_BASE_DELAY_MS"] = "10",
+        ["CREW_RETRY_MAX_DELAY_SECONDS"] = "2",
+        ["CREW_API_TIMEOUT_SECONDS"] = "0.5",
+        ["CREW_MAX_CONCURRENCY"] = "4",
+    };
+
+    private readonly ServiceProvider provider;
+
+    private HarnessScope(ServiceProvider provider, ITestHarness harness)
+    {
+        this.provider = provider;
+        Harness = harness;
+    }
+
+    public ITestHarness Harness { get; }
+
+    public IServiceProvider Services => provider;
+
+    public static async Task<HarnessScope> StartAsync(CrewCallerDatabase database, ICrewApi crewApi, IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var settings = new Dictionary<string, string?>(FastSettings);
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(database.PostgresConnectionString).Build());
+        services.AddCrewCaller(configuration);
+        services.AddSingleton(crewApi);
+        services.AddMassTransitTestHarness(x => x.AddCrewCallerConsumers());
+
+        var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true, ValidateOnBuild = true });
+        var harness = provider.GetRequiredService<ITestHarness>();
+        harness.TestTimeout = TimeSpan.FromSeconds(20);
+        await harness.Start();
+        return new HarnessScope(provider, harness);
+    }
+
+    public async Task SendAsync(RunCrewForUser command)
+    {
+        var endpoint = await Harness.Bus.GetSendEndpoint(new Uri($"queue:{QueueNames.RunCrewForUser}"));
+        await endpoint.Send(command);
+    }
+
+    public async Task<CrewResponseReceived> ReceivedAsync(RunCrewForUser command, int index = 0)
+    {
+        var found = await Harness.Published.Any<CrewResponseReceived>(x => Matches(x.Context.Message, command));
+        Assert.True(found, $"expected CrewResponseReceived for {command.UserUid}");
+        return Harness.Published.Select<CrewResponseReceived>(x => Matches(x.Context.Message, command)).ElementAt(index).Context.Message;
+    }
+
+    public async Task<CrewCallFailed> FailedAsync(RunCrewForUser command)
+    {
+        var found = await Harness.Published.Any<CrewCallFailed>(x => x.Context.Message.RunId == command.RunId && x.Context.Message.UserUid == command.UserUid);
+        Assert.True(found, $"expected CrewCallFailed for {command.UserUid}");
+        return Harness.Published.Select<CrewCallFailed>(x => x.Context.Message.RunId == command.RunId && x.Context.Message.UserUid == command.UserUid).First().Context.Message;
+    }
+
+    /// <summary>The exception the consumer ended with, once it has consumed the command; null when it completed.</summary>
+    public async Task<Exception?> ConsumedAsync(RunCrewForUser command, int expectedConsumptions = 1)
+    {
+        var consumer = Harness.GetConsumerHarness<Consumers.RunCrewForUserConsumer>();
+        await Testing.Eventually.HoldsAsync(
+            () => consumer.Consumed.Select<RunCrewForUser>(x => Matches(x.Context.Message, command)).Count() >= expectedConsumptions,
+            $"the consumer has consumed the command for {command.UserUid} {expectedConsumptions} time(s)",
+            TimeSpan.FromSeconds(20));
+        return consumer.Consumed.Select<RunCrewForUser>(x => Matches(x.Context.Message, command)).Last().Exception;
+    }
+
+    public static RunCrewForUser NewCommand(string? context = "A bakery in Lyon", string? goal = "Open a second shop") => new()
+    {
+        RunId = Guid.NewGuid(),
+        UserUid = $"user-{Guid.NewGuid():N}"[..17],
+        Context = context,
+        Goal = goal,
+    };
+
+    private static bool Matches(CrewResponseReceived message, RunCrewForUser command) => message.RunId == command.RunId && message.UserUid == command.UserUid;
+
+    private static bool Matches(RunCrewForUser message, RunCrewForUser command) => message.RunId == command.RunId && message.UserUid == command.UserUid;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Harness.Stop();
+        await provider.DisposeAsync();
+    }
+}
