@@ -85,6 +85,11 @@ rabbit_up() {
   fi
   command -v curl >/dev/null || apt_install curl
   $SUDO rabbitmq-plugins enable --offline rabbitmq_management >/dev/null
+  # A crew call may take up to CREW_MAX_ATTEMPTS x 10 minutes; RabbitMQ's default 30-minute consumer_timeout
+  # would close the channel under a message still being worked on. Takes effect when the node (re)starts.
+  if ! grep -qs '^consumer_timeout' /etc/rabbitmq/rabbitmq.conf; then
+    echo 'consumer_timeout = 7200000' | $SUDO tee -a /etc/rabbitmq/rabbitmq.conf >/dev/null
+  fi
   if ! rabbit_ping >/dev/null 2>&1; then
     log "starting RabbitMQ"
     $SUDO /usr/sbin/rabbitmq-server -detached >/dev/null 2>&1 || true
