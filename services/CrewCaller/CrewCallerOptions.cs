@@ -1,3 +1,4 @@
+using CrewPlatform.ServiceDefaults;
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
 
@@ -9,8 +10,8 @@ namespace CrewPlatform.CrewCaller;
 /// </summary>
 public sealed class CrewCallerOptions : IValidatableObject
 {
-    [ConfigurationKeyName("CREW_API_URL")]
-    public string ApiUrl { get; set; } = "http://127.0.0.1:8090/run-crew";
+    [ConfigurationKeyName(CrewApiSettings.UrlKey)]
+    public string ApiUrl { get; set; } = CrewApiSettings.DefaultUrl;
 
     [ConfigurationKeyName("CREW_API_TIMEOUT_SECONDS")]
     [Range(0.1, 86_400, ErrorMessage = "CREW_API_TIMEOUT_SECONDS must be between 0.1 and 86400")]

@@ -1,3 +1,4 @@
+using CrewPlatform.ServiceDefaults;
 using System.Globalization;
 
 namespace CrewPlatform.Scheduler;
@@ -20,7 +21,6 @@ public sealed record SchedulerSettings
 {
     public const int MaxIntervalMinutes = 10080;
     public const int MaxPageSize = 10000;
-    public const string DefaultApiUrl = "http://127.0.0.1:8090/run-crew";
 
     public int InitialIntervalMinutes { get; init; } = 60;
     public bool Autostart { get; init; }
@@ -33,7 +33,7 @@ public sealed record SchedulerSettings
     /// (or whose users wait behind a long crew outage) must not stop the schedule for good.
     /// </summary>
     public int RunStaleAfterMinutes { get; init; } = 1440;
-    public string ApiUrl { get; init; } = DefaultApiUrl;
+    public string ApiUrl { get; init; } = CrewApiSettings.DefaultUrl;
 
     public static SchedulerSettings From(IConfiguration configuration) => new()
     {
@@ -48,7 +48,7 @@ public sealed record SchedulerSettings
         PageSize = Int(configuration, "CREW_SCHEDULER_PAGE_SIZE", 500, 1, MaxPageSize),
         TickSeconds = Int(configuration, "CREW_SCHEDULER_TICK_SECONDS", 5, 1, 59),
         RunStaleAfterMinutes = Int(configuration, "CREW_SCHEDULER_RUN_STALE_AFTER_MINUTES", 1440, 1, 525600),
-        ApiUrl = configuration["CREW_API_URL"] is { Length: > 0 } url ? url : DefaultApiUrl,
+        ApiUrl = configuration[CrewApiSettings.UrlKey] is { Length: > 0 } url ? url : CrewApiSettings.DefaultUrl,
     };
 
     // A bad value fails the start with the variable's name rather than silently falling back to a default.

@@ -26,3 +26,12 @@ public static class PostgresSettings
     public static string ConnectionString(IConfiguration configuration) =>
         configuration.GetConnectionString(ConnectionStringName) is { Length: > 0 } value ? value : DefaultConnectionString;
 }
+
+/// <summary>The crew API's URL, <c>CREW_API_URL</c>: called by CrewCaller, reported by the Scheduler.</summary>
+public static class CrewApiSettings
+{
+    public const string UrlKey = "CREW_API_URL";
+
+    /// <summary>The fake crew API of a local stack, so a fresh checkout works before a real crew is configured.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:8090/run-crew";
+}

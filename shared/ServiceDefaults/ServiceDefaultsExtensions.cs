@@ -134,11 +134,20 @@ public static class ServiceDefaultsExtensions
         where TContext : DbContext
     {
         builder.AddPostgres();
-        builder.Services.AddDbContext<TContext>((services, options) => options.UseNpgsql(
-            services.GetRequiredService<NpgsqlDataSource>(),
-            npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", historySchema)));
+        builder.Services.AddDbContext<TContext>((services, options) =>
+            options.UsePlatformPostgres(services.GetRequiredService<NpgsqlDataSource>(), historySchema));
         return builder;
     }
+
+    /// <summary>Npgsql with the migrations history table in the owning service's schema.</summary>
+    public static DbContextOptionsBuilder UsePlatformPostgres(this DbContextOptionsBuilder options, NpgsqlDataSource dataSource, string historySchema) =>
+        options.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable(MigrationsHistoryTable, historySchema));
+
+    /// <inheritdoc cref="UsePlatformPostgres(DbContextOptionsBuilder, NpgsqlDataSource, string)"/>
+    public static DbContextOptionsBuilder UsePlatformPostgres(this DbContextOptionsBuilder options, string connectionString, string historySchema) =>
+        options.UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable(MigrationsHistoryTable, historySchema));
+
+    private const string MigrationsHistoryTable = "__ef_migrations_history";
 
     /// <summary>
     /// Applies the context's pending migrations (retrying while the database is still starting), then runs the

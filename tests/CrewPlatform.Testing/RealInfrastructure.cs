@@ -1,7 +1,10 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
 using CrewPlatform.ServiceDefaults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Xunit;
 
@@ -99,6 +102,16 @@ public class RealInfrastructure : IAsyncLifetime
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>Applies a service's migrations to this fixture's database, configured as the service configures them.</summary>
+    public async Task MigrateAsync<TContext>(string historySchema) where TContext : DbContext
+    {
+        await using var services = new ServiceCollection()
+            .AddLogging()
+            .AddDbContext<TContext>(options => options.UsePlatformPostgres(PostgresConnectionString, historySchema))
+            .BuildServiceProvider();
+        await services.MigrateAsync<TContext>();
+    }
+
     /// <summary>Inserts users into the host application's table with one COPY.</summary>
     public async Task AddUsersAsync(IEnumerable<(string Uid, string? Context, string? Goal)> users)
     {
@@ -192,6 +205,39 @@ public class RealInfrastructure : IAsyncLifetime
         using var client = ManagementClient();
         await client.DeleteAsync($"vhosts/{Name}");
     }
+
+    /// <summary>
+    /// Messages acknowledged on one of this fixture's queues so far. The management API refreshes its statistics every
+    /// few seconds, so wait until the count has grown rather than reading it once.
+    /// </summary>
+    public async Task<long> QueueAckCountAsync(string queue)
+    {
+        using var client = ManagementClient();
+        using var json = JsonDocument.Parse(await client.GetStringAsync($"queues/{Uri.EscapeDataString(Name)}/{queue}"));
+        return json.RootElement.TryGetProperty("message_stats", out var stats) && stats.TryGetProperty("ack", out var ack) ? ack.GetInt64() : 0;
+    }
+
+    /// <summary>
+    /// The bodies of up to <paramref name="count"/> messages of one of this fixture's queues, read without taking them off
+    /// the queue (unlike the message counters, this does not lag); empty when the queue does not exist.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> PeekQueueAsync(string queue, int count = 100)
+    {
+        using var client = ManagementClient();
+        using var response = await client.PostAsJsonAsync(
+            $"queues/{Uri.EscapeDataString(Name)}/{queue}/get",
+            new { count, ackmode = "ack_requeue_true", encoding = "auto" });
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return [];
+        }
+
+        response.EnsureSuccessStatusCode();
+        var messages = await response.Content.ReadFromJsonAsync<List<PeekedMessage>>() ?? [];
+        return messages.Select(m => m.Payload).ToList();
+    }
+
+    private sealed record PeekedMessage(string Payload);
 
     /// <summary>The queues of this fixture's virtual host, as the RabbitMQ management API lists them.</summary>
     public async Task<IReadOnlyList<string>> QueueNamesAsync()

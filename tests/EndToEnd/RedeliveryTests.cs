@@ -1,6 +1,4 @@
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using CrewPlatform.Contracts;
 using CrewPlatform.Testing;
@@ -19,8 +17,8 @@ public sealed class RedeliveryTests(LocalStack stack)
         var users = stack.Users.Take(3).ToList();
         var rowsBefore = await stack.ScalarAsync<long>("SELECT count(*) FROM crew_responses");
         var crewCallsBefore = await FakeCrewCallsAsync();
-        var runCommandsAcked = await AckedAsync("run-crew-for-user");
-        var answersAcked = await AckedAsync("crew-response-received");
+        var runCommandsAcked = await stack.QueueAckCountAsync("run-crew-for-user");
+        var answersAcked = await stack.QueueAckCountAsync("crew-response-received");
 
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(stack.RabbitMq.Host, (ushort)stack.RabbitMq.Port, stack.RabbitMq.VirtualHost, h =>
         {
@@ -55,9 +53,9 @@ public sealed class RedeliveryTests(LocalStack stack)
 
         // Wait until the services have consumed what we sent: the commands, our answers and the answers the
         // crew caller re-publishes from its ledger for users that already have one.
-        await Eventually.HoldsAsync(async () => await AckedAsync("run-crew-for-user") >= runCommandsAcked + users.Count,
+        await Eventually.HoldsAsync(async () => await stack.QueueAckCountAsync("run-crew-for-user") >= runCommandsAcked + users.Count,
             "the crew caller consumed the redelivered commands", TimeSpan.FromMinutes(2));
-        await Eventually.HoldsAsync(async () => await AckedAsync("crew-response-received") >= answersAcked + 2 * users.Count,
+        await Eventually.HoldsAsync(async () => await stack.QueueAckCountAsync("crew-response-received") >= answersAcked + 2 * users.Count,
             "the response store consumed the redelivered answers", TimeSpan.FromMinutes(2));
 
         Assert.Equal(rowsBefore, await stack.ScalarAsync<long>("SELECT count(*) FROM crew_responses"));
@@ -77,15 +75,5 @@ public sealed class RedeliveryTests(LocalStack stack)
         using var client = new HttpClient { BaseAddress = LocalStack.FakeCrewUrl };
         using var stats = JsonDocument.Parse(await client.GetStringAsync("/stats"));
         return stats.RootElement.GetProperty("received").GetInt32();
-    }
-
-    /// <summary>Messages acknowledged on a queue so far, from the management API's (periodically refreshed) statistics.</summary>
-    private async Task<long> AckedAsync(string queue)
-    {
-        using var client = new HttpClient { BaseAddress = new Uri("http://127.0.0.1:15672/api/") };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{stack.RabbitMq.Username}:{stack.RabbitMq.Password}")));
-        using var json = JsonDocument.Parse(await client.GetStringAsync($"queues/{stack.RabbitMq.VirtualHost}/{queue}"));
-        return json.RootElement.TryGetProperty("message_stats", out var stats) && stats.TryGetProperty("ack", out var ack) ? ack.GetInt64() : 0;
     }
 }

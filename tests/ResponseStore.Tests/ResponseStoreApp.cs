@@ -63,12 +63,6 @@ public sealed class MigratedDatabase : RealInfrastructure
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        await using var services = new ServiceCollection()
-            .AddLogging()
-            .AddDbContext<ResponseStoreDbContext>(options => options.UseNpgsql(
-                PostgresConnectionString,
-                npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", ResponseStoreDbContext.HistorySchema)))
-            .BuildServiceProvider();
-        await services.MigrateAsync<ResponseStoreDbContext>();
+        await MigrateAsync<ResponseStoreDbContext>(ResponseStoreDbContext.HistorySchema);
     }
 }

@@ -101,26 +101,7 @@ public abstract class CrewCallerApp : CrewCallerDatabase
     /// The bodies of the messages in <c>run-crew-for-user_error</c>, read through the management API without taking
     /// them off the queue (the queue's message counters lag by seconds; this does not).
     /// </summary>
-    public async Task<IReadOnlyList<string>> PeekErrorQueueAsync()
-    {
-        var management = new Uri(Environment.GetEnvironmentVariable("RabbitMq__ManagementUrl") ?? "http://127.0.0.1:15672/api/");
-        using var http = new HttpClient { BaseAddress = management, Timeout = TimeSpan.FromSeconds(30) };
-        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{RabbitMq.Username}:{RabbitMq.Password}")));
-        var response = await http.PostAsJsonAsync(
-            $"queues/{Uri.EscapeDataString(RabbitMq.VirtualHost)}/{QueueNames.RunCrewForUser}_error/get",
-            new { count = 100, ackmode = "ack_requeue_true", encoding = "auto" });
-        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-            return [];
-        }
-
-        response.EnsureSuccessStatusCode();
-        var messages = await response.Content.ReadFromJsonAsync<List<PeekedMessage>>() ?? [];
-        return messages.Select(m => m.Payload).ToList();
-    }
-
-    private sealed record PeekedMessage(string Payload);
+    public Task<IReadOnlyList<string>> PeekErrorQueueAsync() => PeekQueueAsync($"{QueueNames.RunCrewForUser}_error");
 
     public List<CrewResponseReceived> ReceivedFor(RunCrewForUser command) =>
         Received.Where(r => r.RunId == command.RunId && r.UserUid == command.UserUid).ToList();

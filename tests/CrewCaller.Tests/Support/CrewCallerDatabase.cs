@@ -1,6 +1,5 @@
 using CrewPlatform.CrewCaller.Persistence;
 using CrewPlatform.Testing;
-using Microsoft.EntityFrameworkCore;
 
 namespace CrewPlatform.CrewCaller.Tests.Support;
 
@@ -10,11 +9,7 @@ public class CrewCallerDatabase : RealInfrastructure
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        var options = new DbContextOptionsBuilder<CrewCallerDbContext>()
-            .UseNpgsql(PostgresConnectionString, npgsql => npgsql.MigrationsHistoryTable("__ef_migrations_history", CrewCallerDbContext.Schema))
-            .Options;
-        await using var db = new CrewCallerDbContext(options);
-        await db.Database.MigrateAsync();
+        await MigrateAsync<CrewCallerDbContext>(CrewCallerDbContext.Schema);
     }
 
     public async Task<LedgerRow?> LedgerRowAsync(Guid runId, string userUid)
