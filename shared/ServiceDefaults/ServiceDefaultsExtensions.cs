@@ -90,6 +90,10 @@ public static class ServiceDefaultsExtensions
             options.WaitUntilStarted = true;
             options.StartTimeout = TimeSpan.FromMinutes(2);
             options.StopTimeout = TimeSpan.FromSeconds(30);
+
+            // A consumer still busy this long after a stop is cancelled and its message goes back to the queue.
+            // CrewCaller raises it to its drain time; for the other services' short handlers a few seconds is plenty.
+            options.ConsumerStopTimeout = TimeSpan.FromSeconds(10);
         });
 
         builder.Services.AddMassTransit(x =>
@@ -102,6 +106,13 @@ public static class ServiceDefaultsExtensions
                 options.Tags.Add(ReadyTag);
             });
             configureConsumers(x);
+            x.AddConfigureEndpointsCallback((name, endpoint) =>
+            {
+                if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbitEndpoint)
+                {
+                    UseQuorumQueue(name, rabbitEndpoint);
+                }
+            });
             x.UsingRabbitMq((context, cfg) =>
             {
                 cfg.Host(rabbit.Host, (ushort)rabbit.Port, rabbit.VirtualHost, h =>
@@ -114,6 +125,21 @@ public static class ServiceDefaultsExtensions
             });
         });
         return builder;
+    }
+
+    /// <summary>Deliveries of one message before RabbitMQ dead-letters it into the endpoint's <c>_error</c> queue.</summary>
+    public const int QueueDeliveryLimit = 20;
+
+    /// <summary>
+    /// Every consumer queue is a quorum queue: replicated on a RabbitMQ cluster, durable on a single node, and with a
+    /// delivery limit, so a message that crashes its consumer process again and again (a poison message) is moved to
+    /// <c>&lt;queue&gt;_error</c> after <see cref="QueueDeliveryLimit"/> deliveries instead of looping for ever.
+    /// </summary>
+    private static void UseQuorumQueue(string queueName, IRabbitMqReceiveEndpointConfigurator endpoint)
+    {
+        endpoint.SetQuorumQueue();
+        endpoint.SetQueueArgument("x-delivery-limit", QueueDeliveryLimit);
+        endpoint.BindDeadLetterQueue($"{queueName}_error", $"{queueName}_error");
     }
 
     /// <summary>

@@ -1,9 +1,9 @@
 using MassTransit;
-using Npgsql;
+using CrewPlatform.ServiceDefaults;
 
 namespace CrewPlatform.ResponseStore.Consumers;
 
-/// <summary>Batches of up to 100 answers or 1 s, whichever comes first; a short retry when PostgreSQL hiccups.</summary>
+/// <summary>Batches of up to 100 answers or 1 s, whichever comes first; the platform retry (minutes while PostgreSQL is away).</summary>
 public sealed class CrewResponseReceivedConsumerDefinition : ConsumerDefinition<CrewResponseReceivedConsumer>
 {
     public const int BatchSize = 100;
@@ -26,11 +26,6 @@ public sealed class CrewResponseReceivedConsumerDefinition : ConsumerDefinition<
 
         // On the consumer, so the whole batch is retried. A foreign-key violation means a user was deleted while
         // the statement ran; the retry no longer sees the user and reports it instead of failing the batch.
-        consumerConfigurator.UseMessageRetry(retry =>
-        {
-            retry.Intervals(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
-            retry.Handle<NpgsqlException>(ex => ex.IsTransient || ex is PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation });
-            retry.Handle<TimeoutException>();
-        });
+        consumerConfigurator.UsePlatformRetry();
     }
 }

@@ -1,5 +1,6 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Runs;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 
 namespace CrewPlatform.Scheduler.Consumers;
@@ -29,5 +30,5 @@ public sealed class CrewCallFailedConsumerDefinition : ConsumerDefinition<CrewCa
         IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<CrewCallFailedConsumer> consumerConfigurator,
         IRegistrationContext context) =>
-        endpointConfigurator.UseMessageRetry(r => r.Intervals(100, 500, 2000, 10000));
+        endpointConfigurator.UsePlatformRetry();
 }

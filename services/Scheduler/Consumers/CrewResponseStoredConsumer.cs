@@ -1,5 +1,6 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Runs;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 
 namespace CrewPlatform.Scheduler.Consumers;
@@ -30,5 +31,5 @@ public sealed class CrewResponseStoredConsumerDefinition : ConsumerDefinition<Cr
         IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<CrewResponseStoredConsumer> consumerConfigurator,
         IRegistrationContext context) =>
-        endpointConfigurator.UseMessageRetry(r => r.Intervals(100, 500, 2000, 10000));
+        endpointConfigurator.UsePlatformRetry();
 }

@@ -1,6 +1,7 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 
 namespace CrewPlatform.Scheduler.Consumers;
@@ -87,6 +88,6 @@ public sealed class UserBatchDueConsumerDefinition : ConsumerDefinition<UserBatc
         IConsumerConfigurator<UserBatchDueConsumer> consumerConfigurator,
         IRegistrationContext context)
     {
-        endpointConfigurator.UseMessageRetry(r => r.Intervals(200, 1000, 5000, 15000, 30000));
+        endpointConfigurator.UsePlatformRetry();
     }
 }
