@@ -17,4 +17,11 @@ public sealed record RunCrewForUser
 
     /// <summary>The user's goal (<c>users.goal</c>), sent as <c>customer_goal_latest</c>.</summary>
     public string? Goal { get; init; }
+
+    /// <summary>
+    /// An operator's replay of a failed call (<c>POST /api/scheduler/runs/{id}/retry-failed</c>): the crew caller may
+    /// call again for a (run, user) whose call failed for good. Any other command for such a user only re-announces
+    /// the recorded failure.
+    /// </summary>
+    public bool ReplayFailed { get; init; }
 }
