@@ -41,6 +41,9 @@ for project in $(find tests -name '*.csproj' ! -path '*/CrewPlatform.Testing/*' 
     || test_rc=1
 done
 
+# The fault suite (tests/Faults) leaves one line per scenario and a summary line.
+[ -f "$results/fault-suite.txt" ] && cat "$results/fault-suite.txt"
+
 passed=0; failed=0; total=0
 shopt -s nullglob
 for trx in "$results"/*.trx; do

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -13,8 +12,8 @@ namespace CrewPlatform.EndToEnd;
 public sealed class LocalStack : RealInfrastructure
 {
     public const string Token = "e2e-admin-token";
-    public static readonly Uri GatewayUrl = new("http://127.0.0.1:8080");
-    public static readonly Uri FakeCrewUrl = new("http://127.0.0.1:8090");
+    public static readonly Uri GatewayUrl = LocalStackScript.GatewayUrl;
+    public static readonly Uri FakeCrewUrl = LocalStackScript.FakeCrewUrl;
 
     /// <summary>Users loaded before the stack starts: 36 with a context or a goal, 4 with neither.</summary>
     public IReadOnlyList<(string Uid, string? Context, string? Goal)> Users { get; } = BuildUsers();
@@ -31,14 +30,14 @@ public sealed class LocalStack : RealInfrastructure
         await base.InitializeAsync();
         await AddUsersAsync(Users);
         Gateway.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
-        await RunLocalAsync("up", StackEnvironment());
+        await LocalStackScript.RunAsync("up", StackEnvironment());
     }
 
     public override async Task DisposeAsync()
     {
         try
         {
-            await RunLocalAsync("down", StackEnvironment());
+            await LocalStackScript.RunAsync("down", StackEnvironment());
         }
         finally
         {
@@ -100,44 +99,6 @@ public sealed class LocalStack : RealInfrastructure
             $"run {runId} is completed",
             TimeSpan.FromMinutes(3));
         return run;
-    }
-
-    /// <summary>Starts <c>scripts/run-local.sh</c> (or another repository script) and fails with its output if it fails.</summary>
-    public static async Task RunLocalAsync(string command, IReadOnlyDictionary<string, string?> environment)
-    {
-        var start = new ProcessStartInfo("bash", [RepositoryFile("scripts/run-local.sh"), command])
-        {
-            WorkingDirectory = RepositoryFile(""),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
-        await process.WaitForExitAsync(timeout.Token);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException(
-                $"scripts/run-local.sh {command} exited {process.ExitCode}\n{await stdout}\n{await stderr}\n{ServiceLogTails()}");
-        }
-    }
-
-    private static string ServiceLogTails()
-    {
-        var logs = RepositoryFile(".run-local/logs");
-        if (!Directory.Exists(logs))
-        {
-            return "";
-        }
-
-        return string.Join('\n', Directory.GetFiles(logs, "*.log").Select(f =>
-            $"--- {Path.GetFileName(f)}\n{string.Join('\n', File.ReadLines(f).TakeLast(15))}"));
     }
 
     private static List<(string, string?, string?)> BuildUsers()

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+
+namespace CrewPlatform.Testing;
+
+/// <summary>
+/// Runs <c>scripts/run-local.sh</c> exactly as a user would, with extra environment, and reads what it left behind
+/// (process ids, logs). Shared by the end-to-end tests and the fault suite.
+/// </summary>
+public static class LocalStackScript
+{
+    public static readonly Uri GatewayUrl = new("http://127.0.0.1:8080");
+    public static readonly Uri FakeCrewUrl = new("http://127.0.0.1:8090");
+
+    /// <summary>Runs <c>scripts/run-local.sh &lt;command&gt;</c> and fails with its output (and the services' log tails) if it fails.</summary>
+    public static async Task RunAsync(string command, IReadOnlyDictionary<string, string?> environment)
+    {
+        var start = new ProcessStartInfo("bash", [RealInfrastructure.RepositoryFile("scripts/run-local.sh"), command])
+        {
+            WorkingDirectory = RealInfrastructure.RepositoryFile(""),
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
+        await process.WaitForExitAsync(timeout.Token);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"scripts/run-local.sh {command} exited {process.ExitCode}\n{await stdout}\n{await stderr}\n{ServiceLogTails()}");
+        }
+    }
+
+    /// <summary>The process id <c>run-local.sh up</c> recorded for a service (e.g. <c>crew-caller</c>).</summary>
+    public static int ServicePid(string service) =>
+        int.Parse(File.ReadAllText(RealInfrastructure.RepositoryFile($".run-local/pids/{service}.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The last lines of every service's log, to explain a failure.</summary>
+    public static string ServiceLogTails(int lines = 15)
+    {
+        var logs = RealInfrastructure.RepositoryFile(".run-local/logs");
+        if (!Directory.Exists(logs))
+        {
+            return "";
+        }
+
+        return string.Join('\n', Directory.GetFiles(logs, "*.log").Select(f =>
+            $"--- {Path.GetFileName(f)}\n{string.Join('\n', File.ReadLines(f).TakeLast(lines))}"));
+    }
+}
