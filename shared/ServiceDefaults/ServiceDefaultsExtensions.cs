@@ -110,7 +110,7 @@ public static class ServiceDefaultsExtensions
             {
                 if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbitEndpoint)
                 {
-                    UseQuorumQueue(name, rabbitEndpoint);
+                    UseQuorumQueue(rabbitEndpoint);
                 }
             });
             x.UsingRabbitMq((context, cfg) =>
@@ -127,20 +127,24 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
-    /// <summary>Deliveries of one message before RabbitMQ dead-letters it into the endpoint's <c>_error</c> queue.</summary>
-    public const int QueueDeliveryLimit = 20;
-
     /// <summary>
-    /// Every consumer queue is a quorum queue: replicated on a RabbitMQ cluster, durable on a single node, and with a
-    /// delivery limit, so a message that crashes its consumer process again and again (a poison message) is moved to
-    /// <c>&lt;queue&gt;_error</c> after <see cref="QueueDeliveryLimit"/> deliveries instead of looping for ever.
+    /// Every consumer queue is a quorum queue: replicated on a RabbitMQ cluster, durable on a single node. Only its
+    /// consumer declares it (senders use <see cref="QueueAddress"/>), so the declaration cannot differ; the delivery
+    /// limit for poison messages is <see cref="DeliveryLimitFilter"/>.
     /// </summary>
-    private static void UseQuorumQueue(string queueName, IRabbitMqReceiveEndpointConfigurator endpoint)
+    private static void UseQuorumQueue(IRabbitMqReceiveEndpointConfigurator endpoint)
     {
         endpoint.SetQuorumQueue();
-        endpoint.SetQueueArgument("x-delivery-limit", QueueDeliveryLimit);
-        endpoint.BindDeadLetterQueue($"{queueName}_error", $"{queueName}_error");
+        endpoint.UseFilter(new DeliveryLimitFilter());
     }
+
+    /// <summary>
+    /// Where to send a command for a consumer queue: the queue's own exchange, which its consumer's endpoint declares and
+    /// binds. Not <c>queue:name</c>, which would make the sender declare the queue too, as a classic queue that clashes
+    /// with the consumer's quorum queue. The consumer's service declares its queue when it first starts; a command sent
+    /// before that ever happened is re-sent by the scheduler's run reconciler.
+    /// </summary>
+    public static Uri QueueAddress(string queueName) => new($"exchange:{queueName}");
 
     /// <summary>
     /// An <see cref="NpgsqlDataSource"/> for <c>ConnectionStrings:Postgres</c>, a readiness check on it and, when

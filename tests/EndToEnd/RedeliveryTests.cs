@@ -1,3 +1,4 @@
+using CrewPlatform.ServiceDefaults;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CrewPlatform.Contracts;
@@ -28,7 +29,7 @@ public sealed class RedeliveryTests(LocalStack stack)
         await bus.StartAsync();
         try
         {
-            var commands = await bus.GetSendEndpoint(new Uri($"queue:{QueueNames.RunCrewForUser}"));
+            var commands = await bus.GetSendEndpoint(ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUser));
             foreach (var user in users)
             {
                 // As a crash or a re-sent page would deliver them: the command again, and the answer again.

@@ -15,7 +15,7 @@ public sealed partial class UserBatchDueConsumer(
     RunProgress progress,
     ILogger<UserBatchDueConsumer> logger) : IConsumer<UserBatchDue>
 {
-    private static readonly Uri RunCrewForUserQueue = new($"queue:{QueueNames.RunCrewForUser}");
+    private static readonly Uri RunCrewForUserQueue = ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUser);
 
     public async Task Consume(ConsumeContext<UserBatchDue> context)
     {

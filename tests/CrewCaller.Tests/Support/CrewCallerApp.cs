@@ -75,7 +75,7 @@ public abstract class CrewCallerApp : CrewCallerDatabase
 
     public async Task SendAsync(RunCrewForUser command)
     {
-        var endpoint = await factory!.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri($"queue:{QueueNames.RunCrewForUser}"));
+        var endpoint = await factory!.Services.GetRequiredService<IBus>().GetSendEndpoint(ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUser));
         await endpoint.Send(command);
     }
 

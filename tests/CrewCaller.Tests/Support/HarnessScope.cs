@@ -1,3 +1,4 @@
+using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Contracts;
 using CrewPlatform.CrewCaller.CrewApi;
 using MassTransit;
@@ -61,7 +62,7 @@ public sealed class HarnessScope : IAsyncDisposable
 
     public async Task SendAsync(RunCrewForUser command)
     {
-        var endpoint = await Harness.Bus.GetSendEndpoint(new Uri($"queue:{QueueNames.RunCrewForUser}"));
+        var endpoint = await Harness.Bus.GetSendEndpoint(ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUser));
         await endpoint.Send(command);
     }
 
