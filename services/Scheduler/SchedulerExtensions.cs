@@ -31,6 +31,7 @@ public static class SchedulerExtensions
         builder.Services.AddScoped<RunStarter>();
         builder.Services.AddScoped<RunCrewCommands>();
         builder.Services.AddScoped<RunReconciler>();
+        builder.Services.AddScoped<FailedUserRetry>();
         builder.Services.AddScoped<ScheduleService>();
         builder.Services.AddScheduler();
         builder.Services.AddTransient<ScheduleTick>();
