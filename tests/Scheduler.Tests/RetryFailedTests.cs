@@ -46,20 +46,13 @@ public sealed class RetryFailedTests(SchedulerAppFixture fixture) : IClassFixtur
         return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>(), response);
     }
 
-    private static void AssertError(HttpStatusCode expectedStatus, string expectedError, (HttpStatusCode Status, JsonElement Body, HttpResponseMessage _) actual)
-    {
-        Assert.Equal(expectedStatus, actual.Status);
-        Assert.False(actual.Body.GetProperty("success").GetBoolean());
-        Assert.Equal(expectedError, actual.Body.GetProperty("error").GetString());
-    }
-
     [Fact]
     public async Task Retry_failed_of_a_run_id_that_is_not_a_guid_is_a_400() =>
-        AssertError(HttpStatusCode.BadRequest, "Invalid run ID", await RetryAsync("42"));
+        ApiAssert.Error(HttpStatusCode.BadRequest, "Invalid run ID", await RetryAsync("42"));
 
     [Fact]
     public async Task Retry_failed_of_an_unknown_run_is_a_404() =>
-        AssertError(HttpStatusCode.NotFound, "Run not found", await RetryAsync(Guid.NewGuid().ToString()));
+        ApiAssert.Error(HttpStatusCode.NotFound, "Run not found", await RetryAsync(Guid.NewGuid().ToString()));
 
     [Fact]
     public async Task Retry_failed_while_the_run_is_still_running_is_a_409_and_changes_nothing()
@@ -71,7 +64,7 @@ public sealed class RetryFailedTests(SchedulerAppFixture fixture) : IClassFixtur
 
         var retry = await RetryAsync(runId.ToString());
 
-        AssertError(HttpStatusCode.Conflict, "Run is still running; retry its failed users once it has completed", retry);
+        ApiAssert.Error(HttpStatusCode.Conflict, "Run is still running; retry its failed users once it has completed", retry);
         var run = await RunDetailsAsync(runId);
         Assert.Equal(("running", 1), (run.GetProperty("status").GetString(), run.GetProperty("failed").GetInt32()));
     }
