@@ -11,7 +11,7 @@ builder.AddMessaging(x => x.AddSchedulerConsumers());
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapSchedulerApi();
-app.UseScheduleTick();
+app.UseSchedulerTicks();
 await app.RunWithMigrationsAsync<SchedulerDbContext>(args);
 
 public partial class Program;

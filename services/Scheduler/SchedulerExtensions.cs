@@ -20,7 +20,7 @@ public static class SchedulerExtensions
         return x;
     }
 
-    /// <summary>Settings, the scheduler's database, the schedule, run tracking and the Coravel tick (messaging is added separately).</summary>
+    /// <summary>Settings, the scheduler's database, the schedule, run tracking and the Coravel ticks (messaging is added separately).</summary>
     public static TBuilder AddSchedulerServices<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.AddPostgresDbContext<TBuilder, SchedulerDbContext>(SchedulerDbContext.Schema);
@@ -29,23 +29,33 @@ public static class SchedulerExtensions
         builder.Services.AddSingleton<HostUsers>();
         builder.Services.AddSingleton<RunProgress>();
         builder.Services.AddScoped<RunStarter>();
+        builder.Services.AddScoped<RunCrewCommands>();
+        builder.Services.AddScoped<RunReconciler>();
+        builder.Services.AddScoped<FailedUserRetry>();
         builder.Services.AddScoped<ScheduleService>();
         builder.Services.AddScheduler();
         builder.Services.AddTransient<ScheduleTick>();
+        builder.Services.AddSingleton<ReconcilePacer>();
+        builder.Services.AddTransient<ReconcileTick>();
         return builder;
     }
 
     /// <summary>
-    /// Ticks every few seconds; a tick only looks at the stored due time, so how often it runs decides how late a run
-    /// can start (at most one tick), never how often runs happen.
+    /// The schedule's tick, every few seconds: it only looks at the stored due time, so how often it runs decides how
+    /// late a run can start (at most one tick), never how often runs happen. And the run reconciler's tick.
     /// </summary>
-    public static WebApplication UseScheduleTick(this WebApplication app)
+    public static WebApplication UseSchedulerTicks(this WebApplication app)
     {
         var settings = app.Services.GetRequiredService<SchedulerSettings>();
-        app.Services.UseScheduler(scheduler => scheduler
-            .Schedule<ScheduleTick>()
-            .EverySeconds(settings.TickSeconds)
-            .PreventOverlapping(nameof(ScheduleTick)));
+        app.Services.UseScheduler(scheduler =>
+        {
+            scheduler.Schedule<ScheduleTick>()
+                .EverySeconds(settings.TickSeconds)
+                .PreventOverlapping(nameof(ScheduleTick));
+            scheduler.Schedule<ReconcileTick>()
+                .EverySecond()
+                .PreventOverlapping(nameof(ReconcileTick));
+        });
         return app;
     }
 }

@@ -29,10 +29,22 @@ public sealed record SchedulerSettings
     public int TickSeconds { get; init; } = 5;
 
     /// <summary>
-    /// A run still going after this long no longer makes due times skip: a run whose last outcome was lost
-    /// (or whose users wait behind a long crew outage) must not stop the schedule for good.
+    /// A run that has recorded no page and no outcome for this long no longer makes due times skip: a run whose
+    /// outcomes are lost or parked must not stop the schedule for good, while a long run that keeps progressing does.
     /// </summary>
-    public int RunStaleAfterMinutes { get; init; } = 1440;
+    public int RunStaleAfterMinutes { get; init; } = 60;
+
+    /// <summary>How often the run reconciler makes its pass (one replica at a time).</summary>
+    public int ReconcileSeconds { get; init; } = 10;
+
+    /// <summary>A fan-out that has recorded no page for this long is re-driven from its stored cursor.</summary>
+    public int FanOutStallSeconds { get; init; } = 30;
+
+    /// <summary>
+    /// A fanned-out run that has recorded no outcome for this long gets its still-dispatched users' commands again.
+    /// Long, because a crew call may take ten minutes; a re-send is harmless (the crew caller's ledger) but not free.
+    /// </summary>
+    public int RedispatchAfterMinutes { get; init; } = 15;
     public string ApiUrl { get; init; } = CrewApiSettings.DefaultUrl;
 
     public static SchedulerSettings From(IConfiguration configuration) => new()
@@ -47,7 +59,10 @@ public sealed record SchedulerSettings
         },
         PageSize = Int(configuration, "CREW_SCHEDULER_PAGE_SIZE", 500, 1, MaxPageSize),
         TickSeconds = Int(configuration, "CREW_SCHEDULER_TICK_SECONDS", 5, 1, 59),
-        RunStaleAfterMinutes = Int(configuration, "CREW_SCHEDULER_RUN_STALE_AFTER_MINUTES", 1440, 1, 525600),
+        RunStaleAfterMinutes = Int(configuration, "CREW_SCHEDULER_RUN_STALE_AFTER_MINUTES", 60, 1, 525600),
+        ReconcileSeconds = Int(configuration, "CREW_SCHEDULER_RECONCILE_SECONDS", 10, 1, 3600),
+        FanOutStallSeconds = Int(configuration, "CREW_SCHEDULER_FANOUT_STALL_SECONDS", 30, 1, 3600),
+        RedispatchAfterMinutes = Int(configuration, "CREW_SCHEDULER_REDISPATCH_AFTER_MINUTES", 15, 1, 1440),
         ApiUrl = configuration[CrewApiSettings.UrlKey] is { Length: > 0 } url ? url : CrewApiSettings.DefaultUrl,
     };
 

@@ -174,11 +174,44 @@ public sealed class ScheduleTests(SchedulerDatabase database) : IClassFixture<Sc
         var first = Assert.Single(await host.RunsAsync());
         await Eventually.HoldsAsync(async () => (await host.RunAsync(first.Id))?.Dispatched == 3, "the first run dispatched its users");
 
-        // 30 minutes after it started, the never-answered run still blocks; 60 minutes after, it is stale.
+        // 30 minutes after its last progress (its pages), the never-answered run still blocks; 60 minutes after, it is stale.
         clock.Advance(TimeSpan.FromMinutes(30));
         Assert.Equal(TickOutcome.RunSkipped, await host.TickAsync());
         clock.Advance(TimeSpan.FromMinutes(30));
         Assert.Equal(TickOutcome.RunStarted, await host.TickAsync());
+    }
+
+    [Fact]
+    public async Task A_run_that_keeps_recording_outcomes_still_makes_due_times_skip_past_the_stale_limit()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var host = await StartAsync(clock, Settings(overlap: "skip", staleAfter: "45"));
+        await database.AddUsersAsync(3);
+        await host.StartScheduleAsync(30);
+
+        await TickUntilAsync(host, clock, Start.AddMinutes(30));
+        var first = Assert.Single(await host.RunsAsync());
+        await Eventually.HoldsAsync(async () => (await host.RunAsync(first.Id))?.Dispatched == 3, "the first run dispatched its users");
+        clock.Advance(TimeSpan.FromMinutes(30));
+        var at60 = await host.TickAsync();
+
+        // An outcome 50 minutes into the run is progress: at 60 minutes the run is long, but not stale.
+        clock.Advance(TimeSpan.FromMinutes(20));
+        await host.Harness.Bus.Publish(new CrewPlatform.Contracts.CrewResponseStored
+        {
+            RunId = first.Id, UserUid = SchedulerDatabase.UserUid(1), ResponseId = 1, StoredAt = clock.GetUtcNow(),
+        });
+        await Eventually.HoldsAsync(async () => (await host.RunAsync(first.Id))?.Succeeded == 1, "the outcome was recorded");
+        clock.Advance(TimeSpan.FromMinutes(10));
+        var at90 = await host.TickAsync();
+        clock.Advance(TimeSpan.FromMinutes(30));
+        var at120 = await host.TickAsync();
+        clock.Advance(TimeSpan.FromMinutes(30));
+        var at150 = await host.TickAsync();
+
+        Assert.Equal(
+            [TickOutcome.RunSkipped, TickOutcome.RunSkipped, TickOutcome.RunSkipped, TickOutcome.RunStarted],
+            [at60, at90, at120, at150]);
     }
 
     [Fact]

@@ -28,13 +28,6 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     private Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> PostAsync(string json) =>
         SendAsync(HttpMethod.Post, "/api/scheduler", json);
 
-    private static void AssertError(HttpStatusCode expectedStatus, string expectedError, (HttpStatusCode Status, JsonElement Body, HttpResponseMessage _) actual)
-    {
-        Assert.Equal(expectedStatus, actual.Status);
-        Assert.False(actual.Body.GetProperty("success").GetBoolean());
-        Assert.Equal(expectedError, actual.Body.GetProperty("error").GetString());
-    }
-
     [Fact]
     public async Task Status_has_the_original_fields_plus_next_run_and_last_run()
     {
@@ -123,7 +116,7 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     [InlineData("""{"action":""}""")]
     [InlineData("""{"intervalMinutes":5}""")]
     public async Task A_missing_action_is_a_400_naming_the_valid_actions(string json) =>
-        AssertError(HttpStatusCode.BadRequest, "Action is required. Valid actions: start, stop, run-now", await PostAsync(json));
+        ApiAssert.Error(HttpStatusCode.BadRequest, "Action is required. Valid actions: start, stop, run-now", await PostAsync(json));
 
     [Theory]
     [InlineData("""{"action":"pause"}""")]
@@ -131,7 +124,7 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     [InlineData("""{"action":42}""")]
     [InlineData("""{"action":["start"]}""")]
     public async Task An_unknown_action_is_a_400_naming_the_valid_actions(string json) =>
-        AssertError(HttpStatusCode.BadRequest, "Invalid action. Valid actions: start, stop, run-now", await PostAsync(json));
+        ApiAssert.Error(HttpStatusCode.BadRequest, "Invalid action. Valid actions: start, stop, run-now", await PostAsync(json));
 
     [Theory]
     [InlineData("""{"action":"start"}""")]
@@ -140,7 +133,7 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     [InlineData("""{"action":"start","intervalMinutes":-5}""")]
     [InlineData("""{"action":"start","intervalMinutes":-1e999}""")]
     public async Task Start_without_a_positive_interval_is_the_original_400(string json) =>
-        AssertError(HttpStatusCode.BadRequest, "intervalMinutes is required and must be greater than 0", await PostAsync(json));
+        ApiAssert.Error(HttpStatusCode.BadRequest, "intervalMinutes is required and must be greater than 0", await PostAsync(json));
 
     [Theory]
     [InlineData("""{"action":"start","intervalMinutes":7.5}""")]
@@ -148,14 +141,14 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     [InlineData("""{"action":"start","intervalMinutes":true}""")]
     [InlineData("""{"action":"start","intervalMinutes":[7]}""")]
     public async Task Start_with_an_interval_that_is_not_a_whole_number_is_a_400(string json) =>
-        AssertError(HttpStatusCode.BadRequest, "intervalMinutes must be a whole number of minutes", await PostAsync(json));
+        ApiAssert.Error(HttpStatusCode.BadRequest, "intervalMinutes must be a whole number of minutes", await PostAsync(json));
 
     [Theory]
     [InlineData("""{"action":"start","intervalMinutes":10081}""")]
     [InlineData("""{"action":"start","intervalMinutes":99999999999999999999}""")]
     [InlineData("""{"action":"start","intervalMinutes":1e999}""")]
     public async Task Start_with_an_interval_over_a_week_is_a_400(string json) =>
-        AssertError(HttpStatusCode.BadRequest, "intervalMinutes must be at most 10080 (one week)", await PostAsync(json));
+        ApiAssert.Error(HttpStatusCode.BadRequest, "intervalMinutes must be at most 10080 (one week)", await PostAsync(json));
 
     [Theory]
     [InlineData(1)]
@@ -174,14 +167,14 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     [InlineData("not json")]
     [InlineData("")]
     public async Task A_body_that_is_not_json_is_a_400(string body) =>
-        AssertError(HttpStatusCode.BadRequest, "Request body is not valid JSON", await PostAsync(body));
+        ApiAssert.Error(HttpStatusCode.BadRequest, "Request body is not valid JSON", await PostAsync(body));
 
     [Theory]
     [InlineData("""["start"]""")]
     [InlineData("\"start\"")]
     [InlineData("null")]
     public async Task A_json_body_that_is_not_an_object_is_a_400(string body) =>
-        AssertError(HttpStatusCode.BadRequest, "Request body must be a JSON object", await PostAsync(body));
+        ApiAssert.Error(HttpStatusCode.BadRequest, "Request body must be a JSON object", await PostAsync(body));
 
     [Fact]
     public async Task Runs_are_listed_newest_first_with_limit_and_offset()
@@ -212,15 +205,15 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     [InlineData("offset=x", "offset must be a whole number of 0 or more")]
     [InlineData("offset=99999999999", "offset must be a whole number of 0 or more")]
     public async Task A_bad_limit_or_offset_is_a_400(string query, string error) =>
-        AssertError(HttpStatusCode.BadRequest, error, await SendAsync(HttpMethod.Get, $"/api/scheduler/runs?{query}"));
+        ApiAssert.Error(HttpStatusCode.BadRequest, error, await SendAsync(HttpMethod.Get, $"/api/scheduler/runs?{query}"));
 
     [Fact]
     public async Task A_run_id_that_is_not_a_guid_is_a_400() =>
-        AssertError(HttpStatusCode.BadRequest, "Invalid run ID", await SendAsync(HttpMethod.Get, "/api/scheduler/runs/42"));
+        ApiAssert.Error(HttpStatusCode.BadRequest, "Invalid run ID", await SendAsync(HttpMethod.Get, "/api/scheduler/runs/42"));
 
     [Fact]
     public async Task An_unknown_run_is_a_404() =>
-        AssertError(HttpStatusCode.NotFound, "Run not found", await SendAsync(HttpMethod.Get, $"/api/scheduler/runs/{Guid.NewGuid()}"));
+        ApiAssert.Error(HttpStatusCode.NotFound, "Run not found", await SendAsync(HttpMethod.Get, $"/api/scheduler/runs/{Guid.NewGuid()}"));
 
     [Fact]
     public async Task The_stored_schedule_is_what_every_instance_reports()

@@ -31,8 +31,10 @@ public sealed class SchedulerTestHost : IAsyncDisposable
 
     public IServiceProvider Services => host.Services;
 
+    /// <param name="replaceServices">Runs after every registration, so a test can swap one (e.g. a failing publisher).</param>
     public static async Task<SchedulerTestHost> StartAsync(
-        RealInfrastructure infrastructure, TimeProvider time, IReadOnlyDictionary<string, string?>? settings = null)
+        RealInfrastructure infrastructure, TimeProvider time, IReadOnlyDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? replaceServices = null)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(infrastructure.ServiceSettings);
@@ -45,6 +47,7 @@ public sealed class SchedulerTestHost : IAsyncDisposable
             x.SetTestTimeouts(testTimeout: TimeSpan.FromMinutes(3), testInactivityTimeout: TimeSpan.FromMinutes(3));
             x.AddSchedulerConsumers();
         });
+        replaceServices?.Invoke(builder.Services);
 
         var host = builder.Build();
         await host.Services.MigrateAsync<SchedulerDbContext>();
@@ -70,6 +73,19 @@ public sealed class SchedulerTestHost : IAsyncDisposable
 
     public Task<Run> RunNowAsync() =>
         InScopeAsync(services => services.GetRequiredService<RunStarter>().StartManualAsync(CancellationToken.None));
+
+    public Task<ReconcilePass> ReconcileAsync() =>
+        InScopeAsync(services => services.GetRequiredService<RunReconciler>().ReconcileAsync(CancellationToken.None));
+
+    /// <summary>Writes a run (and its users) as a scheduler that crashed at some point would have left it.</summary>
+    public Task AddRunAsync(Run run, params RunUser[] users) =>
+        InScopeAsync(async services =>
+        {
+            var db = services.GetRequiredService<SchedulerDbContext>();
+            db.Runs.Add(run);
+            db.RunUsers.AddRange(users);
+            return await db.SaveChangesAsync();
+        });
 
     public Task<List<Run>> RunsAsync() =>
         InScopeAsync(services => services.GetRequiredService<SchedulerDbContext>().Runs.AsNoTracking()

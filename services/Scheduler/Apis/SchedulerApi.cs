@@ -22,6 +22,8 @@ public sealed record RunDetails(
 
 public sealed record RunAccepted(Guid RunId, string StatusUrl);
 
+public sealed record RetryAccepted(Guid RunId, int Retried, string StatusUrl);
+
 /// <summary><c>/api/scheduler</c>: the original's status and start/stop/run-now actions, plus run tracking.</summary>
 public static class SchedulerApi
 {
@@ -40,6 +42,7 @@ public static class SchedulerApi
         api.MapPost("/", PostActionAsync);
         api.MapGet("/runs", ListRunsAsync);
         api.MapGet("/runs/{id}", GetRunAsync);
+        api.MapPost("/runs/{id}/retry-failed", RetryFailedAsync);
         return app;
     }
 
@@ -152,6 +155,28 @@ public static class SchedulerApi
         return ApiResults.Ok(new RunDetails(
             run.Id, run.Status, run.Trigger, run.DueAt, run.StartedAt, run.CompletedAt,
             run.Dispatched, run.Succeeded, run.Failed, run.Skipped, run.FanOutCompleted, failedUsers));
+    }
+
+    /// <summary>Replays a completed run's failed users (the crew caller calls again for them); 409 while the run is running.</summary>
+    public static async Task<IResult> RetryFailedAsync(string id, FailedUserRetry retry, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(id, out var runId))
+        {
+            return ApiResults.BadRequest("Invalid run ID");
+        }
+
+        var result = await retry.RetryAsync(runId, cancellationToken);
+        var statusUrl = $"/api/scheduler/runs/{runId}";
+        return result.Outcome switch
+        {
+            RetryFailedOutcome.RunNotFound => ApiResults.NotFound("Run not found"),
+            RetryFailedOutcome.RunStillRunning => ApiResults.Error(
+                StatusCodes.Status409Conflict, "Run is still running; retry its failed users once it has completed"),
+            _ => ApiResults.Accepted(
+                statusUrl,
+                new RetryAccepted(runId, result.Retried, statusUrl),
+                $"Retrying {result.Retried.ToString(CultureInfo.InvariantCulture)} failed users"),
+        };
     }
 
     private static async Task<SchedulerStatus> StatusAsync(ScheduleState state, SchedulerDbContext db, SchedulerSettings settings, CancellationToken cancellationToken)

@@ -13,7 +13,7 @@ public sealed class CrewCallFailedConsumer(RunProgress progress) : IConsumer<Cre
         var message = context.Message;
         if (await progress.RecordOutcomeAsync(message.RunId, message.UserUid, succeeded: false, message.Reason, context.CancellationToken) is { } completed)
         {
-            await context.Publish(completed, context.CancellationToken);
+            await progress.PublishCompletedAsync(context, completed, context.CancellationToken);
         }
     }
 }

@@ -13,7 +13,7 @@ public sealed class CrewResponseStoredConsumer(RunProgress progress) : IConsumer
         var message = context.Message;
         if (await progress.RecordOutcomeAsync(message.RunId, message.UserUid, succeeded: true, reason: null, context.CancellationToken) is { } completed)
         {
-            await context.Publish(completed, context.CancellationToken);
+            await progress.PublishCompletedAsync(context, completed, context.CancellationToken);
         }
     }
 }

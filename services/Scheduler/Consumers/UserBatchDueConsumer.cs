@@ -15,8 +15,6 @@ public sealed partial class UserBatchDueConsumer(
     RunProgress progress,
     ILogger<UserBatchDueConsumer> logger) : IConsumer<UserBatchDue>
 {
-    private static readonly Uri RunCrewForUserQueue = ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUser);
-
     public async Task Consume(ConsumeContext<UserBatchDue> context)
     {
         var page = context.Message;
@@ -25,7 +23,8 @@ public sealed partial class UserBatchDueConsumer(
         var pageUsers = await users.ReadPageAsync(page.AfterUserUid, page.PageSize, cancellationToken);
         var isLastPage = pageUsers.Count < page.PageSize;
 
-        if (!await progress.RecordPageAsync(page.RunId, pageUsers, isLastPage, cancellationToken))
+        var recorded = await progress.RecordPageAsync(page.RunId, page.PageNumber, pageUsers, isLastPage, cancellationToken);
+        if (recorded == PageRecorded.UnknownRun)
         {
             LogUnknownRun(logger, page.RunId, page.PageNumber);
             return;
@@ -39,7 +38,7 @@ public sealed partial class UserBatchDueConsumer(
             .ToList();
         if (commands.Count > 0)
         {
-            var endpoint = await context.GetSendEndpoint(RunCrewForUserQueue);
+            var endpoint = await context.GetSendEndpoint(RunCrewCommands.Queue);
             await endpoint.SendBatch(commands, cancellationToken);
         }
 
@@ -47,6 +46,14 @@ public sealed partial class UserBatchDueConsumer(
 
         if (!isLastPage)
         {
+            // Only the copy that moved the cursor carries on; a copy behind it would start a second chain of pages.
+            // Should the carrying copy die before its publish, the reconciler re-drives the fan-out from the cursor.
+            if (recorded == PageRecorded.BehindCursor)
+            {
+                LogBehindCursor(logger, page.RunId, page.PageNumber);
+                return;
+            }
+
             await context.Publish(
                 new UserBatchDue
                 {
@@ -62,9 +69,12 @@ public sealed partial class UserBatchDueConsumer(
         // A run whose users were all skipped (or an empty table) gets no outcome that could complete it.
         if (await progress.TryCompleteAsync(page.RunId, cancellationToken) is { } completed)
         {
-            await context.Publish(completed, cancellationToken);
+            await progress.PublishCompletedAsync(context, completed, cancellationToken);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} page {PageNumber} came again after the fan-out moved past it; the next page is left to the copy that moved it")]
+    private static partial void LogBehindCursor(ILogger logger, Guid runId, int pageNumber);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Page {PageNumber} of unknown run {RunId} ignored")]
     private static partial void LogUnknownRun(ILogger logger, Guid runId, int pageNumber);

@@ -28,7 +28,21 @@ public sealed class HostUsers(NpgsqlDataSource dataSource)
         }
 
         command.Parameters.Add(new NpgsqlParameter<int>("pageSize", pageSize));
-        var users = new List<HostUser>(pageSize);
+        return await ReadAsync(command, pageSize, cancellationToken);
+    }
+
+    /// <summary>The users of these uids as the table holds them now; a uid no longer in the table is simply absent.</summary>
+    public async Task<IReadOnlyDictionary<string, HostUser>> ReadByUidsAsync(IReadOnlyCollection<string> uids, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT uid, context, goal FROM public.users WHERE uid = ANY(@uids)");
+        command.Parameters.Add(new NpgsqlParameter<string[]>("uids", uids.ToArray()) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
+        var users = await ReadAsync(command, uids.Count, cancellationToken);
+        return users.ToDictionary(u => u.Uid, StringComparer.Ordinal);
+    }
+
+    private static async Task<IReadOnlyList<HostUser>> ReadAsync(NpgsqlCommand command, int expected, CancellationToken cancellationToken)
+    {
+        var users = new List<HostUser>(expected);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

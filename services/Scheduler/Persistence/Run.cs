@@ -14,7 +14,10 @@ public static class RunStatus
     /// <summary>A due time that found the previous run still going (overlap policy <c>skip</c>).</summary>
     public const string Skipped = "skipped";
 
-    /// <summary>The run row was written but its first page could not be published, so nothing will ever happen in it.</summary>
+    /// <summary>
+    /// Written only by earlier versions, when the first page could not be published. A run now stays running and the
+    /// reconciler re-drives it; the value remains for the rows those versions left.
+    /// </summary>
     public const string Failed = "failed";
 }
 
@@ -37,4 +40,26 @@ public sealed class Run
 
     /// <summary>The last page of users has been read; the run completes once every dispatched user has an outcome.</summary>
     public bool FanOutCompleted { get; set; }
+
+    /// <summary>The fan-out's keyset cursor: the last uid of the last recorded page; null until a page with users is recorded.</summary>
+    public string? FanOutAfterUid { get; set; }
+
+    /// <summary>The page the fan-out expects next (1 until the first page is recorded); a re-driven fan-out resumes here.</summary>
+    public int NextPageNumber { get; set; } = 1;
+
+    /// <summary>
+    /// When a page or an outcome was last recorded (the start, until then). A stalled fan-out, lost outcomes and a
+    /// stale run (one that no longer makes due times skip) are all measured from here.
+    /// </summary>
+    public DateTimeOffset LastProgressAt { get; set; }
+
+    /// <summary>
+    /// When the reconciler last re-drove this run's fan-out or re-sent its commands, so it waits a full threshold before
+    /// doing so again. Kept apart from <see cref="LastProgressAt"/>: nudging a run is not progress, and must not keep a
+    /// run that never answers from going stale.
+    /// </summary>
+    public DateTimeOffset? LastReconciledAt { get; set; }
+
+    /// <summary>When <c>CrewRunCompleted</c> was published for the run's latest completion; null until then.</summary>
+    public DateTimeOffset? CompletionPublishedAt { get; set; }
 }

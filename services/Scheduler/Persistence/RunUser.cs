@@ -22,4 +22,10 @@ public sealed class RunUser
 
     /// <summary>Why the crew caller gave up on this user; kept until a replay succeeds.</summary>
     public string? Reason { get; set; }
+
+    /// <summary>
+    /// Moved back from failed by <c>retry-failed</c>: any re-sent command for this user must ask the crew caller to call
+    /// again (<c>ReplayFailed</c>), or it would only re-announce the old failure.
+    /// </summary>
+    public bool ReplayFailed { get; set; }
 }

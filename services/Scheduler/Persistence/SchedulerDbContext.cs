@@ -33,6 +33,10 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
 
             // The overlap check asks "is any run still going?" on every due time.
             run.HasIndex(r => r.Status).HasFilter("status = 'running'");
+            run.Property(r => r.FanOutAfterUid).HasMaxLength(255);
+
+            // The reconciler asks "which completions were never announced?" on every pass.
+            run.HasIndex(r => r.CompletedAt).HasFilter("status = 'completed' AND completion_published_at IS NULL");
         });
 
         modelBuilder.Entity<RunUser>(user =>

@@ -1,7 +1,6 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
 
 namespace CrewPlatform.Scheduler.Runs;
 
@@ -24,6 +23,7 @@ public sealed partial class RunStarter(
             StartedAt = now,
             Status = status,
             CompletedAt = status == RunStatus.Skipped ? now : null,
+            LastProgressAt = now,
         };
     }
 
@@ -39,9 +39,9 @@ public sealed partial class RunStarter(
     }
 
     /// <summary>
-    /// Published after the run row is committed, so the page consumer always finds its run. Should the publish fail,
-    /// the run is marked failed: left "running" it would never complete and, with overlap <c>skip</c>, would block
-    /// every later due time.
+    /// Published after the run row is committed, so the page consumer always finds its run. Should the publish fail
+    /// (or this process die before it), the run stays running with no page recorded, and the reconciler publishes the
+    /// first page once the fan-out has stalled: the run is not lost, and does not block the schedule for good.
     /// </summary>
     public async Task PublishFirstPageAsync(Run run, CancellationToken cancellationToken)
     {
@@ -53,18 +53,13 @@ public sealed partial class RunStarter(
         }
         catch (Exception ex)
         {
-            LogPublishFailed(logger, ex, run.Id);
-            var now = time.GetUtcNow();
-            await db.Runs.Where(r => r.Id == run.Id).ExecuteUpdateAsync(
-                r => r.SetProperty(x => x.Status, RunStatus.Failed).SetProperty(x => x.CompletedAt, now),
-                CancellationToken.None);
-            throw;
+            LogPublishFailed(logger, ex, run.Id, settings.FanOutStallSeconds);
         }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Manual run {RunId} started")]
     private static partial void LogManualRun(ILogger logger, Guid runId);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not publish the first page of run {RunId}; the run is marked failed")]
-    private static partial void LogPublishFailed(ILogger logger, Exception exception, Guid runId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish the first page of run {RunId}; the reconciler re-drives it once it has stalled for {StallSeconds} s")]
+    private static partial void LogPublishFailed(ILogger logger, Exception exception, Guid runId, int stallSeconds);
 }

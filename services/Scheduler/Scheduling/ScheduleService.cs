@@ -97,9 +97,11 @@ public sealed partial class ScheduleService(
             return TickOutcome.NothingDue;
         }
 
+        // Measured from the last progress, not the start: a long run that keeps recording outcomes still blocks,
+        // one whose outcomes were lost or parked stops blocking after the stale limit.
         var staleBefore = now.AddMinutes(-settings.RunStaleAfterMinutes);
         if (settings.Overlap == OverlapPolicy.Skip
-            && await db.Runs.AnyAsync(r => r.Status == RunStatus.Running && r.StartedAt > staleBefore, cancellationToken))
+            && await db.Runs.AnyAsync(r => r.Status == RunStatus.Running && r.LastProgressAt > staleBefore, cancellationToken))
         {
             var skipped = runStarter.NewRun(RunTrigger.Schedule, due, RunStatus.Skipped);
             db.Runs.Add(skipped);

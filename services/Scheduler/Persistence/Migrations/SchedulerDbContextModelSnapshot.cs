@@ -34,6 +34,10 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("completed_at");
 
+                    b.Property<DateTimeOffset?>("CompletionPublishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completion_published_at");
+
                     b.Property<int>("Dispatched")
                         .HasColumnType("integer")
                         .HasColumnName("dispatched");
@@ -46,9 +50,26 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("failed");
 
+                    b.Property<string>("FanOutAfterUid")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("fan_out_after_uid");
+
                     b.Property<bool>("FanOutCompleted")
                         .HasColumnType("boolean")
                         .HasColumnName("fan_out_completed");
+
+                    b.Property<DateTimeOffset>("LastProgressAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_progress_at");
+
+                    b.Property<DateTimeOffset?>("LastReconciledAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_reconciled_at");
+
+                    b.Property<int>("NextPageNumber")
+                        .HasColumnType("integer")
+                        .HasColumnName("next_page_number");
 
                     b.Property<int>("Skipped")
                         .HasColumnType("integer")
@@ -76,6 +97,9 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
 
                     b.HasKey("Id");
 
+                    b.HasIndex("CompletedAt")
+                        .HasFilter("status = 'completed' AND completion_published_at IS NULL");
+
                     b.HasIndex("StartedAt")
                         .IsDescending();
 
@@ -99,6 +123,10 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                     b.Property<string>("Reason")
                         .HasColumnType("text")
                         .HasColumnName("reason");
+
+                    b.Property<bool>("ReplayFailed")
+                        .HasColumnType("boolean")
+                        .HasColumnName("replay_failed");
 
                     b.Property<string>("Status")
                         .IsRequired()

@@ -1,0 +1,59 @@
+using CrewPlatform.Contracts;
+using CrewPlatform.ServiceDefaults;
+using CrewPlatform.Scheduler.Persistence;
+using MassTransit;
+
+namespace CrewPlatform.Scheduler.Runs;
+
+/// <summary>A user recorded as dispatched in a run, and whether its command must ask for a replay of a failed call.</summary>
+public sealed record DispatchedUser(string Uid, bool ReplayFailed);
+
+/// <summary>
+/// Sends <see cref="RunCrewForUser"/> again for users a run has already recorded as dispatched: the reconciler's
+/// re-send of lost outcomes and an operator's retry-failed. Context and goal are read from the users table as it is
+/// now; a user who has left it cannot be called and is recorded as failed, which may complete the run.
+/// </summary>
+public sealed partial class RunCrewCommands(
+    HostUsers users,
+    RunProgress progress,
+    ISendEndpointProvider sendEndpoints,
+    IPublishEndpoint publishEndpoint,
+    ILogger<RunCrewCommands> logger)
+{
+    /// <summary>The crew caller's command queue.</summary>
+    public static readonly Uri Queue = ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUser);
+
+    public const string UserGoneReason = "user no longer exists";
+
+    /// <summary>Sends one page of commands; returns how many were sent (users gone from the table are not).</summary>
+    public async Task<int> SendAsync(Guid runId, IReadOnlyList<DispatchedUser> page, CancellationToken cancellationToken)
+    {
+        var current = await users.ReadByUidsAsync(page.Select(u => u.Uid).ToList(), cancellationToken);
+        var commands = new List<RunCrewForUser>(page.Count);
+        foreach (var user in page)
+        {
+            if (current.TryGetValue(user.Uid, out var row))
+            {
+                commands.Add(new RunCrewForUser { RunId = runId, UserUid = user.Uid, Context = row.Context, Goal = row.Goal, ReplayFailed = user.ReplayFailed });
+                continue;
+            }
+
+            LogUserGone(logger, runId, user.Uid);
+            if (await progress.RecordOutcomeAsync(runId, user.Uid, succeeded: false, UserGoneReason, cancellationToken) is { } completed)
+            {
+                await progress.PublishCompletedAsync(publishEndpoint, completed, cancellationToken);
+            }
+        }
+
+        if (commands.Count > 0)
+        {
+            var endpoint = await sendEndpoints.GetSendEndpoint(Queue);
+            await endpoint.SendBatch(commands, cancellationToken);
+        }
+
+        return commands.Count;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} user {UserUid} is no longer in the users table; recorded as failed")]
+    private static partial void LogUserGone(ILogger logger, Guid runId, string userUid);
+}
