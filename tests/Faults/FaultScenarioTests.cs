@@ -118,6 +118,21 @@ public sealed class FaultScenarioTests(FaultStack stack)
             return 0;
         });
 
+    [Fact]
+    public async Task A_run_whose_scheduler_died_between_its_commit_and_its_first_page_runs_by_itself()
+    {
+        // Exactly the row a scheduler leaves when it dies right after committing a new run: no page was ever published.
+        var runId = Guid.NewGuid();
+        await stack.ExecuteAsync(
+            """
+            INSERT INTO scheduler.runs (id, trigger, started_at, status, dispatched, succeeded, failed, skipped,
+                                        fan_out_completed, next_page_number, last_progress_at)
+            VALUES ($1, 'schedule', now(), 'running', 0, 0, 0, 0, false, 1, now())
+            """,
+            runId);
+        await JudgeAsync("crash between run commit and first page", runId, [], repeatable: 0, Stopwatch.StartNew(), answeredAtClear: 0);
+    }
+
     private async Task KillAndRestartAsync(string service)
     {
         try
@@ -144,8 +159,12 @@ public sealed class FaultScenarioTests(FaultStack stack)
         var earlierCalls = new List<FakeCall>();
         var repeatable = await fault(earlierCalls);
         var cleared = Stopwatch.StartNew();
-        var answeredAtClear = await StoredOrZeroAsync(runId);
+        await JudgeAsync(name, runId, earlierCalls, repeatable, cleared, await StoredOrZeroAsync(runId));
+    }
 
+    /// <summary>Waits for the run to complete by itself, then checks every guarantee and records the scenario's figures.</summary>
+    private async Task JudgeAsync(string name, Guid runId, List<FakeCall> earlierCalls, int repeatable, Stopwatch cleared, long answeredAtClear)
+    {
         RunRow? run = null;
         await Eventually.HoldsAsync(async () => (run = await stack.TryReadRunAsync(runId))?.Status == "completed",
             $"run {runId} completes by itself after '{name}'", TimeSpan.FromMinutes(5));
