@@ -105,6 +105,13 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     }
 
     [Fact]
+    public async Task An_end_date_on_the_last_day_a_date_can_hold_lists_everything_instead_of_failing()
+    {
+        using var response = await client.GetAsync("/api/crew-responses?endDate=9999-12-31&startDate=0001-01-01");
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Date_filters_are_inclusive_and_a_bare_end_date_covers_that_whole_day()
     {
         var user = await NewUserAsync();
@@ -159,6 +166,8 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [InlineData("?startDate=2024-02-01&endDate=2024-01-31", "startDate must not be after endDate")]
     [InlineData("?startDate=2024-01-31T10:00:01Z&endDate=2024-01-31T10:00:00Z", "startDate must not be after endDate")]
     [InlineData("?limit=1&limit=2", "limit must be given at most once")]
+    [InlineData("?userUid=%00", "userUid must be at most 255 characters of text")]
+    [InlineData("?userUid=a%00b", "userUid must be at most 255 characters of text")]
     public async Task Bad_list_parameters_answer_400_with_a_clear_message(string query, string error)
     {
         await AssertErrorAsync(await client.GetAsync($"/api/crew-responses{query}"), HttpStatusCode.BadRequest, error);

@@ -195,6 +195,12 @@ public static partial class CrewResponsesApi
             }
 
             var userUid = Value(query, "userUid");
+            if (userUid is not null && (userUid.Length > 255 || !StorableText.IsStorable(userUid)))
+            {
+                // No stored uid looks like this (PostgreSQL text cannot even hold a NUL): say so rather than fail.
+                error = "userUid must be at most 255 characters of text";
+                return null;
+            }
 
             var limit = DefaultLimit;
             if (Value(query, "limit") is { } limitText)
@@ -242,7 +248,10 @@ public static partial class CrewResponsesApi
                 }
 
                 // A bare date as endDate means the whole of that day (UTC), not its first instant.
-                (to, toIsExclusive) = end.DateOnly ? (end.Instant.AddDays(1), true) : (end.Instant, false);
+                // The last day a DateTime can hold has no next day: up to its end means no upper bound at all.
+                (to, toIsExclusive) = end.DateOnly
+                    ? (end.Instant.Date == DateTime.MaxValue.Date ? (DateTime?)null : end.Instant.AddDays(1), true)
+                    : ((DateTime?)end.Instant, false);
             }
 
             if (from is not null && to is not null && (toIsExclusive ? from >= to : from > to))
