@@ -53,6 +53,14 @@ public sealed class CrewCallerOptions : IValidatableObject
     [Range(1, 86_400, ErrorMessage = "CREW_CIRCUIT_RESTART_SECONDS must be between 1 and 86400")]
     public double CircuitRestartSeconds { get; set; } = 120;
 
+    [ConfigurationKeyName("CREW_CLAIM_LEASE_SECONDS")]
+    [Range(3, 3_600, ErrorMessage = "CREW_CLAIM_LEASE_SECONDS must be between 3 and 3600")]
+    public double ClaimLeaseSeconds { get; set; } = 30;
+
+    [ConfigurationKeyName("CREW_SHUTDOWN_DRAIN_SECONDS")]
+    [Range(0, 3_600, ErrorMessage = "CREW_SHUTDOWN_DRAIN_SECONDS must be between 0 and 3600")]
+    public double ShutdownDrainSeconds { get; set; } = 120;
+
     public Uri ApiUri() => new(ApiUrl, UriKind.Absolute);
 
     public TimeSpan AttemptTimeout => TimeSpan.FromSeconds(ApiTimeoutSeconds);
@@ -60,11 +68,18 @@ public sealed class CrewCallerOptions : IValidatableObject
     public TimeSpan RetryMaxDelay => TimeSpan.FromSeconds(RetryMaxDelaySeconds);
 
     /// <summary>
-    /// How long one claim on a (run, user) stays ours without renewal: one attempt plus the longest wait before the
-    /// next one, plus slack for the database round trips. The claim is renewed before every attempt, so an instance
-    /// that crashed is taken over after at most this long.
+    /// How long a claim on a (run, user) stays ours without renewal. The heartbeat renews it every third of that
+    /// while the call is worked on, however long the call takes, so an instance killed outright is taken over after
+    /// at most this long rather than after a whole attempt timeout.
     /// </summary>
-    public TimeSpan ClaimLease => AttemptTimeout + RetryMaxDelay + TimeSpan.FromSeconds(30);
+    public TimeSpan ClaimLease => TimeSpan.FromSeconds(ClaimLeaseSeconds);
+
+    /// <summary>How long a stopping instance lets the calls in flight finish before it cancels them.</summary>
+    public TimeSpan ShutdownDrain => TimeSpan.FromSeconds(ShutdownDrainSeconds);
+
+    public TimeSpan CircuitTrackingPeriod => TimeSpan.FromSeconds(CircuitTrackingSeconds);
+
+    public TimeSpan CircuitRestartTimeout => TimeSpan.FromSeconds(CircuitRestartSeconds);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

@@ -17,7 +17,7 @@ public static class CrewCallerRegistration
         return configurator;
     }
 
-    /// <summary>Validated <c>CREW_*</c> options, the crew API's Refit client and the call ledger.</summary>
+    /// <summary>Validated <c>CREW_*</c> options, the crew API's Refit client and circuit, the call ledger and its heartbeat.</summary>
     public static IServiceCollection AddCrewCaller(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<CrewCallerOptions>()
@@ -25,13 +25,23 @@ public static class CrewCallerRegistration
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        // On shutdown a crew call may have minutes to go: cancel it soon, so the consumer releases its claim and the
-        // broker hands the command to another instance straight away instead of after the lease.
-        services.Configure<MassTransitHostOptions>(options => options.ConsumerStopTimeout = TimeSpan.FromSeconds(10));
+        // On shutdown the calls in flight are paid for already: let them finish for CREW_SHUTDOWN_DRAIN_SECONDS (waiting
+        // consumers hand their commands back at once). Post-configured, because AddMessaging sets the platform's
+        // 10 s default after this runs. The bus and the host get a margin to publish the last outcomes and stop.
+        services.AddOptions<MassTransitHostOptions>().PostConfigure<IOptions<CrewCallerOptions>>((host, crew) =>
+        {
+            host.ConsumerStopTimeout = crew.Value.ShutdownDrain;
+            host.StopTimeout = crew.Value.ShutdownDrain + TimeSpan.FromSeconds(15);
+        });
+        services.AddOptions<HostOptions>().PostConfigure<IOptions<CrewCallerOptions>>((host, crew) =>
+            host.ShutdownTimeout = crew.Value.ShutdownDrain + TimeSpan.FromSeconds(30));
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<CrewCallerInstance>();
         services.AddSingleton<CrewCallLedger>();
+        services.AddSingleton<ActiveClaims>();
+        services.AddHostedService<ClaimHeartbeat>();
+        services.AddSingleton<CrewApiCircuit>();
         services.AddTransient<CrewApiInvoker>();
 
         // The generated client: Refit 16's reflection builder is not supported here. No resilience handler and no

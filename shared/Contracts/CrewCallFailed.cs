@@ -1,6 +1,9 @@
 namespace CrewPlatform.Contracts;
 
-/// <summary>Event: the crew caller gave up on one user of one run; the command went to the error queue for replay.</summary>
+/// <summary>
+/// Event: the crew caller gave up on one user of one run (recorded in its ledger; an operator's retry-failed replays
+/// it). Announced again whenever the command for that user arrives anew, so a lost copy of this event heals itself.
+/// </summary>
 public sealed record CrewCallFailed
 {
     /// <summary>The run the call belonged to.</summary>

@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 
 namespace CrewPlatform.FakeCrewApi;
 
-/// <summary>One received call, as <c>GET /calls</c> lists it.</summary>
-public sealed record ReceivedCall(int Number, DateTimeOffset ReceivedAt, string? Context, string? Goal, string Plan);
+/// <summary>One received call, as <c>GET /calls</c> lists it; <paramref name="IdempotencyKey"/> is the request's <c>Idempotency-Key</c> header, if any.</summary>
+public sealed record ReceivedCall(int Number, DateTimeOffset ReceivedAt, string? Context, string? Goal, string Plan, string? IdempotencyKey = null);
 
 /// <summary>
 /// The fake's mutable state: behaviour, the scripted answers still to give, and what it saw. A scripted step
@@ -55,7 +55,7 @@ public sealed class FakeCrewState(FakeCrewBehaviour initial)
     }
 
     /// <summary>Registers a call and decides what to do with it: the next scripted step, or a draw against the rates.</summary>
-    public (string Plan, TimeSpan Latency, FakeCrewBehaviour Behaviour) Receive(string? context, string? goal)
+    public (string Plan, TimeSpan Latency, FakeCrewBehaviour Behaviour) Receive(string? context, string? goal, string? idempotencyKey = null)
     {
         string plan;
         double latencyMs;
@@ -68,7 +68,7 @@ public sealed class FakeCrewState(FakeCrewBehaviour initial)
         }
 
         var number = Interlocked.Increment(ref received);
-        calls.Enqueue(new ReceivedCall(number, DateTimeOffset.UtcNow, context, goal, plan));
+        calls.Enqueue(new ReceivedCall(number, DateTimeOffset.UtcNow, context, goal, plan, idempotencyKey));
         while (calls.Count > KeptCalls && calls.TryDequeue(out _))
         {
         }

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using CrewPlatform.Contracts;
 using CrewPlatform.CrewCaller.CrewApi;
 using CrewPlatform.CrewCaller.Persistence;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 using Microsoft.Extensions.Options;
 
@@ -10,72 +10,95 @@ namespace CrewPlatform.CrewCaller.Consumers;
 /// <summary>
 /// Calls the crew API for one user of one run, at most once per (run, user) however often the command arrives:
 /// claims the ledger row, retries transient failures in-process, records the outcome, then publishes
-/// <see cref="CrewResponseReceived"/> or <see cref="CrewCallFailed"/>.
+/// <see cref="CrewResponseReceived"/> or <see cref="CrewCallFailed"/>. Giving up is a recorded outcome, not a fault:
+/// the command is acknowledged, and an operator's retry-failed replays it.
 /// </summary>
+/// <remarks>
+/// Ledger statements before the call may throw: the endpoint's platform retry runs the message again, and the claim
+/// finds its own row. Everything after the crew answered is retried in place until the infrastructure answers, because
+/// losing a paid answer would mean buying it again.
+/// </remarks>
 public sealed partial class RunCrewForUserConsumer(
     CrewCallLedger ledger,
+    ActiveClaims activeClaims,
+    CrewApiCircuit circuit,
     CrewApiInvoker crewApi,
+    IHostApplicationLifetime lifetime,
     IOptions<CrewCallerOptions> options,
     TimeProvider timeProvider,
     ILogger<RunCrewForUserConsumer> logger) : IConsumer<RunCrewForUser>
 {
-    private static readonly TimeSpan LongestLeasePoll = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan ShortestLeasePoll = TimeSpan.FromMilliseconds(200);
+    /// <summary>How many times a command was handed back to the queue, for whoever reads it in the RabbitMQ UI.</summary>
+    public const string HandBacksHeader = "CrewCaller-HandBacks";
+
+    /// <summary>A lease that runs out sooner than this is waited for in place; a longer one is not worth a slot.</summary>
+    private static readonly TimeSpan LongestWaitInPlace = TimeSpan.FromSeconds(1);
+
+    /// <summary>Before a held command goes back to the queue: when the queue holds nothing else, it would come straight back.</summary>
+    private static readonly TimeSpan HandBackPause = TimeSpan.FromSeconds(1);
+
+    /// <summary>Added to an in-place wait so the lease has surely run out by the database's clock too.</summary>
+    private static readonly TimeSpan LeaseSlack = TimeSpan.FromMilliseconds(50);
 
     private readonly CrewCallerOptions settings = options.Value;
 
     public async Task Consume(ConsumeContext<RunCrewForUser> context)
     {
         var command = context.Message;
-        switch (await ClaimAsync(command, context.CancellationToken))
+
+        // The ledger cannot tell two consumers of this process apart (both are claimed_by us), the registry can.
+        if (!activeClaims.TryRegister(command.RunId, command.UserUid))
         {
-            case ClaimResult.Claimed:
-                await CallAsync(context);
-                break;
+            LogHeldInThisProcess(logger, command.RunId, command.UserUid);
+            await HandBackAsync(context, pause: true);
+            return;
+        }
 
-            case ClaimResult.AlreadySucceeded done:
-                // Covers a crash between recording the answer and publishing it; the ResponseStore stores once per (run, user).
-                LogAlreadyAnswered(logger, command.RunId, command.UserUid);
-                await context.Publish(new CrewResponseReceived
-                {
-                    RunId = command.RunId,
-                    UserUid = command.UserUid,
-                    RequestContext = command.Context,
-                    RequestGoal = command.Goal,
-                    ResponseJson = done.ResponseJson,
-                    Attempts = done.Attempts,
-                    DurationMs = done.DurationMs,
-                    ReceivedAt = done.FinishedAt,
-                });
-                break;
-
-            case ClaimResult.FailedElsewhere failed:
-                LogFailedElsewhere(logger, command.RunId, command.UserUid, failed.LastError);
-                break;
+        try
+        {
+            await ClaimAndCallAsync(context);
+        }
+        finally
+        {
+            activeClaims.Unregister(command.RunId, command.UserUid);
         }
     }
 
-    /// <summary>
-    /// Claims the (run, user), or waits while another live claim holds it: that holder may crash, and then this
-    /// delivery (often its own redelivery) must take over once the lease runs out rather than be dropped.
-    /// </summary>
-    private async Task<ClaimResult> ClaimAsync(RunCrewForUser command, CancellationToken cancellationToken)
+    private async Task ClaimAndCallAsync(ConsumeContext<RunCrewForUser> context)
     {
-        var takeOverFailed = true;
+        var command = context.Message;
         while (true)
         {
-            var claim = await ledger.TryClaimAsync(command.RunId, command.UserUid, settings.ClaimLease, takeOverFailed, cancellationToken);
-            if (claim is not ClaimResult.HeldElsewhere held)
+            switch (await ledger.TryClaimAsync(command.RunId, command.UserUid, settings.ClaimLease, command.ReplayFailed, context.CancellationToken))
             {
-                return claim;
-            }
+                case ClaimResult.Claimed:
+                    await CallAsync(context);
+                    return;
 
-            // A failure recorded by the holder we waited on is that holder's to report; do not call a second time.
-            takeOverFailed = false;
-            LogHeldElsewhere(logger, command.RunId, command.UserUid, held.LeaseExpiresAt);
-            var untilExpiry = held.LeaseExpiresAt - held.DatabaseNow;
-            var wait = untilExpiry < ShortestLeasePoll ? ShortestLeasePoll : untilExpiry > LongestLeasePoll ? LongestLeasePoll : untilExpiry;
-            await Task.Delay(wait, timeProvider, cancellationToken);
+                case ClaimResult.AlreadySucceeded done:
+                    // Covers a crash between recording the answer and publishing it; the ResponseStore stores once per (run, user).
+                    LogAlreadyAnswered(logger, command.RunId, command.UserUid);
+                    await context.Publish(Answer(command, done.ResponseJson, done.Attempts, done.DurationMs, done.FinishedAt));
+                    return;
+
+                case ClaimResult.AlreadyFailed failed:
+                    // Covers a crash between recording the failure and publishing it; only an operator's replay calls again.
+                    LogAlreadyFailed(logger, command.RunId, command.UserUid, failed.Reason);
+                    await context.Publish(Failure(command, failed.Reason, failed.StatusCode, failed.Attempts, failed.FinishedAt));
+                    return;
+
+                case ClaimResult.HeldElsewhere held:
+                    // The holder may be dead: its lease then runs out and this command must take over, not be dropped.
+                    // Until then the command waits in the queue, not in a concurrency slot other users need.
+                    LogHeldElsewhere(logger, command.RunId, command.UserUid, held.ClaimableAt);
+                    if (held.Remaining > LongestWaitInPlace || !await WaitUnlessStoppingAsync(held.Remaining + LeaseSlack, context.CancellationToken))
+                    {
+                        await HandBackAsync(context, pause: held.Remaining > LongestWaitInPlace);
+                        return;
+                    }
+
+                    break;
+            }
         }
     }
 
@@ -84,95 +107,200 @@ public sealed partial class RunCrewForUserConsumer(
         var command = context.Message;
         var cancellationToken = context.CancellationToken;
         var request = new CrewRequest(command.Context, command.Goal);
-        var started = Stopwatch.GetTimestamp();
-        CrewAttemptResult? last = null;
-        var attempt = 0;
+        var idempotencyKey = $"{command.RunId}:{command.UserUid}";
+        var started = timeProvider.GetTimestamp();
+        var attempts = 0;
+        var countedFailures = 0;
         try
         {
-            while (attempt < settings.MaxAttempts)
+            while (true)
             {
-                attempt++;
-                if (!await ledger.BeginAttemptAsync(command.RunId, command.UserUid, settings.ClaimLease, cancellationToken))
+                using var permit = await EnterCircuitUnlessStoppingAsync(cancellationToken);
+                if (permit is null)
+                {
+                    await HandBackClaimedAsync(context);
+                    return;
+                }
+
+                if (!await ledger.BeginAttemptAsync(command.RunId, command.UserUid, cancellationToken))
                 {
                     LogClaimLost(logger, command.RunId, command.UserUid);
                     return;
                 }
 
-                last = await crewApi.AttemptAsync(request, cancellationToken);
-                if (last.Outcome == CrewAttemptOutcome.Answered)
+                attempts++;
+                var result = await crewApi.AttemptAsync(request, idempotencyKey, cancellationToken);
+                var counts = permit.Record(available: result.Outcome != CrewAttemptOutcome.Transient);
+                if (result.Outcome != CrewAttemptOutcome.Transient)
                 {
-                    await AnsweredAsync(context, last, attempt, Stopwatch.GetElapsedTime(started));
+                    await RecordOutcomeAsync(context, result, attempts, timeProvider.GetElapsedTime(started));
                     return;
                 }
 
-                if (last.Outcome == CrewAttemptOutcome.Permanent || attempt == settings.MaxAttempts)
+                countedFailures += counts ? 1 : 0;
+                if (countedFailures >= settings.MaxAttempts)
                 {
-                    break;
+                    await RecordOutcomeAsync(context, result, attempts, timeProvider.GetElapsedTime(started));
+                    return;
                 }
 
-                var delay = RetrySchedule.DelayAfter(attempt, last.RetryAfter, settings, Random.Shared);
-                LogRetrying(logger, command.RunId, command.UserUid, attempt, last.Reason, delay.TotalMilliseconds);
-                await ledger.RecordAttemptFailureAsync(command.RunId, command.UserUid, last.Reason, last.StatusCode, settings.ClaimLease, cancellationToken);
-                await Task.Delay(delay, timeProvider, cancellationToken);
+                if (!await UntilInfrastructureAnswersAsync(ct => ledger.RecordAttemptFailureAsync(command.RunId, command.UserUid, result.Reason, result.StatusCode, ct), cancellationToken))
+                {
+                    LogClaimLost(logger, command.RunId, command.UserUid);
+                    return;
+                }
+
+                if (!counts)
+                {
+                    // The circuit is open: the user waits at its gate and keeps its attempts.
+                    LogWaitingForCircuit(logger, command.RunId, command.UserUid, attempts, result.Reason);
+                    continue;
+                }
+
+                var delay = RetrySchedule.DelayAfter(countedFailures, result.RetryAfter, settings, Random.Shared);
+                LogRetrying(logger, command.RunId, command.UserUid, attempts, result.Reason, delay.TotalMilliseconds);
+                if (!await WaitUnlessStoppingAsync(delay, cancellationToken))
+                {
+                    await HandBackClaimedAsync(context);
+                    return;
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Shutting down: the broker redelivers the command, and whoever gets it should not wait out our lease.
-            await ledger.ReleaseAsync(command.RunId, command.UserUid);
+            // The drain time ran out mid-call: MassTransit returns the command to the queue, and whoever gets it
+            // should not wait out our lease.
+            await ReleaseQuietlyAsync(command);
             throw;
         }
-
-        await GaveUpAsync(context, last!, attempt, Stopwatch.GetElapsedTime(started));
     }
 
-    private async Task AnsweredAsync(ConsumeContext<RunCrewForUser> context, CrewAttemptResult answer, int attempts, TimeSpan duration)
+    /// <summary>Records an answer or giving up, then announces it. Neither is retried by the message retry: both are outcomes.</summary>
+    private async Task RecordOutcomeAsync(ConsumeContext<RunCrewForUser> context, CrewAttemptResult last, int attempts, TimeSpan duration)
     {
         var command = context.Message;
         var durationMs = (long)duration.TotalMilliseconds;
+        var token = context.CancellationToken;
 
         // Recorded before publishing: a crash in between is repaired by the redelivery re-publishing from the ledger.
-        if (!await ledger.RecordSuccessAsync(command.RunId, command.UserUid, answer.ResponseJson!, answer.StatusCode ?? 200, durationMs, context.CancellationToken))
+        if (last.Outcome == CrewAttemptOutcome.Answered)
+        {
+            var json = last.ResponseJson!;
+            var receivedAt = await UntilInfrastructureAnswersAsync(ct => ledger.RecordSuccessAsync(command.RunId, command.UserUid, json, last.StatusCode ?? 200, durationMs, ct), token);
+            if (receivedAt is null)
+            {
+                LogClaimLost(logger, command.RunId, command.UserUid);
+                return;
+            }
+
+            LogAnswered(logger, command.RunId, command.UserUid, attempts, durationMs);
+            await UntilInfrastructureAnswersAsync(ct => context.Publish(Answer(command, json, attempts, durationMs, receivedAt.Value), ct), token);
+            return;
+        }
+
+        var reason = last.Outcome == CrewAttemptOutcome.Permanent ? last.Reason : $"{last.Reason} (gave up after {attempts} attempts)";
+        var failedAt = await UntilInfrastructureAnswersAsync(ct => ledger.RecordFailureAsync(command.RunId, command.UserUid, reason, last.StatusCode, durationMs, ct), token);
+        if (failedAt is null)
         {
             LogClaimLost(logger, command.RunId, command.UserUid);
             return;
         }
 
-        LogAnswered(logger, command.RunId, command.UserUid, attempts, durationMs);
-        await context.Publish(new CrewResponseReceived
-        {
-            RunId = command.RunId,
-            UserUid = command.UserUid,
-            RequestContext = command.Context,
-            RequestGoal = command.Goal,
-            ResponseJson = answer.ResponseJson!,
-            Attempts = attempts,
-            DurationMs = durationMs,
-            ReceivedAt = timeProvider.GetUtcNow(),
-        });
-    }
-
-    private async Task GaveUpAsync(ConsumeContext<RunCrewForUser> context, CrewAttemptResult last, int attempts, TimeSpan duration)
-    {
-        var command = context.Message;
-        var reason = last.Outcome == CrewAttemptOutcome.Permanent ? last.Reason : $"{last.Reason} (gave up after {attempts} attempts)";
-        await ledger.RecordFailureAsync(command.RunId, command.UserUid, reason, last.StatusCode, (long)duration.TotalMilliseconds, context.CancellationToken);
         LogGaveUp(logger, command.RunId, command.UserUid, attempts, reason);
-        await context.Publish(new CrewCallFailed
-        {
-            RunId = command.RunId,
-            UserUid = command.UserUid,
-            Reason = reason,
-            StatusCode = last.StatusCode,
-            Attempts = attempts,
-            FailedAt = timeProvider.GetUtcNow(),
-        });
-
-        var message = $"Crew call for user {command.UserUid} in run {command.RunId} failed: {reason}";
-        throw last.Outcome == CrewAttemptOutcome.Permanent
-            ? new CrewCallRejectedException(message)
-            : new CrewApiUnavailableException(message);
+        await UntilInfrastructureAnswersAsync(ct => context.Publish(Failure(command, reason, last.StatusCode, attempts, failedAt.Value), ct), token);
     }
+
+    /// <summary>
+    /// Puts a copy of the command back at the end of the queue and lets this delivery complete, freeing the slot. The
+    /// copy is confirmed by the broker before the original is acknowledged, so the command cannot be lost in between.
+    /// </summary>
+    private async Task HandBackAsync(ConsumeContext<RunCrewForUser> context, bool pause)
+    {
+        if (pause)
+        {
+            await WaitUnlessStoppingAsync(HandBackPause, context.CancellationToken);
+        }
+
+        var handBacks = context.Headers.Get(HandBacksHeader, default(int?)) ?? 0;
+        var queue = await context.GetSendEndpoint(context.ReceiveContext.InputAddress);
+        await queue.Send(context.Message, send => send.Headers.Set(HandBacksHeader, handBacks + 1), context.CancellationToken);
+        LogHandedBack(logger, context.Message.RunId, context.Message.UserUid, handBacks + 1);
+    }
+
+    /// <summary>Stopping while waiting between attempts: the next instance (or this one restarted) takes over at once.</summary>
+    private async Task HandBackClaimedAsync(ConsumeContext<RunCrewForUser> context)
+    {
+        await HandBackAsync(context, pause: false);
+        await ReleaseQuietlyAsync(context.Message);
+    }
+
+    private async Task ReleaseQuietlyAsync(RunCrewForUser command)
+    {
+        try
+        {
+            await ledger.ReleaseAsync(command.RunId, command.UserUid, CancellationToken.None);
+        }
+        catch (Exception ex) when (PlatformRetry.IsInfrastructureFault(ex))
+        {
+            // Not worth holding a stop for: without the heartbeat the lease runs out on its own.
+            LogReleaseFailed(logger, ex, command.RunId, command.UserUid);
+        }
+    }
+
+    /// <summary>Waits, unless the application starts stopping first (false then); a waiting consumer must not hold up a stop.</summary>
+    private async Task<bool> WaitUnlessStoppingAsync(TimeSpan delay, CancellationToken cancellationToken) =>
+        await UnlessStoppingAsync(async token => { await Task.Delay(delay, timeProvider, token); return true; }, cancellationToken);
+
+    /// <summary>The circuit's permit for the next attempt, or null when the application started stopping first.</summary>
+    private Task<CrewApiCircuit.CircuitPermit?> EnterCircuitUnlessStoppingAsync(CancellationToken cancellationToken) =>
+        UnlessStoppingAsync<CrewApiCircuit.CircuitPermit?>(async token => await circuit.EnterAsync(token), cancellationToken);
+
+    private async Task<T?> UnlessStoppingAsync<T>(Func<CancellationToken, Task<T>> wait, CancellationToken cancellationToken)
+    {
+        var stopping = lifetime.ApplicationStopping;
+        if (stopping.IsCancellationRequested)
+        {
+            return default;
+        }
+
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping);
+        try
+        {
+            return await wait(waiting.Token);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return default;
+        }
+    }
+
+    private Task<T> UntilInfrastructureAnswersAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken cancellationToken) =>
+        PlatformRetry.UntilInfrastructureAnswersAsync(action, timeProvider, cancellationToken);
+
+    private Task UntilInfrastructureAnswersAsync(Func<CancellationToken, Task> action, CancellationToken cancellationToken) =>
+        PlatformRetry.UntilInfrastructureAnswersAsync(action, timeProvider, cancellationToken);
+
+    private static CrewResponseReceived Answer(RunCrewForUser command, string responseJson, int attempts, long durationMs, DateTimeOffset receivedAt) => new()
+    {
+        RunId = command.RunId,
+        UserUid = command.UserUid,
+        RequestContext = command.Context,
+        RequestGoal = command.Goal,
+        ResponseJson = responseJson,
+        Attempts = attempts,
+        DurationMs = durationMs,
+        ReceivedAt = receivedAt,
+    };
+
+    private static CrewCallFailed Failure(RunCrewForUser command, string reason, int? statusCode, int attempts, DateTimeOffset failedAt) => new()
+    {
+        RunId = command.RunId,
+        UserUid = command.UserUid,
+        Reason = reason,
+        StatusCode = statusCode,
+        Attempts = attempts,
+        FailedAt = failedAt,
+    };
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Crew answered for user {UserUid} in run {RunId} after {Attempts} attempt(s) in {DurationMs} ms")]
     private static partial void LogAnswered(ILogger logger, Guid runId, string userUid, int attempts, long durationMs);
@@ -180,18 +308,30 @@ public sealed partial class RunCrewForUserConsumer(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Crew call for user {UserUid} in run {RunId} failed on attempt {Attempt} ({Reason}); retrying in {DelayMs} ms")]
     private static partial void LogRetrying(ILogger logger, Guid runId, string userUid, int attempt, string reason, double delayMs);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Crew call for user {UserUid} in run {RunId} failed on attempt {Attempt} ({Reason}) while the crew API circuit is open; waiting for it without counting the attempt")]
+    private static partial void LogWaitingForCircuit(ILogger logger, Guid runId, string userUid, int attempt, string reason);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Gave up on the crew call for user {UserUid} in run {RunId} after {Attempts} attempt(s): {Reason}")]
     private static partial void LogGaveUp(ILogger logger, Guid runId, string userUid, int attempts, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "User {UserUid} in run {RunId} already has a crew answer; re-publishing it instead of calling again")]
     private static partial void LogAlreadyAnswered(ILogger logger, Guid runId, string userUid);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "User {UserUid} in run {RunId} is being called by another claim until {LeaseExpiresAt}; waiting")]
-    private static partial void LogHeldElsewhere(ILogger logger, Guid runId, string userUid, DateTimeOffset leaseExpiresAt);
+    [LoggerMessage(Level = LogLevel.Information, Message = "The crew call for user {UserUid} in run {RunId} failed for good ({Reason}); re-publishing the failure instead of calling again")]
+    private static partial void LogAlreadyFailed(ILogger logger, Guid runId, string userUid, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "The crew call for user {UserUid} in run {RunId} failed under another claim ({LastError}); not calling again")]
-    private static partial void LogFailedElsewhere(ILogger logger, Guid runId, string userUid, string? lastError);
+    [LoggerMessage(Level = LogLevel.Information, Message = "User {UserUid} in run {RunId} is being called by another claim, claimable at {ClaimableAt} unless renewed")]
+    private static partial void LogHeldElsewhere(ILogger logger, Guid runId, string userUid, DateTimeOffset claimableAt);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the claim on user {UserUid} in run {RunId} (lease ran out and another instance took over); leaving it to that instance")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "User {UserUid} in run {RunId} is being called by another consumer of this instance")]
+    private static partial void LogHeldInThisProcess(ILogger logger, Guid runId, string userUid);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Handed the command for user {UserUid} in run {RunId} back to the queue (hand-back {HandBacks})")]
+    private static partial void LogHandedBack(ILogger logger, Guid runId, string userUid, int handBacks);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the claim on user {UserUid} in run {RunId} (another instance took over); leaving it to that instance")]
     private static partial void LogClaimLost(ILogger logger, Guid runId, string userUid);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not release the claim on user {UserUid} in run {RunId}; it lapses with its lease")]
+    private static partial void LogReleaseFailed(ILogger logger, Exception exception, Guid runId, string userUid);
 }

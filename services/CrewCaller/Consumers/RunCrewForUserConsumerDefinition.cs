@@ -1,4 +1,5 @@
 using CrewPlatform.Contracts;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 using Microsoft.Extensions.Options;
 
@@ -6,9 +7,11 @@ namespace CrewPlatform.CrewCaller.Consumers;
 
 /// <summary>
 /// Endpoint tuning for <see cref="RunCrewForUserConsumer"/>: queue <c>run-crew-for-user</c>, at most
-/// <c>CREW_MAX_CONCURRENCY</c> calls at once and no more messages prefetched than that (a second instance then takes
-/// its share of a long queue), and a kill switch that stops consuming while the crew API is down.
-/// No message retry: the consumer retries the HTTP call itself, and a second layer would multiply the attempts.
+/// <c>CREW_MAX_CONCURRENCY</c> calls at once and no more messages prefetched than that: a second instance then takes
+/// its share of a long queue, and while the crew API circuit is open the users waiting in their slots stop further
+/// deliveries, so the rest stay in the queue.
+/// The platform retry covers infrastructure faults before the crew call (the claim finds its own row again); the
+/// HTTP attempts are retried by the consumer itself, never by redelivering the message.
 /// </summary>
 public sealed class RunCrewForUserConsumerDefinition : ConsumerDefinition<RunCrewForUserConsumer>
 {
@@ -28,14 +31,6 @@ public sealed class RunCrewForUserConsumerDefinition : ConsumerDefinition<RunCre
     {
         endpointConfigurator.PrefetchCount = settings.MaxConcurrency;
         endpointConfigurator.ConcurrentMessageLimit = settings.MaxConcurrency;
-
-        // Only calls that gave up on an unavailable API count; a run of 400s for bad input is no reason to stop.
-        // While stopped, the queue keeps the users; after the restart timeout one more failure stops it again.
-        endpointConfigurator.UseKillSwitch(killSwitch => killSwitch
-            .SetActivationThreshold(settings.CircuitActivationThreshold)
-            .SetTripThreshold(settings.CircuitTripPercent)
-            .SetTrackingPeriod(TimeSpan.FromSeconds(settings.CircuitTrackingSeconds))
-            .SetRestartTimeout(TimeSpan.FromSeconds(settings.CircuitRestartSeconds))
-            .SetExceptionFilter(filter => filter.Handle<CrewApiUnavailableException>()));
+        consumerConfigurator.UsePlatformRetry();
     }
 }

@@ -18,13 +18,14 @@ public sealed class CrewApiInvoker(ICrewApi crewApi, IOptions<CrewCallerOptions>
 
     private readonly CrewCallerOptions settings = options.Value;
 
-    public async Task<CrewAttemptResult> AttemptAsync(CrewRequest request, CancellationToken cancellationToken)
+    /// <param name="idempotencyKey">The same for every attempt of one (run, user): <c>&lt;runId&gt;:&lt;userUid&gt;</c>.</param>
+    public async Task<CrewAttemptResult> AttemptAsync(CrewRequest request, string idempotencyKey, CancellationToken cancellationToken)
     {
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         attempt.CancelAfter(settings.AttemptTimeout);
         try
         {
-            using var response = await crewApi.RunCrewAsync(request, attempt.Token);
+            using var response = await crewApi.RunCrewAsync(request, idempotencyKey, attempt.Token);
             return await ClassifyAsync(response, attempt.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

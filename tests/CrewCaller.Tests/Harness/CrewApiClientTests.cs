@@ -13,17 +13,18 @@ public sealed class CrewApiClientTests
     [Theory]
     [InlineData("http://crew.test:8000/run-crew")]
     [InlineData("https://crew.test/api/v2/run-crew")]
-    public async Task The_request_is_posted_to_CREW_API_URL_as_given_with_explicit_nulls(string url)
+    public async Task The_request_is_posted_to_CREW_API_URL_as_given_with_explicit_nulls_and_the_idempotency_key(string url)
     {
         var recorder = new RecordingHandler();
         await using var provider = Provider(url, recorder);
 
-        using var response = await provider.GetRequiredService<ICrewApi>().RunCrewAsync(new CrewRequest("A bakery", null), CancellationToken.None);
+        using var response = await provider.GetRequiredService<ICrewApi>().RunCrewAsync(new CrewRequest("A bakery", null), "run-1:user-1", CancellationToken.None);
 
         Assert.Equal(HttpMethod.Post, recorder.Method);
         Assert.Equal(new Uri(url), recorder.Uri);
         Assert.Equal("""{"customer_business_background_latest":"A bakery","customer_goal_latest":null}""", recorder.Body);
         Assert.Equal("application/json", recorder.MediaType);
+        Assert.Equal("run-1:user-1", recorder.IdempotencyKey);
     }
 
     [Fact]
@@ -56,12 +57,15 @@ public sealed class CrewApiClientTests
 
         public string? MediaType { get; private set; }
 
+        public string? IdempotencyKey { get; private set; }
+
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             Method = request.Method;
             Uri = request.RequestUri;
             Body = request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken);
             MediaType = request.Content?.Headers.ContentType?.MediaType;
+            IdempotencyKey = request.Headers.TryGetValues("Idempotency-Key", out var keys) ? string.Join(",", keys) : null;
             return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
         }
     }

@@ -13,6 +13,22 @@ public sealed class CrewCallerOptionsTests
 
         Assert.Equal("http://127.0.0.1:8090/run-crew", options.ApiUrl);
         Assert.Equal((600d, 8, 4, 2_000, 8L * 1024 * 1024), (options.ApiTimeoutSeconds, options.MaxConcurrency, options.MaxAttempts, options.RetryBaseDelayMs, options.MaxResponseBytes));
+        Assert.Equal((TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(120)), (options.ClaimLease, options.ShutdownDrain));
+    }
+
+    [Fact]
+    public void The_drain_time_sets_how_long_consumers_and_the_host_may_take_to_stop()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["CREW_SHUTDOWN_DRAIN_SECONDS"] = "45" }).Build();
+        var services = new ServiceCollection();
+        services.AddOptions<MassTransit.MassTransitHostOptions>().Configure(options => options.ConsumerStopTimeout = TimeSpan.FromSeconds(10));
+        using var provider = services.AddCrewCaller(configuration).BuildServiceProvider();
+
+        var bus = provider.GetRequiredService<IOptions<MassTransit.MassTransitHostOptions>>().Value;
+        var host = provider.GetRequiredService<IOptions<Microsoft.Extensions.Hosting.HostOptions>>().Value;
+
+        Assert.Equal((TimeSpan.FromSeconds(45), TimeSpan.FromSeconds(60)), (bus.ConsumerStopTimeout, bus.StopTimeout));
+        Assert.Equal(TimeSpan.FromSeconds(75), host.ShutdownTimeout);
     }
 
     [Theory]
@@ -21,6 +37,10 @@ public sealed class CrewCallerOptionsTests
     [InlineData("CREW_API_TIMEOUT_SECONDS", "-1")]
     [InlineData("CREW_MAX_RESPONSE_BYTES", "0")]
     [InlineData("CREW_CIRCUIT_TRIP_PERCENT", "101")]
+    [InlineData("CREW_CLAIM_LEASE_SECONDS", "2")]
+    [InlineData("CREW_CLAIM_LEASE_SECONDS", "3601")]
+    [InlineData("CREW_SHUTDOWN_DRAIN_SECONDS", "-1")]
+    [InlineData("CREW_SHUTDOWN_DRAIN_SECONDS", "3601")]
     [InlineData("CREW_API_URL", "not a url")]
     [InlineData("CREW_API_URL", "ftp://crew.test/run-crew")]
     public void A_bad_value_fails_with_a_message_naming_the_setting(string name, string value)

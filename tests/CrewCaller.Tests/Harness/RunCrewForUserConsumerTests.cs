@@ -4,7 +4,7 @@ using CrewPlatform.CrewCaller.Tests.Support;
 
 namespace CrewPlatform.CrewCaller.Tests.Harness;
 
-/// <summary>The consumer's decisions: what it retries, what it publishes, when it faults, and that it calls once per (run, user).</summary>
+/// <summary>The consumer's decisions: what it retries, what it publishes, that giving up is no fault, and that it calls once per (run, user).</summary>
 public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : IClassFixture<CrewCallerDatabase>
 {
     [Fact]
@@ -53,7 +53,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     [InlineData(HttpStatusCode.Unauthorized)]
     [InlineData(HttpStatusCode.NotFound)]
     [InlineData(HttpStatusCode.UnprocessableEntity)]
-    public async Task A_client_error_is_not_retried_publishes_the_failure_and_faults_the_command(HttpStatusCode permanent)
+    public async Task A_client_error_is_not_retried_and_publishes_the_failure_as_an_outcome_not_a_fault(HttpStatusCode permanent)
     {
         var crew = new ScriptedCrewApi().ThenAnswer(permanent);
         await using var scope = await HarnessScope.StartAsync(database, crew);
@@ -65,7 +65,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
         Assert.Equal((int)permanent, failed.StatusCode);
         Assert.Equal(1, failed.Attempts);
         Assert.Equal($"HTTP {(int)permanent} from crew API", failed.Reason);
-        Assert.IsType<CrewCallRejectedException>(await scope.ConsumedAsync(command));
+        Assert.Null(await scope.ConsumedAsync(command));
         Assert.Equal(1, crew.Calls);
         Assert.False(scope.Harness.Published.Select<Contracts.CrewResponseReceived>().Any());
     }
@@ -104,7 +104,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     }
 
     [Fact]
-    public async Task Connection_errors_are_retried_up_to_the_attempt_limit_then_the_command_faults_as_api_unavailable()
+    public async Task Connection_errors_are_retried_up_to_the_attempt_limit_then_the_failure_is_recorded_and_the_command_completes()
     {
         var crew = new ScriptedCrewApi { Fallback = _ => throw new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused") };
         await using var scope = await HarnessScope.StartAsync(database, crew);
@@ -116,7 +116,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
         Assert.Equal(3, failed.Attempts);
         Assert.Null(failed.StatusCode);
         Assert.StartsWith("connection error", failed.Reason, StringComparison.Ordinal);
-        Assert.IsType<CrewApiUnavailableException>(await scope.ConsumedAsync(command));
+        Assert.Null(await scope.ConsumedAsync(command));
         Assert.Equal(3, crew.Calls);
         var row = await database.LedgerRowAsync(command.RunId, command.UserUid);
         Assert.Equal(("failed", 3, (int?)null), (row!.Status, row.Attempts, row.LastStatusCode));
@@ -162,13 +162,45 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
 
         await scope.SendAsync(command);
         await scope.FailedAsync(command);
-        await scope.SendAsync(command);
+        await scope.SendAsync(command with { ReplayFailed = true });
         var received = await scope.ReceivedAsync(command);
 
         Assert.Equal(2, crew.Calls);
         Assert.Equal(1, received.Attempts);
         var row = await database.LedgerRowAsync(command.RunId, command.UserUid);
         Assert.Equal(("succeeded", 2), (row!.Status, row.Attempts));
+    }
+
+    [Fact]
+    public async Task A_duplicate_for_a_user_whose_call_failed_republishes_the_recorded_failure_without_calling()
+    {
+        var crew = new ScriptedCrewApi().ThenAnswer(HttpStatusCode.ServiceUnavailable).ThenAnswer(HttpStatusCode.BadRequest);
+        await using var scope = await HarnessScope.StartAsync(database, crew);
+        var command = HarnessScope.NewCommand();
+
+        await scope.SendAsync(command);
+        var first = await scope.FailedAsync(command);
+        await scope.SendAsync(command);
+        await scope.ConsumedAsync(command, expectedConsumptions: 2);
+        var failures = scope.Harness.Published.Select<Contracts.CrewCallFailed>(x => x.Context.Message.UserUid == command.UserUid).Select(x => x.Context.Message).ToList();
+
+        Assert.Equal(2, crew.Calls);
+        Assert.Equal(2, failures.Count);
+        Assert.Equal((first.Reason, first.StatusCode, 2), (failures[1].Reason, failures[1].StatusCode, failures[1].Attempts));
+        Assert.Equal("HTTP 400 from crew API", failures[1].Reason);
+    }
+
+    [Fact]
+    public async Task Every_attempt_carries_the_run_and_user_as_its_idempotency_key()
+    {
+        var crew = new ScriptedCrewApi().ThenAnswer(HttpStatusCode.BadGateway).ThenRefuseConnection();
+        await using var scope = await HarnessScope.StartAsync(database, crew);
+        var command = HarnessScope.NewCommand();
+
+        await scope.SendAsync(command);
+        await scope.ReceivedAsync(command);
+
+        Assert.Equal(Enumerable.Repeat($"{command.RunId}:{command.UserUid}", 3), crew.IdempotencyKeys);
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public sealed class ConcurrencyLimitedCrewCaller : CrewCallerApp
         ["CREW_RETRY_BASE_DELAY_MS"] = "50",
         ["CREW_RETRY_MAX_DELAY_SECONDS"] = "5",
 
-        // These tests fail calls on purpose; the kill switch has its own tests.
+        // These tests fail calls on purpose; the circuit has its own tests.
         ["CREW_CIRCUIT_ACTIVATION_THRESHOLD"] = "100000",
     };
 }
@@ -68,7 +68,7 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
     [Theory]
     [InlineData("400", 400, "HTTP 400 from crew API")]
     [InlineData("non-json", 200, "non-JSON body")]
-    public async Task A_permanent_error_is_not_retried_and_is_recorded_in_the_ledger(string step, int statusCode, string reason)
+    public async Task A_permanent_error_is_not_retried_is_recorded_in_the_ledger_and_leaves_nothing_in_the_error_queue(string step, int statusCode, string reason)
     {
         app.Fake.State.Reset();
         app.Fake.State.AddScript([step]);
@@ -81,10 +81,11 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
         Assert.Single(app.CallsFor(command));
         var row = await app.LedgerRowAsync(command.RunId, command.UserUid);
         Assert.Equal(("failed", 1, reason, (int?)statusCode), (row!.Status, row.Attempts, row.LastError, row.LastStatusCode));
-        await Testing.Eventually.HoldsAsync(
-            async () => (await app.PeekErrorQueueAsync()).Any(body => body.Contains(command.UserUid, StringComparison.Ordinal)),
-            "the command waits in run-crew-for-user_error for an operator's replay",
-            TimeSpan.FromSeconds(30));
+
+        // Giving up is an outcome: the command is acknowledged, and a replay comes from the Scheduler's retry-failed.
+        await Testing.Eventually.HoldsAsync(() => app.ConsumedFor(command).Count == 1, "the consumer has finished with the command", TimeSpan.FromSeconds(10));
+        Assert.Null(Assert.Single(app.ConsumedFor(command)));
+        Assert.DoesNotContain(await app.PeekErrorQueueAsync(), body => body.Contains(command.UserUid, StringComparison.Ordinal));
     }
 
     [Fact]

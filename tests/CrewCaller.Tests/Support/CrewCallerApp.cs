@@ -8,6 +8,7 @@ using MassTransit;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace CrewPlatform.CrewCaller.Tests.Support;
 
@@ -25,6 +26,12 @@ public abstract class CrewCallerApp : CrewCallerDatabase
     public ConcurrentQueue<CrewResponseReceived> Received { get; } = new();
 
     public ConcurrentQueue<CrewCallFailed> Failed { get; } = new();
+
+    /// <summary>Every time the service's consumer finished with a command: the command and the exception it ended with, if any.</summary>
+    public ConcurrentQueue<(RunCrewForUser Command, Exception? Exception)> Consumed { get; } = new();
+
+    /// <summary>The service's container, e.g. for its <see cref="CrewApi.CrewApiCircuit"/>.</summary>
+    public IServiceProvider Services => factory!.Services;
 
     /// <summary>The <c>CREW_*</c> settings of this fixture's service.</summary>
     protected abstract IReadOnlyDictionary<string, string?> CrewSettings { get; }
@@ -71,6 +78,7 @@ public abstract class CrewCallerApp : CrewCallerDatabase
             });
         });
         await observer.Ready;
+        bus.ConnectConsumeMessageObserver(new ConsumeRecorder(Consumed));
     }
 
     public async Task SendAsync(RunCrewForUser command)
@@ -95,6 +103,32 @@ public abstract class CrewCallerApp : CrewCallerDatabase
             $"CrewCallFailed has been published for {command.UserUid}",
             TimeSpan.FromSeconds(30));
         return Failed.First(f => f.RunId == command.RunId && f.UserUid == command.UserUid);
+    }
+
+    /// <summary>How often the consumer has finished with this command so far, faulted or not.</summary>
+    public List<Exception?> ConsumedFor(RunCrewForUser command) =>
+        Consumed.Where(c => c.Command.RunId == command.RunId && c.Command.UserUid == command.UserUid).Select(c => c.Exception).ToList();
+
+    /// <summary>
+    /// Stops the service as SIGTERM does, through the application lifetime, so Program's own RunAsync stops the host
+    /// (disposing the factory instead would stop it twice and dispose the container under the draining consumers).
+    /// Events published meanwhile stay in the observer's queue. Returns how long the stop took.
+    /// </summary>
+    public async Task<TimeSpan> StopServiceAsync()
+    {
+        if (observer is { } handle)
+        {
+            await handle.StopAsync();
+            observer = null;
+        }
+
+        var lifetime = factory!.Services.GetRequiredService<IHostApplicationLifetime>();
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = lifetime.ApplicationStopped.Register(stopped.SetResult);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        lifetime.StopApplication();
+        await stopped.Task.WaitAsync(TimeSpan.FromMinutes(2));
+        return System.Diagnostics.Stopwatch.GetElapsedTime(started);
     }
 
     /// <summary>
@@ -127,6 +161,23 @@ public abstract class CrewCallerApp : CrewCallerDatabase
         }
 
         await base.DisposeAsync();
+    }
+
+    private sealed class ConsumeRecorder(ConcurrentQueue<(RunCrewForUser, Exception?)> consumed) : IConsumeMessageObserver<RunCrewForUser>
+    {
+        public Task PreConsume(ConsumeContext<RunCrewForUser> context) => Task.CompletedTask;
+
+        public Task PostConsume(ConsumeContext<RunCrewForUser> context)
+        {
+            consumed.Enqueue((context.Message, null));
+            return Task.CompletedTask;
+        }
+
+        public Task ConsumeFault(ConsumeContext<RunCrewForUser> context, Exception exception)
+        {
+            consumed.Enqueue((context.Message, exception));
+            return Task.CompletedTask;
+        }
     }
 
     public static RunCrewForUser NewCommand(string? goal = "Open a second shop")

@@ -5,6 +5,7 @@ using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 
 namespace CrewPlatform.CrewCaller.Tests.Support;
@@ -36,6 +37,9 @@ public sealed class HarnessScope : IAsyncDisposable
 
     public IServiceProvider Services => provider;
 
+    /// <summary>The application lifetime the consumer watches; <see cref="StoppableLifetime.StopApplication"/> starts a stop.</summary>
+    public StoppableLifetime Lifetime => (StoppableLifetime)provider.GetRequiredService<IHostApplicationLifetime>();
+
     public static async Task<HarnessScope> StartAsync(CrewCallerDatabase database, ICrewApi crewApi, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         var settings = new Dictionary<string, string?>(FastSettings);
@@ -47,6 +51,7 @@ public sealed class HarnessScope : IAsyncDisposable
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
         services.AddLogging();
+        services.AddSingleton<IHostApplicationLifetime, StoppableLifetime>();
         services.AddSingleton<IConfiguration>(configuration);
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(database.PostgresConnectionString).Build());
         services.AddCrewCaller(configuration);
@@ -108,4 +113,20 @@ public sealed class HarnessScope : IAsyncDisposable
         await Harness.Stop();
         await provider.DisposeAsync();
     }
+}
+
+/// <summary>The host's lifetime for harness tests, which have no host: the consumer watches <see cref="ApplicationStopping"/>.</summary>
+public sealed class StoppableLifetime : IHostApplicationLifetime, IDisposable
+{
+    private readonly CancellationTokenSource stopping = new();
+
+    public CancellationToken ApplicationStarted => CancellationToken.None;
+
+    public CancellationToken ApplicationStopping => stopping.Token;
+
+    public CancellationToken ApplicationStopped => CancellationToken.None;
+
+    public void StopApplication() => stopping.Cancel();
+
+    public void Dispose() => stopping.Dispose();
 }

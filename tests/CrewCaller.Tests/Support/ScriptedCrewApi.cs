@@ -10,12 +10,16 @@ public sealed class ScriptedCrewApi : ICrewApi
 {
     private readonly ConcurrentQueue<Func<CancellationToken, Task<HttpResponseMessage>>> steps = new();
     private readonly ConcurrentQueue<CrewRequest> requests = new();
+    private readonly ConcurrentQueue<string> idempotencyKeys = new();
 
     public Func<CancellationToken, Task<HttpResponseMessage>> Fallback { get; set; } = _ => Task.FromResult(Json(HttpStatusCode.OK, """{"Questions":[]}"""));
 
     public int Calls => requests.Count;
 
     public IReadOnlyList<CrewRequest> Requests => [.. requests];
+
+    /// <summary>The <c>Idempotency-Key</c> of every call, in order.</summary>
+    public IReadOnlyList<string> IdempotencyKeys => [.. idempotencyKeys];
 
     public ScriptedCrewApi Then(Func<CancellationToken, Task<HttpResponseMessage>> step)
     {
@@ -44,8 +48,9 @@ public sealed class ScriptedCrewApi : ICrewApi
     public ScriptedCrewApi ThenRefuseConnection() =>
         Then(_ => throw new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused (crew.test:8000)"));
 
-    public Task<HttpResponseMessage> RunCrewAsync(CrewRequest request, CancellationToken cancellationToken)
+    public Task<HttpResponseMessage> RunCrewAsync(CrewRequest request, string idempotencyKey, CancellationToken cancellationToken)
     {
+        idempotencyKeys.Enqueue(idempotencyKey);
         requests.Enqueue(request);
         return steps.TryDequeue(out var step) ? step(cancellationToken) : Fallback(cancellationToken);
     }

@@ -25,7 +25,8 @@ public static class RunCrewApi
                 return;
             }
 
-            var (plan, latency, behaviour) = state.Receive(context, goal);
+            var idempotencyKey = http.Request.Headers.TryGetValue("Idempotency-Key", out var key) ? key.ToString() : null;
+            var (plan, latency, behaviour) = state.Receive(context, goal, idempotencyKey);
             if (plan == Plans.Hang)
             {
                 await HangAsync(state, http.RequestAborted);

@@ -1,0 +1,191 @@
+using Microsoft.Extensions.Options;
+
+namespace CrewPlatform.CrewCaller.CrewApi;
+
+public enum CrewApiCircuitState
+{
+    /// <summary>Attempts go through.</summary>
+    Closed,
+
+    /// <summary>The crew API looks down: attempts wait until the restart timeout has passed.</summary>
+    Open,
+
+    /// <summary>One probe attempt is out; its outcome closes or re-opens the circuit.</summary>
+    HalfOpen,
+}
+
+/// <summary>
+/// One circuit for every crew call of this instance, counting HTTP attempts rather than whole calls: a call gives up
+/// only after minutes, so a breaker on calls would trip far too late, and hangs (timeouts) count as unavailable too.
+/// It trips when at least <c>CREW_CIRCUIT_ACTIVATION_THRESHOLD</c> attempts were seen within
+/// <c>CREW_CIRCUIT_TRACKING_SECONDS</c> and <c>CREW_CIRCUIT_TRIP_PERCENT</c> of them found the API unavailable.
+/// While it is open, consumers wait at <see cref="EnterAsync"/> holding their slot, so the broker delivers no further
+/// users; after <c>CREW_CIRCUIT_RESTART_SECONDS</c> one probe attempt decides.
+/// </summary>
+public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, TimeProvider timeProvider, ILogger<CrewApiCircuit> logger)
+{
+    private readonly CrewCallerOptions settings = options.Value;
+    private readonly Lock gate = new();
+    private readonly Queue<(DateTimeOffset At, bool Unavailable)> window = new();
+    private int unavailableInWindow;
+    private CrewApiCircuitState state = CrewApiCircuitState.Closed;
+    private DateTimeOffset openedAt;
+    private TaskCompletionSource changed = NewSignal();
+
+    /// <summary>The circuit's state now, for metrics and tests.</summary>
+    public CrewApiCircuitState State
+    {
+        get { lock (gate) { return state; } }
+    }
+
+    /// <summary>Waits until an attempt may go out: at once while closed; while open, until this caller is the probe or the probe closed the circuit.</summary>
+    public async Task<CircuitPermit> EnterAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task stateChanged;
+            TimeSpan wait;
+            lock (gate)
+            {
+                if (state == CrewApiCircuitState.Closed)
+                {
+                    return new CircuitPermit(this, isProbe: false);
+                }
+
+                var now = timeProvider.GetUtcNow();
+                var probeAt = openedAt + settings.CircuitRestartTimeout;
+                if (state == CrewApiCircuitState.Open && now >= probeAt)
+                {
+                    SetState(CrewApiCircuitState.HalfOpen);
+                    return new CircuitPermit(this, isProbe: true);
+                }
+
+                wait = state == CrewApiCircuitState.Open ? probeAt - now : Timeout.InfiniteTimeSpan;
+                stateChanged = changed.Task;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            using var delay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            await Task.WhenAny(stateChanged, Task.Delay(wait, timeProvider, delay.Token));
+            await delay.CancelAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <returns>Whether an unavailable attempt counts against the user's <c>CREW_MAX_ATTEMPTS</c>: not when the circuit was open or this attempt tripped it, since the API, not the user, is the problem.</returns>
+    private bool Record(CircuitPermit permit, bool available)
+    {
+        lock (gate)
+        {
+            var now = timeProvider.GetUtcNow();
+            if (permit.IsProbe)
+            {
+                if (available)
+                {
+                    ClearWindow();
+                    SetState(CrewApiCircuitState.Closed);
+                    LogClosed(logger);
+                }
+                else
+                {
+                    openedAt = now;
+                    SetState(CrewApiCircuitState.Open);
+                    LogProbeFailed(logger, settings.CircuitRestartSeconds);
+                }
+
+                return false;
+            }
+
+            if (state != CrewApiCircuitState.Closed)
+            {
+                return false;
+            }
+
+            while (window.TryPeek(out var oldest) && now - oldest.At > settings.CircuitTrackingPeriod)
+            {
+                unavailableInWindow -= window.Dequeue().Unavailable ? 1 : 0;
+            }
+
+            window.Enqueue((now, !available));
+            unavailableInWindow += available ? 0 : 1;
+            if (available || window.Count < settings.CircuitActivationThreshold || unavailableInWindow * 100 < settings.CircuitTripPercent * window.Count)
+            {
+                return !available;
+            }
+
+            LogOpened(logger, unavailableInWindow, window.Count, settings.CircuitRestartSeconds);
+            ClearWindow();
+            openedAt = now;
+            SetState(CrewApiCircuitState.Open);
+            return false;
+        }
+    }
+
+    /// <summary>A probe that never came back (its consumer stopped): let the next waiter probe at once.</summary>
+    private void Abandon()
+    {
+        lock (gate)
+        {
+            if (state == CrewApiCircuitState.HalfOpen)
+            {
+                openedAt = timeProvider.GetUtcNow() - settings.CircuitRestartTimeout;
+                SetState(CrewApiCircuitState.Open);
+            }
+        }
+    }
+
+    private void ClearWindow()
+    {
+        window.Clear();
+        unavailableInWindow = 0;
+    }
+
+    private void SetState(CrewApiCircuitState next)
+    {
+        state = next;
+        var waiters = changed;
+        changed = NewSignal();
+        waiters.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Leave to make one attempt; say how it went with <see cref="Record"/>.</summary>
+    public sealed class CircuitPermit : IDisposable
+    {
+        private readonly CrewApiCircuit circuit;
+        private bool recorded;
+
+        internal CircuitPermit(CrewApiCircuit circuit, bool isProbe)
+        {
+            this.circuit = circuit;
+            IsProbe = isProbe;
+        }
+
+        public bool IsProbe { get; }
+
+        /// <inheritdoc cref="CrewApiCircuit.Record"/>
+        public bool Record(bool available)
+        {
+            recorded = true;
+            return circuit.Record(this, available);
+        }
+
+        public void Dispose()
+        {
+            if (IsProbe && !recorded)
+            {
+                circuit.Abandon();
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Crew API circuit opened: {Unavailable} of the last {Attempts} attempts found the API unavailable; calls wait, one probe in {RestartSeconds} s")]
+    private static partial void LogOpened(ILogger logger, int unavailable, int attempts, double restartSeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Crew API circuit probe failed; the next probe in {RestartSeconds} s")]
+    private static partial void LogProbeFailed(ILogger logger, double restartSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Crew API circuit closed: the probe attempt found the API available again")]
+    private static partial void LogClosed(ILogger logger);
+}

@@ -1,0 +1,78 @@
+using CrewPlatform.CrewCaller.CrewApi;
+using CrewPlatform.CrewCaller.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace CrewPlatform.CrewCaller.Tests.Integration;
+
+/// <summary>
+/// Settings for the circuit tests: two calls at once, three attempts per user, and a circuit that trips on the fourth
+/// attempt when half of them failed, then probes after one second.
+/// </summary>
+public sealed class CircuitCrewCaller : CrewCallerApp
+{
+    protected override IReadOnlyDictionary<string, string?> CrewSettings => new Dictionary<string, string?>
+    {
+        ["CREW_MAX_CONCURRENCY"] = "2",
+        ["CREW_MAX_ATTEMPTS"] = "3",
+        ["CREW_API_TIMEOUT_SECONDS"] = "1",
+        ["CREW_RETRY_BASE_DELAY_MS"] = "50",
+        ["CREW_CIRCUIT_ACTIVATION_THRESHOLD"] = "4",
+        ["CREW_CIRCUIT_TRIP_PERCENT"] = "50",
+        ["CREW_CIRCUIT_RESTART_SECONDS"] = "1",
+    };
+
+    public CrewApiCircuit Circuit => Services.GetRequiredService<CrewApiCircuit>();
+
+    /// <summary>
+    /// Sends six users to an API that fails the next <paramref name="failures"/> attempts as <paramref name="step"/>,
+    /// sees the circuit open, and waits until every user has an outcome.
+    /// </summary>
+    public async Task<List<Contracts.RunCrewForUser>> SendWhileFailingAsync(string step, int failures)
+    {
+        Fake.State.Reset();
+        Fake.State.SetBehaviour(Fake.State.Behaviour with { RetryAfterSeconds = 0 });
+        Fake.State.AddScript(Enumerable.Repeat(step, failures));
+        var commands = Enumerable.Range(0, 6).Select(_ => NewCommand()).ToList();
+        foreach (var command in commands)
+        {
+            await SendAsync(command);
+        }
+
+        await Testing.Eventually.HoldsAsync(() => Circuit.State != CrewApiCircuitState.Closed, "the circuit opened", TimeSpan.FromSeconds(20));
+        await Testing.Eventually.HoldsAsync(
+            () => commands.All(c => ReceivedFor(c).Count > 0 || Failed.Any(f => f.UserUid == c.UserUid)),
+            "every user has an outcome",
+            TimeSpan.FromSeconds(30));
+        return commands;
+    }
+}
+
+/// <summary>The attempt-level circuit over real RabbitMQ and PostgreSQL with the fake crew API answering 503.</summary>
+public sealed class CircuitOn503Tests(CircuitCrewCaller app) : IClassFixture<CircuitCrewCaller>
+{
+    [Fact]
+    public async Task A_crew_API_answering_503_trips_the_circuit_and_once_it_recovers_every_user_is_answered_none_failed()
+    {
+        // Four attempts trip the circuit (no user has used up its three), and the first probe fails as well.
+        var commands = await app.SendWhileFailingAsync("503", failures: 5);
+
+        Assert.Empty(app.Failed);
+        Assert.All(commands, command => Assert.Single(app.ReceivedFor(command)));
+        Assert.Equal(CrewApiCircuitState.Closed, app.Circuit.State);
+        Assert.Equal(5 + commands.Count, app.Fake.State.Stats().Received);
+    }
+}
+
+/// <summary>The attempt-level circuit with the fake crew API hanging until the attempt timeout.</summary>
+public sealed class CircuitOnHangTests(CircuitCrewCaller app) : IClassFixture<CircuitCrewCaller>
+{
+    [Fact]
+    public async Task Hanging_calls_trip_the_circuit_too_and_every_user_is_answered_once_it_recovers()
+    {
+        var commands = await app.SendWhileFailingAsync("hang", failures: 4);
+
+        Assert.Empty(app.Failed);
+        Assert.All(commands, command => Assert.Single(app.ReceivedFor(command)));
+        Assert.Equal(4, app.Fake.State.Stats().Abandoned);
+    }
+}
