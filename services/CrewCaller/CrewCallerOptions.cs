@@ -51,7 +51,7 @@ public sealed class CrewCallerOptions : IValidatableObject
 
     [ConfigurationKeyName("CREW_CIRCUIT_RESTART_SECONDS")]
     [Range(1, 86_400, ErrorMessage = "CREW_CIRCUIT_RESTART_SECONDS must be between 1 and 86400")]
-    public double CircuitRestartSeconds { get; set; } = 120;
+    public double CircuitRestartSeconds { get; set; } = 30;
 
     [ConfigurationKeyName("CREW_CLAIM_LEASE_SECONDS")]
     [Range(3, 3_600, ErrorMessage = "CREW_CLAIM_LEASE_SECONDS must be between 3 and 3600")]

@@ -30,16 +30,18 @@ public static class CrewCallerRegistration
         // 10 s default after this runs. The bus and the host get a margin to publish the last outcomes and stop.
         services.AddOptions<MassTransitHostOptions>().PostConfigure<IOptions<CrewCallerOptions>>((host, crew) =>
         {
-            host.ConsumerStopTimeout = crew.Value.ShutdownDrain;
-            host.StopTimeout = crew.Value.ShutdownDrain + TimeSpan.FromSeconds(15);
+            // Later than CrewCallDrain, so a call cut by the drain's end hands its command back before MassTransit cancels.
+            host.ConsumerStopTimeout = crew.Value.ShutdownDrain + TimeSpan.FromSeconds(10);
+            host.StopTimeout = crew.Value.ShutdownDrain + TimeSpan.FromSeconds(25);
         });
         services.AddOptions<HostOptions>().PostConfigure<IOptions<CrewCallerOptions>>((host, crew) =>
-            host.ShutdownTimeout = crew.Value.ShutdownDrain + TimeSpan.FromSeconds(30));
+            host.ShutdownTimeout = crew.Value.ShutdownDrain + TimeSpan.FromSeconds(40));
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<CrewCallerInstance>();
         services.AddSingleton<CrewCallLedger>();
         services.AddSingleton<ActiveClaims>();
+        services.AddSingleton<CrewCallDrain>();
         services.AddHostedService<ClaimHeartbeat>();
         services.AddSingleton<CrewApiCircuit>();
         services.AddTransient<CrewApiInvoker>();

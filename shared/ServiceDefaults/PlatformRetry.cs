@@ -96,6 +96,8 @@ public static class PlatformRetry
                 case RabbitMQ.Client.Exceptions.BrokerUnreachableException:
                 case RabbitMQ.Client.Exceptions.OperationInterruptedException:
                 case ConnectionException: // MassTransit's, RabbitMqConnectionException included
+                case MessageNotAcknowledgedException: // the broker went away before confirming a publish
+                case MassTransitException when e.GetType().Name == "TransportUnavailableException": // internal type
                     return true;
             }
         }

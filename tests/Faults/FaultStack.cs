@@ -31,8 +31,8 @@ public sealed class FaultStack : RealInfrastructure
 
     /// <summary>
     /// The settings the stack runs with. Reliability settings stay at their defaults (30 s claim lease, drain, retry
-    /// ladders) except where a scenario needs a fault to show in seconds: a 5 s crew timeout for the hanging API,
-    /// short crew backoff, a 10 s circuit restart, and a reconciler that looks every 2 s.
+    /// ladders, circuit) except where a scenario needs a fault to show in seconds: a 5 s crew timeout for the hanging API,
+    /// short crew backoff, and a reconciler that looks every 2 s.
     /// </summary>
     public Dictionary<string, string?> StackEnvironment() => new(ServiceEnvironment)
     {
@@ -45,7 +45,6 @@ public sealed class FaultStack : RealInfrastructure
         ["CREW_API_TIMEOUT_SECONDS"] = "5",
         ["CREW_RETRY_BASE_DELAY_MS"] = "500",
         ["CREW_RETRY_MAX_DELAY_SECONDS"] = "5",
-        ["CREW_CIRCUIT_RESTART_SECONDS"] = "10",
         ["FakeCrew__LatencyMs"] = CrewLatencyMs.ToString(CultureInfo.InvariantCulture),
         ["FakeCrew__JitterMs"] = "200",
     };

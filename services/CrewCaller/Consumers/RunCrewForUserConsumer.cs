@@ -23,6 +23,7 @@ public sealed partial class RunCrewForUserConsumer(
     ActiveClaims activeClaims,
     CrewApiCircuit circuit,
     CrewApiInvoker crewApi,
+    CrewCallDrain drain,
     IHostApplicationLifetime lifetime,
     IOptions<CrewCallerOptions> options,
     TimeProvider timeProvider,
@@ -105,7 +106,7 @@ public sealed partial class RunCrewForUserConsumer(
     private async Task CallAsync(ConsumeContext<RunCrewForUser> context)
     {
         var command = context.Message;
-        var cancellationToken = context.CancellationToken;
+        var cancellationToken = drain.Token;
         var request = new CrewRequest(command.Context, command.Goal);
         var idempotencyKey = $"{command.RunId}:{command.UserUid}";
         var started = timeProvider.GetTimestamp();
@@ -168,10 +169,9 @@ public sealed partial class RunCrewForUserConsumer(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // The drain time ran out mid-call: MassTransit returns the command to the queue, and whoever gets it
-            // should not wait out our lease.
-            await ReleaseQuietlyAsync(command);
-            throw;
+            // The drain time ran out mid-call: the command goes back to the queue, and whoever gets it should not
+            // wait out our lease.
+            await HandBackClaimedAsync(context);
         }
     }
 
@@ -180,7 +180,7 @@ public sealed partial class RunCrewForUserConsumer(
     {
         var command = context.Message;
         var durationMs = (long)duration.TotalMilliseconds;
-        var token = context.CancellationToken;
+        var token = drain.Token;
 
         // Recorded before publishing: a crash in between is repaired by the redelivery re-publishing from the ledger.
         if (last.Outcome == CrewAttemptOutcome.Answered)

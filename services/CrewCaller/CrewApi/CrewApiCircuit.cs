@@ -17,8 +17,8 @@ public enum CrewApiCircuitState
 /// <summary>
 /// One circuit for every crew call of this instance, counting HTTP attempts rather than whole calls: a call gives up
 /// only after minutes, so a breaker on calls would trip far too late, and hangs (timeouts) count as unavailable too.
-/// It trips when at least <c>CREW_CIRCUIT_ACTIVATION_THRESHOLD</c> attempts were seen within
-/// <c>CREW_CIRCUIT_TRACKING_SECONDS</c> and <c>CREW_CIRCUIT_TRIP_PERCENT</c> of them found the API unavailable.
+/// It looks at the latest <c>CREW_CIRCUIT_ACTIVATION_THRESHOLD</c> attempts made within
+/// <c>CREW_CIRCUIT_TRACKING_SECONDS</c> and trips when <c>CREW_CIRCUIT_TRIP_PERCENT</c> of them found the API unavailable.
 /// While it is open, consumers wait at <see cref="EnterAsync"/> holding their slot, so the broker delivers no further
 /// users; after <c>CREW_CIRCUIT_RESTART_SECONDS</c> one probe attempt decides.
 /// </summary>
@@ -108,6 +108,14 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
 
             window.Enqueue((now, !available));
             unavailableInWindow += available ? 0 : 1;
+
+            // Only the latest attempts: an API that was healthy for the whole tracking period must still trip within a
+            // few failures once it goes down, not after as many failures as it had successes.
+            while (window.Count > settings.CircuitActivationThreshold)
+            {
+                unavailableInWindow -= window.Dequeue().Unavailable ? 1 : 0;
+            }
+
             if (available || window.Count < settings.CircuitActivationThreshold || unavailableInWindow * 100 < settings.CircuitTripPercent * window.Count)
             {
                 return !available;
