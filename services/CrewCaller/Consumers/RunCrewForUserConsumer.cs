@@ -38,6 +38,9 @@ public sealed partial class RunCrewForUserConsumer(
     /// <summary>Before a held command goes back to the queue: when the queue holds nothing else, it would come straight back.</summary>
     private static readonly TimeSpan HandBackPause = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a claimed command may wait at an open circuit before it goes back to the queue.</summary>
+    private static readonly TimeSpan LongestCircuitWait = TimeSpan.FromMinutes(15);
+
     /// <summary>Added to an in-place wait so the lease has surely run out by the database's clock too.</summary>
     private static readonly TimeSpan LeaseSlack = TimeSpan.FromMilliseconds(50);
 
@@ -251,11 +254,15 @@ public sealed partial class RunCrewForUserConsumer(
     private async Task<bool> WaitUnlessStoppingAsync(TimeSpan delay, CancellationToken cancellationToken) =>
         await UnlessStoppingAsync(async token => { await Task.Delay(delay, timeProvider, token); return true; }, cancellationToken);
 
-    /// <summary>The circuit's permit for the next attempt, or null when the application started stopping first.</summary>
+    /// <summary>
+    /// The circuit's permit for the next attempt, or null when the application started stopping first or the circuit
+    /// stayed open for <see cref="LongestCircuitWait"/>: a command held longer would outlive RabbitMQ's
+    /// consumer_timeout, so it goes back to the queue and comes round again.
+    /// </summary>
     private Task<CrewApiCircuit.CircuitPermit?> EnterCircuitUnlessStoppingAsync(CancellationToken cancellationToken) =>
-        UnlessStoppingAsync<CrewApiCircuit.CircuitPermit?>(async token => await circuit.EnterAsync(token), cancellationToken);
+        UnlessStoppingAsync<CrewApiCircuit.CircuitPermit?>(async token => await circuit.EnterAsync(token), cancellationToken, LongestCircuitWait);
 
-    private async Task<T?> UnlessStoppingAsync<T>(Func<CancellationToken, Task<T>> wait, CancellationToken cancellationToken)
+    private async Task<T?> UnlessStoppingAsync<T>(Func<CancellationToken, Task<T>> wait, CancellationToken cancellationToken, TimeSpan? giveUpAfter = null)
     {
         var stopping = lifetime.ApplicationStopping;
         if (stopping.IsCancellationRequested)
@@ -264,11 +271,13 @@ public sealed partial class RunCrewForUserConsumer(
         }
 
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping);
+        using var tooLong = giveUpAfter is { } limit ? new CancellationTokenSource(limit, timeProvider) : new CancellationTokenSource();
+        using var registration = tooLong.Token.Register(waiting.Cancel);
         try
         {
             return await wait(waiting.Token);
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when ((stopping.IsCancellationRequested || tooLong.IsCancellationRequested) && !cancellationToken.IsCancellationRequested)
         {
             return default;
         }
