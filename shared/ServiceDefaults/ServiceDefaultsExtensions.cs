@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -49,6 +50,23 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddOpenApi();
         return builder;
     }
+
+    /// <summary>
+    /// A service's settings the one way: bound from the top-level configuration keys (each property names its
+    /// environment variable with <c>[ConfigurationKeyName]</c> and carries its default), checked with data annotations
+    /// and <c>IValidatableObject</c> at startup, so a bad value stops the service with a message naming it.
+    /// </summary>
+    public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions>(this IHostApplicationBuilder builder) where TOptions : class =>
+        builder.Services.AddOptions<TOptions>()
+            .Configure<IConfiguration>((options, configuration) => WithoutBlankValues(configuration).Bind(options))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+    // A variable set to nothing (NAME= in an env file) means "not set": the property keeps its default.
+    private static IConfiguration WithoutBlankValues(IConfiguration configuration) =>
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(configuration.AsEnumerable().Where(pair => !string.IsNullOrWhiteSpace(pair.Value)))
+            .Build();
 
     private static void AddOpenTelemetry(this IHostApplicationBuilder builder)
     {
