@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -188,13 +189,20 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
-    /// <summary>Npgsql with the migrations history table in the owning service's schema.</summary>
+    /// <summary>
+    /// Npgsql with the migrations history table in the owning service's schema, and snake_case names for tables,
+    /// columns, keys and indexes (EFCore.NamingConventions), so no model spells a column name by hand.
+    /// </summary>
     public static DbContextOptionsBuilder UsePlatformPostgres(this DbContextOptionsBuilder options, NpgsqlDataSource dataSource, string historySchema) =>
-        options.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable(MigrationsHistoryTable, historySchema));
+        options.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable(MigrationsHistoryTable, historySchema))
+            .UseSnakeCaseNamingConvention()
+            .ReplaceService<IHistoryRepository, PlatformHistoryRepository>();
 
     /// <inheritdoc cref="UsePlatformPostgres(DbContextOptionsBuilder, NpgsqlDataSource, string)"/>
     public static DbContextOptionsBuilder UsePlatformPostgres(this DbContextOptionsBuilder options, string connectionString, string historySchema) =>
-        options.UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable(MigrationsHistoryTable, historySchema));
+        options.UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable(MigrationsHistoryTable, historySchema))
+            .UseSnakeCaseNamingConvention()
+            .ReplaceService<IHistoryRepository, PlatformHistoryRepository>();
 
     private const string MigrationsHistoryTable = "__ef_migrations_history";
 
