@@ -6,6 +6,7 @@ using CrewPlatform.Gateway.Proxy;
 using CrewPlatform.Gateway.RateLimiting;
 using CrewPlatform.ServiceDefaults;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Gateway;
 
@@ -14,24 +15,26 @@ public static partial class GatewayExtensions
     /// <summary>YARP from the <c>ReverseProxy</c> section, the admin token, the per-client rate limit, backend readiness.</summary>
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
-        GatewaySettings.ApplyBackendOverrides(builder.Configuration);
-        var settings = GatewaySettings.From(builder.Configuration);
-        builder.Services.AddSingleton(settings);
+        builder.AddValidatedOptions<GatewayOptions>();
 
-        builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
+        builder.Services.AddReverseProxy()
+            .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
+            .AddConfigFilter<BackendOverrides>();
 
         builder.Services
             .AddAuthentication(AdminTokenAuthenticationHandler.SchemeName)
-            .AddScheme<AdminTokenOptions, AdminTokenAuthenticationHandler>(AdminTokenAuthenticationHandler.SchemeName, options =>
+            .AddScheme<AdminTokenOptions, AdminTokenAuthenticationHandler>(AdminTokenAuthenticationHandler.SchemeName, _ => { });
+        builder.Services.AddOptions<AdminTokenOptions>(AdminTokenAuthenticationHandler.SchemeName)
+            .Configure<IOptions<GatewayOptions>>((options, gateway) =>
             {
-                options.Disabled = settings.AuthDisabled;
-                options.TokenHash = settings.AdminToken is null ? null : SHA256.HashData(Encoding.UTF8.GetBytes(settings.AdminToken));
+                options.Disabled = gateway.Value.AuthDisabled;
+                options.TokenHash = gateway.Value.Token is { } token ? SHA256.HashData(Encoding.UTF8.GetBytes(token)) : null;
             });
         builder.Services.AddAuthorizationBuilder().AddPolicy(AdminTokenAuthenticationHandler.PolicyName, policy => policy
             .AddAuthenticationSchemes(AdminTokenAuthenticationHandler.SchemeName)
             .RequireAuthenticatedUser());
 
-        builder.Services.AddClientRateLimiting(settings.RateLimitPerMinute);
+        builder.Services.AddClientRateLimiting();
 
         builder.Services.AddHealthChecks().AddCheck<BackendsHealthCheck>("backends", tags: [ServiceDefaultsExtensions.ReadyTag]);
         return builder;
@@ -39,10 +42,11 @@ public static partial class GatewayExtensions
 
     public static WebApplication MapGateway(this WebApplication app)
     {
-        var settings = app.Services.GetRequiredService<GatewaySettings>();
+        // Resolved here, before anything is mapped: a bad setting stops the gateway at once, naming the setting.
+        var settings = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
         if (settings.AuthDisabled)
         {
-            LogAuthDisabled(app.Logger, GatewaySettings.AuthDisabledKey);
+            LogAuthDisabled(app.Logger, GatewayOptions.AuthDisabledKey);
         }
 
         // Limit first, so that guessing tokens costs the same allowance as using one.

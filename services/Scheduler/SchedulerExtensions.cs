@@ -6,6 +6,7 @@ using CrewPlatform.Scheduler.Scheduling;
 using CrewPlatform.ServiceDefaults;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler;
 
@@ -24,7 +25,7 @@ public static class SchedulerExtensions
     public static TBuilder AddSchedulerServices<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.AddPostgresDbContext<TBuilder, SchedulerDbContext>(SchedulerDbContext.Schema);
-        builder.Services.AddSingleton(SchedulerSettings.From(builder.Configuration));
+        builder.AddValidatedOptions<SchedulerOptions>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<HostUsers>();
         builder.Services.AddSingleton<RunProgress>();
@@ -46,7 +47,7 @@ public static class SchedulerExtensions
     /// </summary>
     public static WebApplication UseSchedulerTicks(this WebApplication app)
     {
-        var settings = app.Services.GetRequiredService<SchedulerSettings>();
+        var settings = app.Services.GetRequiredService<IOptions<SchedulerOptions>>().Value;
         app.Services.UseScheduler(scheduler =>
         {
             scheduler.Schedule<ScheduleTick>()

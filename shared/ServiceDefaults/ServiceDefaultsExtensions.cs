@@ -5,11 +5,13 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -49,6 +51,23 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddOpenApi();
         return builder;
     }
+
+    /// <summary>
+    /// A service's settings the one way: bound from the top-level configuration keys (each property names its
+    /// environment variable with <c>[ConfigurationKeyName]</c> and carries its default), checked with data annotations
+    /// and <c>IValidatableObject</c> at startup, so a bad value stops the service with a message naming it.
+    /// </summary>
+    public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions>(this IHostApplicationBuilder builder) where TOptions : class =>
+        builder.Services.AddOptions<TOptions>()
+            .Configure<IConfiguration>((options, configuration) => WithoutBlankValues(configuration).Bind(options))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+    // A variable set to nothing (NAME= in an env file) means "not set": the property keeps its default.
+    private static IConfiguration WithoutBlankValues(IConfiguration configuration) =>
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(configuration.AsEnumerable().Where(pair => !string.IsNullOrWhiteSpace(pair.Value)))
+            .Build();
 
     private static void AddOpenTelemetry(this IHostApplicationBuilder builder)
     {
@@ -155,7 +174,8 @@ public static class ServiceDefaultsExtensions
     {
         var connectionString = PostgresSettings.ConnectionString(builder.Configuration);
         builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
-        builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: [ReadyTag]);
+        // AspNetCore.HealthChecks.NpgSql: SELECT 1 over the NpgsqlDataSource registered above.
+        builder.Services.AddHealthChecks().AddNpgSql(name: "postgres", tags: [ReadyTag]);
         return builder;
     }
 
@@ -169,13 +189,20 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
-    /// <summary>Npgsql with the migrations history table in the owning service's schema.</summary>
+    /// <summary>
+    /// Npgsql with the migrations history table in the owning service's schema, and snake_case names for tables,
+    /// columns, keys and indexes (EFCore.NamingConventions), so no model spells a column name by hand.
+    /// </summary>
     public static DbContextOptionsBuilder UsePlatformPostgres(this DbContextOptionsBuilder options, NpgsqlDataSource dataSource, string historySchema) =>
-        options.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable(MigrationsHistoryTable, historySchema));
+        options.UseNpgsql(dataSource, npgsql => npgsql.MigrationsHistoryTable(MigrationsHistoryTable, historySchema))
+            .UseSnakeCaseNamingConvention()
+            .ReplaceService<IHistoryRepository, PlatformHistoryRepository>();
 
     /// <inheritdoc cref="UsePlatformPostgres(DbContextOptionsBuilder, NpgsqlDataSource, string)"/>
     public static DbContextOptionsBuilder UsePlatformPostgres(this DbContextOptionsBuilder options, string connectionString, string historySchema) =>
-        options.UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable(MigrationsHistoryTable, historySchema));
+        options.UseNpgsql(connectionString, npgsql => npgsql.MigrationsHistoryTable(MigrationsHistoryTable, historySchema))
+            .UseSnakeCaseNamingConvention()
+            .ReplaceService<IHistoryRepository, PlatformHistoryRepository>();
 
     private const string MigrationsHistoryTable = "__ef_migrations_history";
 
@@ -261,7 +288,12 @@ public static class ServiceDefaultsExtensions
         var body = new
         {
             status = report.Status.ToString(),
-            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+            // A failed check's exception message may name hosts or SQL: /health/ready says only what is not reachable.
+            checks = report.Entries.ToDictionary(e => e.Key, e => new
+            {
+                status = e.Value.Status.ToString(),
+                description = e.Value.Exception is null ? e.Value.Description : $"{e.Key} is not reachable",
+            }),
         };
         return context.Response.WriteAsync(JsonSerializer.Serialize(body));
     }

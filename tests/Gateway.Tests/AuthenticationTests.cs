@@ -71,7 +71,7 @@ public sealed class AuthenticationTests(Backends backends) : IClassFixture<Backe
         settings["CREW_ADMIN_TOKEN"] = token;
         await using var gateway = new GatewayFactory(settings);
 
-        var error = Assert.Throws<InvalidOperationException>(() => gateway.CreateClient());
+        var error = gateway.StartupFailure();
 
         Assert.Contains("CREW_ADMIN_TOKEN", error.Message, StringComparison.Ordinal);
     }

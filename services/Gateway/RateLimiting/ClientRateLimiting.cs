@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Threading.RateLimiting;
 using CrewPlatform.ServiceDefaults;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Gateway.RateLimiting;
 
@@ -10,9 +11,11 @@ public static class ClientRateLimiting
 {
     public const string PolicyName = "per-client";
 
-    public static IServiceCollection AddClientRateLimiting(this IServiceCollection services, int permitsPerMinute) =>
-        services.AddRateLimiter(options =>
+    public static IServiceCollection AddClientRateLimiting(this IServiceCollection services)
+    {
+        services.AddOptions<RateLimiterOptions>().Configure<IOptions<GatewayOptions>>((options, gateway) =>
         {
+            var permitsPerMinute = gateway.Value.RateLimitPerMinute;
             options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             options.AddPolicy(PolicyName, context => permitsPerMinute <= 0
                 ? RateLimitPartition.GetNoLimiter("unlimited")
@@ -36,4 +39,6 @@ public static class ClientRateLimiting
                     cancellationToken);
             };
         });
+        return services.AddRateLimiter(_ => { });
+    }
 }

@@ -18,24 +18,20 @@ public sealed class ResponseStoreDbContext(DbContextOptions<ResponseStoreDbConte
         modelBuilder.Entity<CrewResponse>(entity =>
         {
             // The table keeps the host application's name and shape (api-contract.md), so it lives in public.
+            // Column names come from the snake_case convention (UsePlatformPostgres).
             entity.ToTable("crew_responses", "public");
-            entity.HasKey(e => e.Id);
-            entity.Property(e => e.Id).HasColumnName("id").UseSerialColumn();
-            entity.Property(e => e.UserUid).HasColumnName("user_uid").HasMaxLength(255).IsRequired();
-            entity.Property(e => e.RequestContext).HasColumnName("request_context");
-            entity.Property(e => e.RequestGoal).HasColumnName("request_goal");
-            entity.Property(e => e.ResponseData).HasColumnName("response_data").HasColumnType("jsonb").IsRequired();
+            entity.HasKey(e => e.Id).HasName("PK_crew_responses"); // the first migration's name, kept
+            entity.Property(e => e.Id).UseSerialColumn();
+            entity.Property(e => e.UserUid).HasMaxLength(255).IsRequired();
+            entity.Property(e => e.ResponseData).HasColumnType("jsonb").IsRequired();
 
             // timestamp without time zone holding UTC: Npgsql reads it back as Unspecified, so mark it UTC
             // on the way out and strip the kind on the way in (Npgsql refuses a UTC DateTime for this type).
             entity.Property(e => e.CreatedAt)
-                .HasColumnName("created_at")
                 .HasColumnType("timestamp without time zone")
                 .HasDefaultValueSql("(now() AT TIME ZONE 'utc')")
                 .ValueGeneratedOnAdd()
                 .HasConversion(UtcAsUnspecified);
-
-            entity.Property(e => e.RunId).HasColumnName("run_id");
 
             entity.HasIndex(e => e.UserUid).HasDatabaseName("idx_crew_responses_user_uid");
             entity.HasIndex(e => e.CreatedAt).IsDescending().HasDatabaseName("idx_crew_responses_created_at");

@@ -5,6 +5,7 @@ using CrewPlatform.Scheduler.Runs;
 using CrewPlatform.Scheduler.Scheduling;
 using CrewPlatform.ServiceDefaults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler.Apis;
 
@@ -46,14 +47,14 @@ public static class SchedulerApi
         return app;
     }
 
-    public static async Task<IResult> GetStatusAsync(ScheduleService schedule, SchedulerDbContext db, SchedulerSettings settings, CancellationToken cancellationToken)
+    public static async Task<IResult> GetStatusAsync(ScheduleService schedule, SchedulerDbContext db, IOptions<SchedulerOptions> options, CancellationToken cancellationToken)
     {
         var state = await schedule.GetAsync(cancellationToken);
-        return ApiResults.Ok(await StatusAsync(state, db, settings, cancellationToken));
+        return ApiResults.Ok(await StatusAsync(state, db, options.Value, cancellationToken));
     }
 
     public static async Task<IResult> PostActionAsync(
-        HttpRequest request, ScheduleService schedule, RunStarter runStarter, SchedulerDbContext db, SchedulerSettings settings,
+        HttpRequest request, ScheduleService schedule, RunStarter runStarter, SchedulerDbContext db, IOptions<SchedulerOptions> options,
         CancellationToken cancellationToken)
     {
         JsonDocument document;
@@ -92,12 +93,12 @@ public static class SchedulerApi
 
                     var started = await schedule.StartAsync(interval, cancellationToken);
                     return ApiResults.Ok(
-                        await StatusAsync(started, db, settings, cancellationToken),
+                        await StatusAsync(started, db, options.Value, cancellationToken),
                         $"Scheduler started with interval: {started.IntervalMinutes.ToString(CultureInfo.InvariantCulture)} minutes");
 
                 case "stop":
                     var stopped = await schedule.StopAsync(cancellationToken);
-                    return ApiResults.Ok(await StatusAsync(stopped, db, settings, cancellationToken), "Scheduler stopped");
+                    return ApiResults.Ok(await StatusAsync(stopped, db, options.Value, cancellationToken), "Scheduler stopped");
 
                 case "run-now":
                     var run = await runStarter.StartManualAsync(cancellationToken);
@@ -179,7 +180,7 @@ public static class SchedulerApi
         };
     }
 
-    private static async Task<SchedulerStatus> StatusAsync(ScheduleState state, SchedulerDbContext db, SchedulerSettings settings, CancellationToken cancellationToken)
+    private static async Task<SchedulerStatus> StatusAsync(ScheduleState state, SchedulerDbContext db, SchedulerOptions settings, CancellationToken cancellationToken)
     {
         var lastRun = await db.Runs.AsNoTracking()
             .OrderByDescending(r => r.StartedAt).ThenByDescending(r => r.Id)
@@ -196,7 +197,7 @@ public static class SchedulerApi
     {
         const string required = "intervalMinutes is required and must be greater than 0";
         const string wholeNumber = "intervalMinutes must be a whole number of minutes";
-        var tooLarge = $"intervalMinutes must be at most {SchedulerSettings.MaxIntervalMinutes} (one week)";
+        var tooLarge = $"intervalMinutes must be at most {SchedulerOptions.MaxIntervalMinutes} (one week)";
 
         if (!body.TryGetProperty("intervalMinutes", out var element) || element.ValueKind == JsonValueKind.Null)
         {
@@ -218,7 +219,7 @@ public static class SchedulerApi
         {
             <= 0 => (0, required),
             _ when value != decimal.Truncate(value) => (0, wholeNumber),
-            > SchedulerSettings.MaxIntervalMinutes => (0, tooLarge),
+            > SchedulerOptions.MaxIntervalMinutes => (0, tooLarge),
             _ => ((int)value, null),
         };
     }

@@ -1,6 +1,5 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Runs;
-using CrewPlatform.ServiceDefaults;
 using MassTransit;
 
 namespace CrewPlatform.Scheduler.Consumers;
@@ -16,19 +15,4 @@ public sealed class CrewCallFailedConsumer(RunProgress progress) : IConsumer<Cre
             await progress.PublishCompletedAsync(context, completed, context.CancellationToken);
         }
     }
-}
-
-public sealed class CrewCallFailedConsumerDefinition : ConsumerDefinition<CrewCallFailedConsumer>
-{
-    public CrewCallFailedConsumerDefinition()
-    {
-        ConcurrentMessageLimit = 8;
-        Endpoint(e => e.PrefetchCount = 16);
-    }
-
-    protected override void ConfigureConsumer(
-        IReceiveEndpointConfigurator endpointConfigurator,
-        IConsumerConfigurator<CrewCallFailedConsumer> consumerConfigurator,
-        IRegistrationContext context) =>
-        endpointConfigurator.UsePlatformRetry();
 }

@@ -1,6 +1,5 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Runs;
-using CrewPlatform.ServiceDefaults;
 using MassTransit;
 
 namespace CrewPlatform.Scheduler.Consumers;
@@ -16,20 +15,4 @@ public sealed class CrewResponseStoredConsumer(RunProgress progress) : IConsumer
             await progress.PublishCompletedAsync(context, completed, context.CancellationToken);
         }
     }
-}
-
-public sealed class CrewResponseStoredConsumerDefinition : ConsumerDefinition<CrewResponseStoredConsumer>
-{
-    public CrewResponseStoredConsumerDefinition()
-    {
-        // Every outcome of a run updates the same runs row; more concurrency would only queue on its lock.
-        ConcurrentMessageLimit = 8;
-        Endpoint(e => e.PrefetchCount = 16);
-    }
-
-    protected override void ConfigureConsumer(
-        IReceiveEndpointConfigurator endpointConfigurator,
-        IConsumerConfigurator<CrewResponseStoredConsumer> consumerConfigurator,
-        IRegistrationContext context) =>
-        endpointConfigurator.UsePlatformRetry();
 }

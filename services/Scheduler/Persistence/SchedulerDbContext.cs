@@ -1,4 +1,3 @@
-using System.Text;
 using Microsoft.EntityFrameworkCore;
 
 namespace CrewPlatform.Scheduler.Persistence;
@@ -12,6 +11,8 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
     public DbSet<Run> Runs => Set<Run>();
     public DbSet<RunUser> RunUsers => Set<RunUser>();
 
+    // Names are snake_case by convention (UsePlatformPostgres). Keys, indexes and the foreign key keep the names the
+    // first migrations gave them (EF's upper-case defaults), so the convention changes nothing in existing databases.
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.HasDefaultSchema(Schema);
@@ -19,58 +20,36 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
         modelBuilder.Entity<ScheduleState>(schedule =>
         {
             schedule.ToTable("schedule", t => t.HasCheckConstraint("ck_schedule_single_row", "id = 1"));
-            schedule.HasKey(s => s.Id);
+            schedule.HasKey(s => s.Id).HasName("PK_schedule");
             schedule.Property(s => s.Id).ValueGeneratedNever();
         });
 
         modelBuilder.Entity<Run>(run =>
         {
             run.ToTable("runs");
-            run.HasKey(r => r.Id);
+            run.HasKey(r => r.Id).HasName("PK_runs");
             run.Property(r => r.Trigger).HasMaxLength(16);
             run.Property(r => r.Status).HasMaxLength(16);
-            run.HasIndex(r => r.StartedAt).IsDescending();
+            run.HasIndex(r => r.StartedAt).IsDescending().HasDatabaseName("IX_runs_started_at");
 
             // The overlap check asks "is any run still going?" on every due time.
-            run.HasIndex(r => r.Status).HasFilter("status = 'running'");
+            run.HasIndex(r => r.Status).HasFilter("status = 'running'").HasDatabaseName("IX_runs_status");
             run.Property(r => r.FanOutAfterUid).HasMaxLength(255);
 
             // The reconciler asks "which completions were never announced?" on every pass.
-            run.HasIndex(r => r.CompletedAt).HasFilter("status = 'completed' AND completion_published_at IS NULL");
+            run.HasIndex(r => r.CompletedAt).HasFilter("status = 'completed' AND completion_published_at IS NULL")
+                .HasDatabaseName("IX_runs_completed_at");
         });
 
         modelBuilder.Entity<RunUser>(user =>
         {
             user.ToTable("run_users");
-            user.HasKey(u => new { u.RunId, u.UserUid });
+            user.HasKey(u => new { u.RunId, u.UserUid }).HasName("PK_run_users");
             user.Property(u => u.UserUid).HasMaxLength(255);
             user.Property(u => u.Status).HasMaxLength(16);
-            user.HasIndex(u => new { u.RunId, u.Status });
-            user.HasOne<Run>().WithMany().HasForeignKey(u => u.RunId).OnDelete(DeleteBehavior.Cascade);
+            user.HasIndex(u => new { u.RunId, u.Status }).HasDatabaseName("IX_run_users_run_id_status");
+            user.HasOne<Run>().WithMany().HasForeignKey(u => u.RunId).OnDelete(DeleteBehavior.Cascade)
+                .HasConstraintName("FK_run_users_runs_run_id");
         });
-
-        foreach (var entity in modelBuilder.Model.GetEntityTypes())
-        {
-            foreach (var property in entity.GetProperties())
-            {
-                property.SetColumnName(SnakeCase(property.Name));
-            }
-        }
-    }
-
-    private static string SnakeCase(string name)
-    {
-        var builder = new StringBuilder(name.Length + 4);
-        for (var i = 0; i < name.Length; i++)
-        {
-            if (char.IsUpper(name[i]) && i > 0)
-            {
-                builder.Append('_');
-            }
-
-            builder.Append(char.ToLowerInvariant(name[i]));
-        }
-
-        return builder.ToString();
     }
 }

@@ -1,5 +1,6 @@
 using CrewPlatform.Scheduler.Persistence;
 using Npgsql;
+using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler.Runs;
 
@@ -24,10 +25,12 @@ public sealed record RetryFailedResult(RetryFailedOutcome Outcome, int Retried =
 public sealed partial class FailedUserRetry(
     NpgsqlDataSource dataSource,
     RunCrewCommands commands,
-    SchedulerSettings settings,
+    IOptions<SchedulerOptions> options,
     TimeProvider time,
     ILogger<FailedUserRetry> logger)
 {
+    private readonly SchedulerOptions settings = options.Value;
+
     public async Task<RetryFailedResult> RetryAsync(Guid runId, CancellationToken cancellationToken)
     {
         var moved = new List<string>();

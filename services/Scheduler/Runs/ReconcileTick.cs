@@ -1,4 +1,5 @@
 using Coravel.Invocable;
+using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler.Runs;
 
@@ -7,8 +8,10 @@ namespace CrewPlatform.Scheduler.Runs;
 /// seconds, and the interval may be up to an hour, so the tick runs every second and asks this whether a pass is due.
 /// One per process; which replica's pass does the work is the advisory lock's business.
 /// </summary>
-public sealed class ReconcilePacer(SchedulerSettings settings, TimeProvider time)
+public sealed class ReconcilePacer(IOptions<SchedulerOptions> options, TimeProvider time)
 {
+    private readonly SchedulerOptions settings = options.Value;
+
     private readonly Lock gate = new();
     private DateTimeOffset nextPassAt = DateTimeOffset.MinValue;
 

@@ -1,6 +1,7 @@
 using CrewPlatform.Contracts;
 using MassTransit;
 using Npgsql;
+using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler.Runs;
 
@@ -22,10 +23,12 @@ public sealed partial class RunReconciler(
     RunProgress progress,
     RunCrewCommands commands,
     IPublishEndpoint publishEndpoint,
-    SchedulerSettings settings,
+    IOptions<SchedulerOptions> options,
     TimeProvider time,
     ILogger<RunReconciler> logger)
 {
+    private readonly SchedulerOptions settings = options.Value;
+
     /// <summary>
     /// The normal path announces a completion right after committing it; the reconciler leaves it this long to do so,
     /// so the two rarely both publish (both may: the event is at least once).

@@ -1,6 +1,7 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
 using MassTransit;
+using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler.Runs;
 
@@ -8,10 +9,12 @@ namespace CrewPlatform.Scheduler.Runs;
 public sealed partial class RunStarter(
     SchedulerDbContext db,
     IPublishEndpoint publishEndpoint,
-    SchedulerSettings settings,
+    IOptions<SchedulerOptions> options,
     TimeProvider time,
     ILogger<RunStarter> logger)
 {
+    private readonly SchedulerOptions settings = options.Value;
+
     public Run NewRun(string trigger, DateTimeOffset? dueAt, string status)
     {
         var now = time.GetUtcNow();

@@ -1,6 +1,7 @@
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler.Scheduling;
 
@@ -23,10 +24,12 @@ public enum TickOutcome
 public sealed partial class ScheduleService(
     SchedulerDbContext db,
     RunStarter runStarter,
-    SchedulerSettings settings,
+    IOptions<SchedulerOptions> options,
     TimeProvider time,
     ILogger<ScheduleService> logger)
 {
+    private readonly SchedulerOptions settings = options.Value;
+
     /// <summary>The schedule, created from the settings on the very first call of a fresh install.</summary>
     public async Task<ScheduleState> GetAsync(CancellationToken cancellationToken)
     {
@@ -38,7 +41,7 @@ public sealed partial class ScheduleService(
     public async Task<ScheduleState> StartAsync(int intervalMinutes, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(intervalMinutes, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(intervalMinutes, SchedulerSettings.MaxIntervalMinutes);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(intervalMinutes, SchedulerOptions.MaxIntervalMinutes);
         await EnsureAsync(cancellationToken);
 
         var now = time.GetUtcNow();

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Gateway.Tests.Support;
 
@@ -30,6 +31,20 @@ public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings
         var client = CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
+    }
+
+    /// <summary>
+    /// Starts the gateway expecting it to refuse: a setting that fails validation (<see cref="OptionsValidationException"/>)
+    /// or that cannot be read as its type (the configuration binder's <see cref="InvalidOperationException"/>).
+    /// </summary>
+    public Exception StartupFailure()
+    {
+        var error = Record.Exception(() => CreateClient());
+        Assert.NotNull(error);
+        Assert.True(
+            error.GetType() == typeof(OptionsValidationException) || error.GetType() == typeof(InvalidOperationException),
+            $"expected the gateway to refuse its settings, got {error}");
+        return error;
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
