@@ -77,8 +77,9 @@ public sealed class FanOutTests(SchedulerDatabase database) : IClassFixture<Sche
         var run = await host.RunNowAsync();
         await FanOutCompletedAsync(host, run.Id);
 
-        // The last page is recorded (fan-out complete) just before its commands are sent.
+        // The last page is recorded (fan-out complete) before its commands are sent and its consumer finishes.
         await Eventually.HoldsAsync(() => host.SentSoFar<RunCrewForUser>().Count(c => c.RunId == run.Id) >= 1234, "the last page's commands were sent", Timeout);
+        await Eventually.HoldsAsync(() => host.ConsumedSoFar<UserBatchDue>().Count(p => p.RunId == run.Id) >= 3, "the last page was consumed", Timeout);
         var pages = host.ConsumedSoFar<UserBatchDue>().Where(p => p.RunId == run.Id).OrderBy(p => p.PageNumber).ToList();
         Assert.Equal([1, 2, 3], pages.Select(p => p.PageNumber));
         Assert.Equal([null, SchedulerDatabase.UserUid(500), SchedulerDatabase.UserUid(1000)], pages.Select(p => p.AfterUserUid));
