@@ -44,10 +44,7 @@ running_pid() {
 
 ensure_users_table() {
   local psql=(env PGPASSWORD=crew psql -h 127.0.0.1 -U crew -d crewplatform -v ON_ERROR_STOP=1 -qtA) sql
-  if [ "$("${psql[@]}" -c "SELECT to_regclass('public.users') IS NOT NULL")" = t ]; then
-    log "users table present: left as it is"
-    return
-  fi
+  if [ "$("${psql[@]}" -c "SELECT to_regclass('public.users') IS NOT NULL")" = t ]; then log "users table present: left as it is"; return; fi
   log "creating the users table and demo users (deploy/postgres/init)"
   for sql in "$ROOT"/deploy/postgres/init/*.sql; do "${psql[@]}" -f "$sql" >/dev/null; done
 }
@@ -85,23 +82,19 @@ start() {
   log "started $name (pid $!, $url, log .run-local/logs/$name.log)"
 }
 
-# Fails as soon as a started process has died, showing the end of its log.
-check_alive() {
-  local name
-  for name in "${SERVICES[@]}"; do
-    if [ -f "$PID_DIR/$name.pid" ] && ! running_pid "$name" >/dev/null; then
-      log "$name exited; last lines of .run-local/logs/$name.log:"
-      tail -n 20 "$LOG_DIR/$name.log" >&2 || true
-      log "scripts/run-local.sh down stops the processes that did start"
-      return 1
-    fi
-  done
-}
-
-wait_ready() { # wait_ready <what> <url> <pattern of the HTTP status that counts>
-  local deadline=$((SECONDS + READY_TIMEOUT)) code
+# Waits for a URL to answer with an HTTP status matching the pattern; fails as soon as a started process has
+# died, showing the end of its log.
+wait_ready() { # wait_ready <what> <url> <status pattern>
+  local deadline=$((SECONDS + READY_TIMEOUT)) code name
   while code="$(http_code "$2")"; [[ $code != $3 ]]; do
-    check_alive || return 1
+    for name in "${SERVICES[@]}"; do
+      if [ -f "$PID_DIR/$name.pid" ] && ! running_pid "$name" >/dev/null; then
+        log "$name exited; last lines of .run-local/logs/$name.log:"
+        tail -n 20 "$LOG_DIR/$name.log" >&2 || true
+        log "scripts/run-local.sh down stops the processes that did start"
+        return 1
+      fi
+    done
     if [ "$SECONDS" -ge "$deadline" ]; then
       log "timed out after ${READY_TIMEOUT}s waiting for $1 ($2 answered ${code:-nothing})"
       return 1
@@ -177,8 +170,6 @@ status() {
 }
 
 case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  status) status ;;
+  up | down | status) "$1" ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac
