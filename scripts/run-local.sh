@@ -3,7 +3,8 @@
 #   scripts/run-local.sh up      RabbitMQ + PostgreSQL (scripts/infra.sh up), the users table and demo users when
 #                                absent, one Release build, the fake crew API (unless CREW_API_URL is set), then
 #                                Scheduler :8081, CrewCaller :8082, ResponseStore :8083, Gateway :8080; waits until
-#                                the gateway's /health/ready answers 200 and prints the URLs and the token
+#                                the gateway's /health/ready answers 200 and prints the URLs and the token.
+#                                Run again, it starts only what is not running.
 #   scripts/run-local.sh down    stops exactly the processes `up` started (from .run-local/pids/)
 #   scripts/run-local.sh status  says whether each of them runs and answers
 #
@@ -12,154 +13,90 @@
 # except ASPNETCORE_URLS, which is the stack's port layout. Knobs of this script itself:
 #   RUN_LOCAL_READY_TIMEOUT  seconds to wait for readiness (default 180)
 #   RUN_LOCAL_NO_BUILD=1     skip the build (use what is in bin/Release)
-# Logs: .run-local/logs/<service>.log; PIDs: .run-local/pids/<service>.pid.
+# Logs: .run-local/logs/<service>.log; PIDs: .run-local/pids/<service>.pid, each the service's own dotnet process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
-
-RUN_DIR="$ROOT/.run-local"
-LOG_DIR="$RUN_DIR/logs"
-PID_DIR="$RUN_DIR/pids"
 ENV_DIR="$ROOT/deploy/env"
+LOG_DIR="$ROOT/.run-local/logs"
+PID_DIR="$ROOT/.run-local/pids"
 READY_TIMEOUT="${RUN_LOCAL_READY_TIMEOUT:-180}"
-
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# name | project folder | assembly; the env file is deploy/env/<name>.env. Started in this order.
-SERVICES=(
-  "fake-crew-api|tools/FakeCrewApi|CrewPlatform.FakeCrewApi"
-  "scheduler|services/Scheduler|CrewPlatform.Scheduler"
-  "crew-caller|services/CrewCaller|CrewPlatform.CrewCaller"
-  "response-store|services/ResponseStore|CrewPlatform.ResponseStore"
-  "gateway|services/Gateway|CrewPlatform.Gateway"
-)
+# Started in this order. Each has deploy/env/<name>.env and the assembly CrewPlatform.<last part of its folder>.
+SERVICES=(fake-crew-api scheduler crew-caller response-store gateway)
+declare -A FOLDER=([fake-crew-api]=tools/FakeCrewApi [scheduler]=services/Scheduler [crew-caller]=services/CrewCaller
+  [response-store]=services/ResponseStore [gateway]=services/Gateway)
 
 log() { printf '[run-local] %s\n' "$*" >&2; }
-
-field() { local IFS='|'; read -r -a parts <<<"$1"; printf '%s' "${parts[$2]}"; }
-
-# The value of KEY in an env file (first match), without exporting anything.
-env_file_value() { # env_file_value <file> <key>
-  local line
-  while IFS= read -r line || [ -n "$line" ]; do
-    case "$line" in "$2="*) printf '%s' "${line#*=}"; return 0 ;; esac
-  done <"$1"
-  return 1
-}
-
-# Exports an env file's keys into the current (sub)shell; variables already set (non-empty) win, except ASPNETCORE_URLS.
-# Read line by line rather than sourced: values such as a connection string contain ';' and spaces.
-export_env_file() {
-  local line key value
-  while IFS= read -r line || [ -n "$line" ]; do
-    case "$line" in '' | '#'*) continue ;; esac
-    key="${line%%=*}"
-    value="${line#*=}"
-    if [ "$key" = ASPNETCORE_URLS ] || [ -z "${!key:-}" ]; then
-      export "$key=$value"
-    fi
-  done <"$1"
-}
-
-service_url() { env_file_value "$ENV_DIR/$1.env" ASPNETCORE_URLS; }
-
-admin_token() {
-  if [ -n "${CREW_ADMIN_TOKEN:-}" ]; then printf '%s' "$CREW_ADMIN_TOKEN"; else env_file_value "$ENV_DIR/gateway.env" CREW_ADMIN_TOKEN; fi
-}
-
-# The PID recorded for a service, when that process still runs our assembly (a reused PID is not ours).
-running_pid() { # running_pid <name> <assembly>
-  local pidfile="$PID_DIR/$1.pid" pid
-  [ -f "$pidfile" ] || return 1
-  pid="$(cat "$pidfile")"
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$2.dll" || return 1
-  printf '%s' "$pid"
-}
-
+assembly() { printf 'CrewPlatform.%s' "${FOLDER[$1]##*/}"; }
+file_value() { sed -n "/^$2=/{s///p;q}" "$ENV_DIR/$1.env"; } # file_value <service> <key>: the first value in its env file
+url_of() { file_value "$1" ASPNETCORE_URLS; }
 http_code() { curl -s -o /dev/null -m 3 -w '%{http_code}' "$1" 2>/dev/null || true; }
+port_taken() { local hp="${1#*://}"; hp="${hp%%/*}"; (exec 3<>"/dev/tcp/${hp%:*}/${hp##*:}") 2>/dev/null; }
 
-port_in_use() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-
-host_port() { # "http://127.0.0.1:8081" -> "127.0.0.1 8081"
-  local hostport="${1#*://}"; hostport="${hostport%%/*}"
-  printf '%s %s' "${hostport%:*}" "${hostport##*:}"
+# The PID recorded for a service, while that process still runs the service's assembly (a reused PID is not ours).
+running_pid() {
+  local pid
+  pid="$(cat "$PID_DIR/$1.pid" 2>/dev/null)" && [ -n "$pid" ] || return 1
+  grep -qaF "$(assembly "$1").dll" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
 }
 
 ensure_users_table() {
-  local psql=(env PGPASSWORD=crew psql -h 127.0.0.1 -U crew -d crewplatform -v ON_ERROR_STOP=1 -qtA)
-  if [ "$("${psql[@]}" -c "SELECT to_regclass('public.users') IS NOT NULL")" = t ]; then
-    log "users table present: left as it is"
-    return
-  fi
+  local psql=(env PGPASSWORD=crew psql -h 127.0.0.1 -U crew -d crewplatform -v ON_ERROR_STOP=1 -qtA) sql
+  if [ "$("${psql[@]}" -c "SELECT to_regclass('public.users') IS NOT NULL")" = t ]; then log "users table present: left as it is"; return; fi
   log "creating the users table and demo users (deploy/postgres/init)"
-  local sql
   for sql in "$ROOT"/deploy/postgres/init/*.sql; do "${psql[@]}" -f "$sql" >/dev/null; done
 }
 
+# One build of just the stack's projects (no tests), through a solution filter.
 build() {
   if [ "${RUN_LOCAL_NO_BUILD:-0}" = 1 ]; then log "RUN_LOCAL_NO_BUILD=1: not building"; return; fi
-  # One build of just the stack's projects (no tests), through a solution filter.
-  local filter="$RUN_DIR/stack.slnf" entry projects=()
-  for entry in "${SERVICES[@]}"; do
-    local folder; folder="$(field "$entry" 1)"
-    projects+=("\"$folder/$(field "$entry" 2).csproj\"")
-  done
-  printf '{"solution":{"path":"../CrewPlatform.sln","projects":[%s]}}\n' "$(IFS=,; echo "${projects[*]}")" >"$filter"
+  local name projects=()
+  for name in "${SERVICES[@]}"; do projects+=("\"${FOLDER[$name]}/$(assembly "$name").csproj\""); done
+  printf '{"solution":{"path":"../CrewPlatform.sln","projects":[%s]}}\n' "$(IFS=,; echo "${projects[*]}")" >"$ROOT/.run-local/stack.slnf"
   log "building (Release)"
-  dotnet build "$filter" -c Release -nologo -v quiet
+  dotnet build "$ROOT/.run-local/stack.slnf" -c Release -nologo -v quiet
 }
 
-start_service() { # start_service <name> <folder> <assembly>
-  local name="$1" folder="$2" assembly="$3" pid url output
-  if pid="$(running_pid "$name" "$assembly")"; then
-    log "$name already running (pid $pid)"
-    return
-  fi
-  url="$(service_url "$name")"
-  # shellcheck disable=SC2046
-  if port_in_use $(host_port "$url"); then
-    log "cannot start $name: $url is already taken by another process"
-    return 1
-  fi
-  output="$ROOT/$folder/bin/Release/net10.0"
-  [ -f "$output/$assembly.dll" ] || { log "missing $output/$assembly.dll: build first"; return 1; }
+start() {
+  local name="$1" pid url dll out="$ROOT/${FOLDER[$1]}/bin/Release/net10.0"
+  dll="$(assembly "$name").dll"
+  if pid="$(running_pid "$name")"; then log "$name already running (pid $pid)"; return; fi
+  url="$(url_of "$name")"
+  if port_taken "$url"; then log "cannot start $name: $url is already taken by another process"; return 1; fi
+  [ -f "$out/$dll" ] || { log "missing $out/$dll: build first"; return 1; }
   (
-    export_env_file "$ENV_DIR/$name.env"
-    # Only the gateway needs the admin secret, even when it came from your environment.
-    [ "$name" = gateway ] || unset CREW_ADMIN_TOKEN
-    # The content root is the build output, where the service's appsettings.json is.
-    cd "$output"
-    exec nohup dotnet "$assembly.dll" --urls "$ASPNETCORE_URLS" </dev/null >"$LOG_DIR/$name.log" 2>&1
+    # The env file line by line rather than sourced: values such as a connection string contain ';' and spaces.
+    while IFS= read -r line || [ -n "$line" ]; do
+      case "$line" in '' | '#'*) continue ;; esac
+      key="${line%%=*}"
+      if [ "$key" = ASPNETCORE_URLS ] || [ -z "${!key:-}" ]; then export "$line"; fi
+    done <"$ENV_DIR/$name.env"
+    [ "$name" = gateway ] || unset CREW_ADMIN_TOKEN # only the gateway gets the admin secret, even from your environment
+    cd "$out" # the content root, where the service's appsettings.json is
+    # exec, twice over: the PID recorded below is the service's own dotnet process.
+    exec nohup dotnet "$dll" --urls "$ASPNETCORE_URLS" </dev/null >"$LOG_DIR/$name.log" 2>&1
   ) &
   echo $! >"$PID_DIR/$name.pid"
   log "started $name (pid $!, $url, log .run-local/logs/$name.log)"
 }
 
-# Fails as soon as a started process has died, showing the end of its log.
-check_alive() {
-  local entry name assembly
-  for entry in "${SERVICES[@]}"; do
-    name="$(field "$entry" 0)"; assembly="$(field "$entry" 2)"
-    [ -f "$PID_DIR/$name.pid" ] || continue
-    if ! running_pid "$name" "$assembly" >/dev/null; then
-      log "$name exited; last lines of .run-local/logs/$name.log:"
-      tail -n 20 "$LOG_DIR/$name.log" >&2 || true
-      log "scripts/run-local.sh down stops the processes that did start"
-      return 1
-    fi
-  done
-}
-
-wait_ready() { # wait_ready <description> <url> <accept: ready|answers>
-  local what="$1" url="$2" accept="$3" deadline=$((SECONDS + READY_TIMEOUT)) code
-  while true; do
-    code="$(http_code "$url")"
-    if { [ "$accept" = ready ] && [ "$code" = 200 ]; } || { [ "$accept" = answers ] && [ -n "$code" ] && [ "$code" != 000 ]; }; then
-      return 0
-    fi
-    check_alive || return 1
+# Waits for a URL to answer with an HTTP status matching the pattern; fails as soon as a started process has
+# died, showing the end of its log.
+wait_ready() { # wait_ready <what> <url> <status pattern>
+  local deadline=$((SECONDS + READY_TIMEOUT)) code name
+  while code="$(http_code "$2")"; [[ $code != $3 ]]; do
+    for name in "${SERVICES[@]}"; do
+      if [ -f "$PID_DIR/$name.pid" ] && ! running_pid "$name" >/dev/null; then
+        log "$name exited; last lines of .run-local/logs/$name.log:"
+        tail -n 20 "$LOG_DIR/$name.log" >&2 || true
+        log "scripts/run-local.sh down stops the processes that did start"
+        return 1
+      fi
+    done
     if [ "$SECONDS" -ge "$deadline" ]; then
-      log "timed out after ${READY_TIMEOUT}s waiting for $what ($url answered ${code:-nothing})"
+      log "timed out after ${READY_TIMEOUT}s waiting for $1 ($2 answered ${code:-nothing})"
       return 1
     fi
     sleep 1
@@ -167,33 +104,27 @@ wait_ready() { # wait_ready <description> <url> <accept: ready|answers>
 }
 
 up() {
-  local started=$SECONDS entry name
+  local started=$SECONDS name gateway token
   mkdir -p "$LOG_DIR" "$PID_DIR"
-  for entry in "${SERVICES[@]}"; do # forget PIDs of processes that have since ended
-    running_pid "$(field "$entry" 0)" "$(field "$entry" 2)" >/dev/null || rm -f "$PID_DIR/$(field "$entry" 0).pid"
-  done
+  for name in "${SERVICES[@]}"; do running_pid "$name" >/dev/null || rm -f "$PID_DIR/$name.pid"; done # forget ended ones
   scripts/infra.sh up
   ensure_users_table
   build
-
-  local with_fake=1
-  if [ -n "${CREW_API_URL:-}" ]; then
-    with_fake=0
-    log "CREW_API_URL is set ($CREW_API_URL): not starting the fake crew API"
-  fi
-  for entry in "${SERVICES[@]}"; do
-    name="$(field "$entry" 0)"
-    if [ "$name" = fake-crew-api ] && [ $with_fake = 0 ]; then continue; fi
-    start_service "$name" "$(field "$entry" 1)" "$(field "$entry" 2)"
+  for name in "${SERVICES[@]}"; do
+    if [ "$name" = fake-crew-api ] && [ -n "${CREW_API_URL:-}" ]; then
+      log "CREW_API_URL is set ($CREW_API_URL): not starting the fake crew API"
+    else
+      start "$name"
+    fi
   done
 
-  local gateway; gateway="$(service_url gateway)"
-  if [ $with_fake = 1 ]; then wait_ready "the fake crew API" "$(service_url fake-crew-api)/stats" answers; fi
-  wait_ready "CrewCaller" "$(service_url crew-caller)/health/ready" ready
-  wait_ready "the gateway (and through it Scheduler and ResponseStore)" "$gateway/health/ready" ready
+  if [ -z "${CREW_API_URL:-}" ]; then wait_ready "the fake crew API" "$(url_of fake-crew-api)/stats" '[1-9][0-9][0-9]'; fi
+  wait_ready "CrewCaller" "$(url_of crew-caller)/health/ready" 200
+  gateway="$(url_of gateway)"
+  wait_ready "the gateway (and through it Scheduler and ResponseStore)" "$gateway/health/ready" 200
 
-  local token; token="$(admin_token)"
-  cat <<EOF
+  token="${CREW_ADMIN_TOKEN:-$(file_value gateway CREW_ADMIN_TOKEN)}"
+  cat <<INFO
 
 CrewPlatform is up: ready $((SECONDS - started)) s after \`up\`.
   gateway        $gateway          (every /api/* call needs the token)
@@ -202,18 +133,15 @@ CrewPlatform is up: ready $((SECONDS - started)) s after \`up\`.
   token          $token
   try            curl -H "Authorization: Bearer $token" $gateway/api/scheduler
   logs           .run-local/logs/      stop: scripts/run-local.sh down
-EOF
+INFO
 }
 
 down() {
-  local entry name assembly pid stopped=0
-  for entry in "${SERVICES[@]}"; do
-    name="$(field "$entry" 0)"; assembly="$(field "$entry" 2)"
-    if pid="$(running_pid "$name" "$assembly")"; then
+  local name pid stopped=0
+  for name in "${SERVICES[@]}"; do
+    if pid="$(running_pid "$name")"; then
       kill -TERM "$pid" 2>/dev/null || true
-      local deadline=$((SECONDS + 20))
-      while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.5; done
-      if kill -0 "$pid" 2>/dev/null; then
+      if ! timeout 20 tail -s 0.5 --pid="$pid" -f /dev/null; then # waits up to 20 s for it to exit
         log "$name (pid $pid) did not stop in 20 s: killing it"
         kill -KILL "$pid" 2>/dev/null || true
       fi
@@ -226,26 +154,22 @@ down() {
 }
 
 status() {
-  local entry name assembly pid url probe rc=0
-  for entry in "${SERVICES[@]}"; do
-    name="$(field "$entry" 0)"; assembly="$(field "$entry" 2)"
-    url="$(service_url "$name")"
-    if pid="$(running_pid "$name" "$assembly")"; then
+  local name pid url probe rc=0
+  for name in "${SERVICES[@]}"; do
+    url="$(url_of "$name")"
+    if pid="$(running_pid "$name")"; then
       probe="$url/health/ready"
       [ "$name" = fake-crew-api ] && probe="$url/stats"
       printf '%-15s running  pid %-7s %-24s %s -> %s\n' "$name" "$pid" "$url" "${probe#"$url"}" "$(http_code "$probe")"
     else
       printf '%-15s not running\n' "$name"
-      # The fake is not started when CREW_API_URL points elsewhere.
-      [ "$name" = fake-crew-api ] || rc=1
+      [ "$name" = fake-crew-api ] || rc=1 # the fake is not started when CREW_API_URL points elsewhere
     fi
   done
   return $rc
 }
 
 case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  status) status ;;
+  up | down | status) "$1" ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac

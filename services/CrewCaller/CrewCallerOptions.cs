@@ -83,7 +83,7 @@ public sealed class CrewCallerOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (!Uri.TryCreate(ApiUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        if (!HttpUrl.IsAbsoluteHttp(ApiUrl))
         {
             yield return new ValidationResult("CREW_API_URL must be an absolute http:// or https:// URL", [nameof(ApiUrl)]);
         }

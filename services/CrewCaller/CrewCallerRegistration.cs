@@ -1,6 +1,7 @@
 using CrewPlatform.CrewCaller.Consumers;
 using CrewPlatform.CrewCaller.CrewApi;
 using CrewPlatform.CrewCaller.Persistence;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -10,6 +11,18 @@ namespace CrewPlatform.CrewCaller;
 
 public static class CrewCallerRegistration
 {
+    /// <summary>The call ledger's database, the crew API client and its settings, and the bus with CrewCaller's consumers.</summary>
+    public static WebApplicationBuilder AddCrewCaller(this WebApplicationBuilder builder)
+    {
+        builder.AddPostgresDbContext<WebApplicationBuilder, CrewCallerDbContext>(CrewCallerDbContext.Schema);
+        builder.Services.AddCrewCaller(builder.Configuration);
+        builder.AddMessaging(x => x.AddCrewCallerConsumers());
+        return builder;
+    }
+
+    /// <summary>Nothing beyond the default health endpoints: CrewCaller is driven by its queue alone, and has no API.</summary>
+    public static WebApplication MapCrewCaller(this WebApplication app) => app;
+
     /// <summary>CrewCaller's consumers, for the service's bus and for harness tests alike.</summary>
     public static IBusRegistrationConfigurator AddCrewCallerConsumers(this IBusRegistrationConfigurator configurator)
     {

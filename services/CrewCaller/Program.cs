@@ -4,12 +4,11 @@ using CrewPlatform.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddPostgresDbContext<WebApplicationBuilder, CrewCallerDbContext>(CrewCallerDbContext.Schema);
-builder.Services.AddCrewCaller(builder.Configuration);
-builder.AddMessaging(x => x.AddCrewCallerConsumers());
+builder.AddCrewCaller();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.MapCrewCaller();
 await app.RunWithMigrationsAsync<CrewCallerDbContext>(args);
 
 public partial class Program;

@@ -1,16 +1,14 @@
-using CrewPlatform.ResponseStore.Apis;
-using CrewPlatform.ResponseStore.Consumers;
+using CrewPlatform.ResponseStore;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddPostgresDbContext<WebApplicationBuilder, ResponseStoreDbContext>(ResponseStoreDbContext.HistorySchema);
-builder.AddMessaging(x => x.AddResponseStoreConsumers());
+builder.AddResponseStore();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
-app.MapCrewResponsesApi();
+app.MapResponseStore();
 await app.RunWithMigrationsAsync<ResponseStoreDbContext>(args);
 
 public partial class Program;

@@ -1,17 +1,14 @@
 using CrewPlatform.Scheduler;
-using CrewPlatform.Scheduler.Apis;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddSchedulerServices();
-builder.AddMessaging(x => x.AddSchedulerConsumers());
+builder.AddScheduler();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
-app.MapSchedulerApi();
-app.UseSchedulerTicks();
+app.MapScheduler();
 await app.RunWithMigrationsAsync<SchedulerDbContext>(args);
 
 public partial class Program;

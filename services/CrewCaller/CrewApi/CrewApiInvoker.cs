@@ -1,9 +1,8 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json;
+using CrewPlatform.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.CrewCaller.CrewApi;
@@ -61,12 +60,12 @@ public sealed class CrewApiInvoker(ICrewApi crewApi, IOptions<CrewCallerOptions>
             return CrewAttemptResult.Permanent(status, $"body larger than {settings.MaxResponseBytes} bytes");
         }
 
-        return IsJsonObjectOrArray(body)
+        return JsonShape.IsObjectOrArray(body)
             ? CrewAttemptResult.Answered(status, Encoding.UTF8.GetString(body))
             : CrewAttemptResult.Permanent(status, "non-JSON body");
     }
 
-    /// <summary>The body, or null once it grows past <paramref name="maxBytes"/>: a runaway answer never sits whole in memory.</summary>
+    /// <summary>The body without a UTF-8 BOM, or null once it grows past <paramref name="maxBytes"/>.</summary>
     private static async Task<byte[]?> ReadCappedAsync(HttpContent content, long maxBytes, CancellationToken cancellationToken)
     {
         if (content.Headers.ContentLength > maxBytes)
@@ -75,41 +74,8 @@ public sealed class CrewApiInvoker(ICrewApi crewApi, IOptions<CrewCallerOptions>
         }
 
         await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        using var body = new MemoryStream();
-        var buffer = ArrayPool<byte>.Shared.Rent(81_920);
-        try
-        {
-            int read;
-            while ((read = await stream.ReadAsync(buffer, cancellationToken)) > 0)
-            {
-                if (body.Length + read > maxBytes)
-                {
-                    return null;
-                }
-
-                body.Write(buffer, 0, read);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        var bytes = body.ToArray();
-        return bytes.AsSpan().StartsWith(Utf8Bom) ? bytes[Utf8Bom.Length..] : bytes;
-    }
-
-    private static bool IsJsonObjectOrArray(byte[] body)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(body);
-            return document.RootElement.ValueKind is JsonValueKind.Object or JsonValueKind.Array;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
+        var bytes = await CappedRead.ReadAsync(stream, maxBytes, cancellationToken);
+        return bytes is not null && bytes.AsSpan().StartsWith(Utf8Bom) ? bytes[Utf8Bom.Length..] : bytes;
     }
 
     private TimeSpan? RetryAfter(HttpResponseMessage response)

@@ -156,27 +156,14 @@ public static partial class CrewResponsesApi
             limit.MaxRequestBodySize = MaxBodyBytes + 1;
         }
 
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
         try
         {
-            int read;
-            while ((read = await http.Request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-            {
-                if (buffer.Length + read > MaxBodyBytes)
-                {
-                    return ([], true);
-                }
-
-                buffer.Write(chunk, 0, read);
-            }
+            return await CappedRead.ReadAsync(http.Request.Body, MaxBodyBytes, cancellationToken) is { } body ? (body, false) : ([], true);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return ([], true);
         }
-
-        return (buffer.ToArray(), false);
     }
 
     /// <summary>The list's query string: <c>userUid</c>, <c>limit</c>, <c>offset</c>, <c>startDate</c>, <c>endDate</c>.</summary>

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using CrewPlatform.ServiceDefaults;
 using Npgsql;
 
 namespace CrewPlatform.ResponseStore.Persistence;
@@ -167,18 +167,10 @@ public sealed class CrewResponseBatchWriter(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Null when the text is a JSON object or array; otherwise why it is not.</summary>
-    public static string? CheckJson(string json)
+    public static string? CheckJson(string json) => JsonShape.Classify(json) switch
     {
-        try
-        {
-            using var document = JsonDocument.Parse(json);
-            return document.RootElement.ValueKind is JsonValueKind.Object or JsonValueKind.Array
-                ? null
-                : "crew answer is not a JSON object or array";
-        }
-        catch (Exception ex) when (ex is JsonException or ArgumentException)
-        {
-            return "crew answer is not valid JSON";
-        }
-    }
+        JsonRoot.ObjectOrArray => null,
+        JsonRoot.Scalar => "crew answer is not a JSON object or array",
+        _ => "crew answer is not valid JSON",
+    };
 }

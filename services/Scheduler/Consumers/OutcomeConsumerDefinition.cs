@@ -23,7 +23,3 @@ public abstract class OutcomeConsumerDefinition<TConsumer> : ConsumerDefinition<
         IRegistrationContext context) =>
         endpointConfigurator.UsePlatformRetry();
 }
-
-public sealed class CrewResponseStoredConsumerDefinition : OutcomeConsumerDefinition<CrewResponseStoredConsumer>;
-
-public sealed class CrewCallFailedConsumerDefinition : OutcomeConsumerDefinition<CrewCallFailedConsumer>;

@@ -1,7 +1,6 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
-using CrewPlatform.ServiceDefaults;
 using MassTransit;
 
 namespace CrewPlatform.Scheduler.Consumers;
@@ -81,23 +80,4 @@ public sealed partial class UserBatchDueConsumer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} page {PageNumber}: {Users} users read, {Sent} sent to the crew caller")]
     private static partial void LogPage(ILogger logger, Guid runId, int pageNumber, int users, int sent);
-}
-
-public sealed class UserBatchDueConsumerDefinition : ConsumerDefinition<UserBatchDueConsumer>
-{
-    public UserBatchDueConsumerDefinition()
-    {
-        // Pages of one run follow each other; a few in flight lets concurrent runs progress side by side
-        // while keeping at most a few pages of users in memory.
-        ConcurrentMessageLimit = 4;
-        Endpoint(e => e.PrefetchCount = 8);
-    }
-
-    protected override void ConfigureConsumer(
-        IReceiveEndpointConfigurator endpointConfigurator,
-        IConsumerConfigurator<UserBatchDueConsumer> consumerConfigurator,
-        IRegistrationContext context)
-    {
-        endpointConfigurator.UsePlatformRetry();
-    }
 }

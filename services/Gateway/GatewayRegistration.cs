@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Gateway;
 
-public static partial class GatewayExtensions
+public static partial class GatewayRegistration
 {
     /// <summary>YARP from the <c>ReverseProxy</c> section, the admin token, the per-client rate limit, backend readiness.</summary>
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)

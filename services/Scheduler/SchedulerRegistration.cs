@@ -1,4 +1,5 @@
 using Coravel;
+using CrewPlatform.Scheduler.Apis;
 using CrewPlatform.Scheduler.Consumers;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
@@ -10,8 +11,24 @@ using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler;
 
-public static class SchedulerExtensions
+public static class SchedulerRegistration
 {
+    /// <summary>Settings, the database, the schedule and run tracking, and the bus with the scheduler's consumers.</summary>
+    public static WebApplicationBuilder AddScheduler(this WebApplicationBuilder builder)
+    {
+        builder.AddSchedulerServices();
+        builder.AddMessaging(x => x.AddSchedulerConsumers());
+        return builder;
+    }
+
+    /// <summary><c>/api/scheduler</c> and the Coravel ticks.</summary>
+    public static WebApplication MapScheduler(this WebApplication app)
+    {
+        app.MapSchedulerApi();
+        app.UseSchedulerTicks();
+        return app;
+    }
+
     /// <summary>The scheduler's consumers, for the real bus and for the test harness alike.</summary>
     public static IBusRegistrationConfigurator AddSchedulerConsumers(this IBusRegistrationConfigurator x)
     {

@@ -1,0 +1,35 @@
+using CrewPlatform.ResponseStore.Apis;
+using CrewPlatform.ResponseStore.Consumers;
+using CrewPlatform.ResponseStore.Persistence;
+using CrewPlatform.ServiceDefaults;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace CrewPlatform.ResponseStore;
+
+public static class ResponseStoreRegistration
+{
+    /// <summary>The database, and the bus with the ResponseStore's consumers.</summary>
+    public static WebApplicationBuilder AddResponseStore(this WebApplicationBuilder builder)
+    {
+        builder.AddPostgresDbContext<WebApplicationBuilder, ResponseStoreDbContext>(ResponseStoreDbContext.HistorySchema);
+        builder.AddMessaging(x => x.AddResponseStoreConsumers());
+        return builder;
+    }
+
+    /// <summary><c>/api/crew-responses</c>.</summary>
+    public static WebApplication MapResponseStore(this WebApplication app)
+    {
+        app.MapCrewResponsesApi();
+        return app;
+    }
+
+    /// <summary>The ResponseStore's consumers and what they need, for the service's bus and for harness tests alike.</summary>
+    public static IBusRegistrationConfigurator AddResponseStoreConsumers(this IBusRegistrationConfigurator x)
+    {
+        x.TryAddSingleton(TimeProvider.System);
+        x.TryAddScoped<CrewResponseBatchWriter>();
+        x.AddConsumer<CrewResponseReceivedConsumer, CrewResponseReceivedConsumerDefinition>();
+        return x;
+    }
+}

@@ -1,0 +1,35 @@
+using System.Text.Json;
+
+namespace CrewPlatform.ServiceDefaults;
+
+/// <summary>What a crew answer's text is as JSON: the platform stores only objects and arrays.</summary>
+public enum JsonRoot
+{
+    Invalid,
+    Scalar,
+    ObjectOrArray,
+}
+
+/// <summary>The platform's one check that a text is a JSON object or array, for UTF-8 bytes and for strings.</summary>
+public static class JsonShape
+{
+    public static JsonRoot Classify(ReadOnlyMemory<byte> utf8Json) => Classify(() => JsonDocument.Parse(utf8Json));
+
+    public static JsonRoot Classify(string json) => Classify(() => JsonDocument.Parse(json));
+
+    public static bool IsObjectOrArray(ReadOnlyMemory<byte> utf8Json) => Classify(utf8Json) == JsonRoot.ObjectOrArray;
+
+    private static JsonRoot Classify(Func<JsonDocument> parse)
+    {
+        try
+        {
+            using var document = parse();
+            return document.RootElement.ValueKind is JsonValueKind.Object or JsonValueKind.Array ? JsonRoot.ObjectOrArray : JsonRoot.Scalar;
+        }
+        catch (Exception ex) when (ex is JsonException or ArgumentException)
+        {
+            // ArgumentException: a string that is not valid UTF-16 (a lone surrogate) cannot even be transcoded.
+            return JsonRoot.Invalid;
+        }
+    }
+}
