@@ -1,3 +1,4 @@
+using CrewPlatform.Testing;
 using System.Diagnostics;
 using System.Net;
 using CrewPlatform.CrewCaller.Tests.Support;
@@ -31,7 +32,7 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
     public async Task A_claim_left_by_a_killed_instance_is_taken_over_within_the_lease_and_the_user_is_called_once(string leaseLeft)
     {
         app.Fake.State.Reset();
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
         await app.ExecuteAsync(
             $"""
             INSERT INTO crew_caller.crew_calls (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
@@ -55,8 +56,8 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
     public async Task A_user_held_by_a_live_instance_does_not_keep_another_user_from_the_only_slot()
     {
         app.Fake.State.Reset();
-        var held = CrewCallerApp.NewCommand();
-        var other = CrewCallerApp.NewCommand();
+        var held = Messages.RunCrewForUser();
+        var other = Messages.RunCrewForUser();
         await app.ExecuteAsync(
             """
             INSERT INTO crew_caller.crew_calls (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
@@ -89,7 +90,7 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
     {
         app.Fake.State.Reset();
         app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { LatencyMs = 5_000 });
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await app.SendAsync(command);
         await Testing.Eventually.HoldsAsync(
@@ -120,7 +121,7 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
         app.Fake.State.Reset();
         app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { RetryAfterSeconds = 0 });
         app.Fake.State.AddScript(["503", "500"]);
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await app.SendAsync(command);
         await app.ReceivedAsync(command);
@@ -135,7 +136,7 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
     {
         app.Fake.State.Reset();
         app.Fake.State.AddScript(["400"]);
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await app.SendAsync(command);
         var failed = await app.FailedAsync(command);
