@@ -210,12 +210,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
         var crew = new ScriptedCrewApi();
         await using var scope = await HarnessScope.StartAsync(database, crew);
         var command = Messages.RunCrewForUser();
-        await database.ExecuteAsync(
-            """
-            INSERT INTO crew_caller.crew_calls (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
-            VALUES ($1, $2, 'calling', 1, 'crashed-instance', now() + interval '1 second', now())
-            """,
-            command.RunId, command.UserUid);
+        await database.ClaimAsAnotherInstanceAsync(command, "crashed-instance", "1 second");
 
         await scope.SendAsync(command);
         await scope.ReceivedAsync(command);
@@ -232,12 +227,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
         var crew = new ScriptedCrewApi();
         await using var scope = await HarnessScope.StartAsync(database, crew);
         var command = Messages.RunCrewForUser();
-        await database.ExecuteAsync(
-            """
-            INSERT INTO crew_caller.crew_calls (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
-            VALUES ($1, $2, 'calling', 1, 'other-instance', now() + interval '1 hour', now())
-            """,
-            command.RunId, command.UserUid);
+        await database.ClaimAsAnotherInstanceAsync(command, "other-instance", "1 hour");
 
         var reachedConsumer = new ConsumeStarted(command.UserUid);
         using var observer = scope.Harness.Bus.ConnectConsumeMessageObserver(reachedConsumer);

@@ -33,12 +33,7 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
     {
         app.Fake.State.Reset();
         var command = Messages.RunCrewForUser();
-        await app.ExecuteAsync(
-            $"""
-            INSERT INTO crew_caller.crew_calls (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
-            VALUES ($1, $2, 'calling', 1, 'killed-instance', now() + interval '{leaseLeft}', now() - interval '1 minute')
-            """,
-            command.RunId, command.UserUid);
+        await app.ClaimAsAnotherInstanceAsync(command, "killed-instance", leaseLeft, startedAgo: "1 minute");
         var started = Stopwatch.GetTimestamp();
 
         await app.SendAsync(command);
@@ -58,12 +53,7 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
         app.Fake.State.Reset();
         var held = Messages.RunCrewForUser();
         var other = Messages.RunCrewForUser();
-        await app.ExecuteAsync(
-            """
-            INSERT INTO crew_caller.crew_calls (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
-            VALUES ($1, $2, 'calling', 1, 'live-instance', now() + interval '1 hour', now())
-            """,
-            held.RunId, held.UserUid);
+        await app.ClaimAsAnotherInstanceAsync(held, "live-instance", "1 hour");
 
         await app.SendAsync(held);
         await Testing.Eventually.HoldsAsync(() => app.ConsumedFor(held).Count >= 1, "the held command was handed back once", TimeSpan.FromSeconds(10));
