@@ -21,14 +21,9 @@ public sealed class RedeliveryTests(LocalStack stack)
         var runCommandsAcked = await stack.QueueAckCountAsync("run-crew-for-user");
         var answersAcked = await stack.QueueAckCountAsync("crew-response-received");
 
-        var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(stack.RabbitMq.Host, (ushort)stack.RabbitMq.Port, stack.RabbitMq.VirtualHost, h =>
+        await using (var listener = await new BusListener(stack).StartAsync())
         {
-            h.Username(stack.RabbitMq.Username);
-            h.Password(stack.RabbitMq.Password);
-        }));
-        await bus.StartAsync();
-        try
-        {
+            var bus = listener.Bus;
             var commands = await bus.GetSendEndpoint(ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUser));
             foreach (var user in users)
             {
@@ -46,10 +41,6 @@ public sealed class RedeliveryTests(LocalStack stack)
                     ReceivedAt = DateTimeOffset.UtcNow,
                 });
             }
-        }
-        finally
-        {
-            await bus.StopAsync();
         }
 
         // Wait until the services have consumed what we sent: the commands, our answers and the answers the

@@ -7,6 +7,14 @@ namespace CrewPlatform.Gateway.Tests;
 
 public sealed class RoutingTests(Backends backends) : IClassFixture<Backends>
 {
+    /// <summary>What the backend that answered saw of an authorized GET through a fresh gateway.</summary>
+    private async Task<EchoedRequest> EchoedAsync(string pathAndQuery)
+    {
+        await using var gateway = new GatewayFactory(backends.GatewaySettings());
+        using var client = gateway.CreateAuthorizedClient();
+        return (await client.GetFromJsonAsync<EchoedRequest>(pathAndQuery))!;
+    }
+
     [Theory]
     [InlineData("/api/scheduler", "")]
     [InlineData("/api/scheduler", "?verbose=true")]
@@ -14,12 +22,9 @@ public sealed class RoutingTests(Backends backends) : IClassFixture<Backends>
     [InlineData("/api/scheduler/runs/6f1c2d3e-0000-4000-8000-000000000001", "")]
     public async Task Scheduler_paths_reach_the_scheduler_unchanged_with_their_query_string(string path, string query)
     {
-        await using var gateway = new GatewayFactory(backends.GatewaySettings());
-        using var client = gateway.CreateAuthorizedClient();
+        var echoed = await EchoedAsync(path + query);
 
-        var echoed = await client.GetFromJsonAsync<EchoedRequest>(path + query);
-
-        Assert.Equal("scheduler", echoed!.Backend);
+        Assert.Equal("scheduler", echoed.Backend);
         Assert.Equal(path, echoed.Path);
         Assert.Equal(query, echoed.Query);
     }
@@ -29,12 +34,9 @@ public sealed class RoutingTests(Backends backends) : IClassFixture<Backends>
     [InlineData("/api/crew-responses/42", "")]
     public async Task Crew_response_paths_reach_the_response_store_unchanged_with_their_query_string(string path, string query)
     {
-        await using var gateway = new GatewayFactory(backends.GatewaySettings());
-        using var client = gateway.CreateAuthorizedClient();
+        var echoed = await EchoedAsync(path + query);
 
-        var echoed = await client.GetFromJsonAsync<EchoedRequest>(path + query);
-
-        Assert.Equal("response-store", echoed!.Backend);
+        Assert.Equal("response-store", echoed.Backend);
         Assert.Equal(path, echoed.Path);
         Assert.Equal(query, echoed.Query);
     }

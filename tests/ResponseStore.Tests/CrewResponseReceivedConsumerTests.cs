@@ -11,27 +11,22 @@ namespace CrewPlatform.ResponseStore.Tests;
 /// <summary>The batch consumer's logic on MassTransit's in-memory harness, writing to a real PostgreSQL database.</summary>
 public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : IClassFixture<MigratedDatabase>, IAsyncLifetime
 {
-    private ServiceProvider provider = null!;
+    private HarnessHost host = null!;
     private ITestHarness harness = null!;
 
     public async Task InitializeAsync()
     {
-        provider = new ServiceCollection()
+        var services = new ServiceCollection()
             .AddLogging()
-            .AddSingleton(_ => NpgsqlDataSource.Create(db.PostgresConnectionString))
-            .AddMassTransitTestHarness(x => x.AddResponseStoreConsumers())
-            .Configure<TestHarnessOptions>(options =>
-            {
-                // Longer than the batch's 1 s time limit, so a partial batch is not mistaken for inactivity.
-                options.TestInactivityTimeout = TimeSpan.FromSeconds(3);
-                options.TestTimeout = TimeSpan.FromSeconds(60);
-            })
-            .BuildServiceProvider(validateScopes: true);
-        harness = provider.GetRequiredService<ITestHarness>();
-        await harness.Start();
+            .AddSingleton(_ => NpgsqlDataSource.Create(db.PostgresConnectionString));
+
+        // Inactivity longer than the batch's 1 s time limit, so a partial batch is not mistaken for inactivity.
+        host = await HarnessHost.StartAsync(
+            services, x => x.AddResponseStoreConsumers(), timeout: TimeSpan.FromSeconds(60), inactivityTimeout: TimeSpan.FromSeconds(3));
+        harness = host.Harness;
     }
 
-    public async Task DisposeAsync() => await provider.DisposeAsync();
+    public async Task DisposeAsync() => await host.DisposeAsync();
 
     [Fact]
     public async Task A_received_answer_is_stored_and_announced_with_the_new_row_id()

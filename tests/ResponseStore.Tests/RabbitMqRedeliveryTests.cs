@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using CrewPlatform.Contracts;
 using CrewPlatform.Testing;
 using MassTransit;
@@ -22,13 +21,8 @@ public sealed class RabbitMqRedeliveryTests(RabbitMqRedeliveryTests.App app) : I
         var bus = app.Factory.Services.GetRequiredService<IBus>();
 
         // Listens like the scheduler does: a queue of its own bound to the CrewResponseStored exchange.
-        var announcements = new ConcurrentQueue<CrewResponseStored>();
-        var listener = bus.ConnectReceiveEndpoint("response-store-tests-stored", e => e.Handler<CrewResponseStored>(context =>
-        {
-            announcements.Enqueue(context.Message);
-            return Task.CompletedTask;
-        }));
-        await listener.Ready;
+        await using var listener = await new BusListener(app).Record<CrewResponseStored>("response-store-tests-stored").StartAsync();
+        var announcements = () => listener.Received<CrewResponseStored>();
 
         var received = new CrewResponseReceived
         {
@@ -43,15 +37,15 @@ public sealed class RabbitMqRedeliveryTests(RabbitMqRedeliveryTests.App app) : I
         };
 
         await bus.Publish(received);
-        await Eventually.HoldsAsync(() => !announcements.IsEmpty, "the first delivery is announced");
+        await Eventually.HoldsAsync(() => announcements().Count > 0, "the first delivery is announced");
 
         // The redelivery comes in a later batch: it must find the row, not write another, and announce it again.
         await bus.Publish(received);
-        await Eventually.HoldsAsync(() => announcements.Count >= 2, "the second delivery is announced");
+        await Eventually.HoldsAsync(() => announcements().Count >= 2, "the second delivery is announced");
 
         var id = await app.ScalarAsync<int>("SELECT id FROM crew_responses WHERE run_id = $1 AND user_uid = $2", received.RunId, user);
         Assert.Equal(1, await app.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE user_uid = $1", user));
-        Assert.All(announcements, a => Assert.Equal((received.RunId, user, id), (a.RunId, a.UserUid, a.ResponseId)));
+        Assert.All(announcements(), a => Assert.Equal((received.RunId, user, id), (a.RunId, a.UserUid, a.ResponseId)));
         var queues = await app.QueueNamesAsync();
         Assert.Contains("crew-response-received", queues);
         Assert.DoesNotContain("crew-response-received_error", queues);

@@ -1,12 +1,6 @@
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Testing;
-using MassTransit;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CrewPlatform.ResponseStore.Tests;
 
@@ -17,9 +11,9 @@ namespace CrewPlatform.ResponseStore.Tests;
 /// </summary>
 public class ResponseStoreApp : RealInfrastructure
 {
-    private WebApplicationFactory<Program>? factory;
+    private ServiceApp<Program>? factory;
 
-    public WebApplicationFactory<Program> Factory => factory ?? throw new InvalidOperationException("Not initialised");
+    public ServiceApp<Program> Factory => factory ?? throw new InvalidOperationException("Not initialised");
 
     /// <summary>False to keep the real RabbitMQ bus (this fixture's own virtual host).</summary>
     protected virtual bool UseTestHarness => true;
@@ -29,18 +23,7 @@ public class ResponseStoreApp : RealInfrastructure
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
-        {
-            foreach (var (key, value) in ServiceSettings)
-            {
-                builder.UseSetting(key, value);
-            }
-
-            if (UseTestHarness)
-            {
-                builder.ConfigureTestServices(services => services.AddMassTransitTestHarness());
-            }
-        });
+        factory = new ServiceApp<Program>(this, overrideServices: UseTestHarness ? services => services.AddTestHarness() : null);
 
         // Starts the host: migrations run before it answers.
         _ = factory.Server;

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using CrewPlatform.Contracts;
 using CrewPlatform.Testing;
 using MassTransit;
@@ -9,53 +8,21 @@ namespace CrewPlatform.Scheduler.Tests;
 /// Plays the crew caller on the fixture's real RabbitMQ virtual host: consumes <c>run-crew-for-user</c> and
 /// records every command, and listens for <see cref="CrewRunCompleted"/>.
 /// </summary>
-public sealed class CrewCallerStandIn : IAsyncDisposable
+public sealed class CrewCallerStandIn(BusListener listener) : IAsyncDisposable
 {
-    private readonly IBusControl bus;
-    private long received;
+    public IReadOnlyList<RunCrewForUser> Commands => listener.Received<RunCrewForUser>();
 
-    private CrewCallerStandIn(RealInfrastructure infrastructure)
-    {
-        var rabbit = infrastructure.RabbitMq;
-        bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
-        {
-            cfg.Host(rabbit.Host, (ushort)rabbit.Port, rabbit.VirtualHost, h =>
-            {
-                h.Username(rabbit.Username);
-                h.Password(rabbit.Password);
-            });
-            cfg.ReceiveEndpoint(QueueNames.RunCrewForUser, e =>
-            {
-                e.PrefetchCount = 1000;
-                e.Handler<RunCrewForUser>(context =>
-                {
-                    Commands.Add(context.Message);
-                    Interlocked.Increment(ref received);
-                    return Task.CompletedTask;
-                });
-            });
-            cfg.ReceiveEndpoint("test-crew-run-completed", e => e.Handler<CrewRunCompleted>(context =>
-            {
-                Completed.Add(context.Message);
-                return Task.CompletedTask;
-            }));
-        });
-    }
+    public IReadOnlyList<CrewRunCompleted> Completed => listener.Received<CrewRunCompleted>();
 
-    public ConcurrentBag<RunCrewForUser> Commands { get; } = [];
+    public long Received => listener.Count<RunCrewForUser>();
 
-    public ConcurrentBag<CrewRunCompleted> Completed { get; } = [];
+    public IPublishEndpoint Publisher => listener.Bus;
 
-    public long Received => Interlocked.Read(ref received);
+    public static async Task<CrewCallerStandIn> StartAsync(RealInfrastructure infrastructure) =>
+        new(await new BusListener(infrastructure)
+            .Record<RunCrewForUser>(QueueNames.RunCrewForUser, prefetchCount: 1000)
+            .Record<CrewRunCompleted>("test-crew-run-completed")
+            .StartAsync());
 
-    public IPublishEndpoint Publisher => bus;
-
-    public static async Task<CrewCallerStandIn> StartAsync(RealInfrastructure infrastructure)
-    {
-        var standIn = new CrewCallerStandIn(infrastructure);
-        await standIn.bus.StartAsync();
-        return standIn;
-    }
-
-    public async ValueTask DisposeAsync() => await bus.StopAsync();
+    public ValueTask DisposeAsync() => listener.DisposeAsync();
 }

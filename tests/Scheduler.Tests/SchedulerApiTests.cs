@@ -221,7 +221,7 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
         await PostAsync("""{"action":"start","intervalMinutes":45}""");
 
         // A second instance of the service over the same database: the state is shared, not per process.
-        await using var otherInstance = new SchedulerApp(fixture);
+        await using var otherInstance = new ServiceApp<Program>(fixture);
         var other = await otherInstance.CreateClient().GetFromJsonAsync<JsonElement>("/api/scheduler");
         await PostAsync("""{"action":"stop"}""");
 

@@ -19,15 +19,11 @@ namespace CrewPlatform.Scheduler.Tests;
 /// </summary>
 public sealed class SchedulerTestHost : IAsyncDisposable
 {
-    private readonly IHost host;
+    private readonly HarnessHost host;
 
-    private SchedulerTestHost(IHost host, ITestHarness harness)
-    {
-        this.host = host;
-        Harness = harness;
-    }
+    private SchedulerTestHost(HarnessHost host) => this.host = host;
 
-    public ITestHarness Harness { get; }
+    public ITestHarness Harness => host.Harness;
 
     public IServiceProvider Services => host.Services;
 
@@ -42,25 +38,14 @@ public sealed class SchedulerTestHost : IAsyncDisposable
         builder.Services.AddLogging();
         builder.Services.AddSingleton(time);
         builder.AddSchedulerServices();
-        builder.Services.AddMassTransitTestHarness(x =>
-        {
-            x.SetTestTimeouts(testTimeout: TimeSpan.FromMinutes(3), testInactivityTimeout: TimeSpan.FromMinutes(3));
-            x.AddSchedulerConsumers();
-        });
-        replaceServices?.Invoke(builder.Services);
 
-        var host = builder.Build();
+        var host = await HarnessHost.StartAsync(
+            builder.Services, x => x.AddSchedulerConsumers(), timeout: TimeSpan.FromMinutes(3), inactivityTimeout: TimeSpan.FromMinutes(3), replaceServices);
         await host.Services.MigrateAsync<SchedulerDbContext>();
-        var harness = host.Services.GetTestHarness();
-        await harness.Start();
-        return new SchedulerTestHost(host, harness);
+        return new SchedulerTestHost(host);
     }
 
-    public async Task<T> InScopeAsync<T>(Func<IServiceProvider, Task<T>> action)
-    {
-        await using var scope = host.Services.CreateAsyncScope();
-        return await action(scope.ServiceProvider);
-    }
+    public Task<T> InScopeAsync<T>(Func<IServiceProvider, Task<T>> action) => host.InScopeAsync(action);
 
     public Task<TickOutcome> TickAsync() =>
         InScopeAsync(services => services.GetRequiredService<ScheduleService>().TickAsync(CancellationToken.None));
@@ -99,19 +84,11 @@ public sealed class SchedulerTestHost : IAsyncDisposable
         InScopeAsync(services => services.GetRequiredService<SchedulerDbContext>().RunUsers.AsNoTracking()
             .Where(u => u.RunId == runId).OrderBy(u => u.UserUid).ToListAsync());
 
-    /// <summary>The messages of a type sent so far (the harness's own Select waits for more until its timeout).</summary>
-    public List<T> SentSoFar<T>() where T : class =>
-        Harness.Sent.Select<T>(new CancellationToken(canceled: true)).Select(m => m.Context.Message).ToList();
+    public List<T> SentSoFar<T>() where T : class => host.SentSoFar<T>();
 
-    public List<T> PublishedSoFar<T>() where T : class =>
-        Harness.Published.Select<T>(new CancellationToken(canceled: true)).Select(m => m.Context.Message).ToList();
+    public List<T> PublishedSoFar<T>() where T : class => host.PublishedSoFar<T>();
 
-    public List<T> ConsumedSoFar<T>() where T : class =>
-        Harness.Consumed.Select<T>(new CancellationToken(canceled: true)).Select(m => m.Context.Message).ToList();
+    public List<T> ConsumedSoFar<T>() where T : class => host.ConsumedSoFar<T>();
 
-    public async ValueTask DisposeAsync()
-    {
-        await host.StopAsync();
-        host.Dispose();
-    }
+    public ValueTask DisposeAsync() => host.DisposeAsync();
 }

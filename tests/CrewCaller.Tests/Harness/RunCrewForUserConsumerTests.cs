@@ -1,3 +1,4 @@
+using CrewPlatform.Testing;
 using System.Net;
 using CrewPlatform.CrewCaller.Consumers;
 using CrewPlatform.CrewCaller.Tests.Support;
@@ -13,7 +14,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
         const string body = """{ "Questions" : [ {"Question 1":"Why?", "Answers":["Because \u00e9"]} ],  "extra":1 }""";
         var crew = new ScriptedCrewApi().ThenAnswer(HttpStatusCode.OK, body);
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand(context: "A bakery", goal: null);
+        var command = Messages.RunCrewForUser(context: "A bakery", goal: null);
 
         await scope.SendAsync(command);
         var received = await scope.ReceivedAsync(command);
@@ -38,7 +39,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi().ThenAnswer(transient).ThenAnswer(transient);
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await scope.SendAsync(command);
         var received = await scope.ReceivedAsync(command);
@@ -57,7 +58,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi().ThenAnswer(permanent);
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await scope.SendAsync(command);
         var failed = await scope.FailedAsync(command);
@@ -78,7 +79,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi().ThenAnswer(HttpStatusCode.OK, body);
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await scope.SendAsync(command);
         var failed = await scope.FailedAsync(command);
@@ -94,7 +95,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi().ThenAnswer(HttpStatusCode.OK, $$"""{"Questions":"{{new string('x', 200)}}"}""");
         await using var scope = await HarnessScope.StartAsync(database, crew, new Dictionary<string, string?> { ["CREW_MAX_RESPONSE_BYTES"] = "100" });
-        var command = HarnessScope.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await scope.SendAsync(command);
         var failed = await scope.FailedAsync(command);
@@ -108,7 +109,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi { Fallback = _ => throw new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused") };
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await scope.SendAsync(command);
         var failed = await scope.FailedAsync(command);
@@ -127,7 +128,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi().ThenHang();
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await scope.SendAsync(command);
         var received = await scope.ReceivedAsync(command);
@@ -141,7 +142,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi().ThenAnswer(HttpStatusCode.OK, """{"Questions":["first"]}""");
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await scope.SendAsync(command);
         await scope.ReceivedAsync(command);
@@ -158,7 +159,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi().ThenAnswer(HttpStatusCode.BadRequest);
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await scope.SendAsync(command);
         await scope.FailedAsync(command);
@@ -176,7 +177,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi().ThenAnswer(HttpStatusCode.ServiceUnavailable).ThenAnswer(HttpStatusCode.BadRequest);
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await scope.SendAsync(command);
         var first = await scope.FailedAsync(command);
@@ -195,7 +196,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi().ThenAnswer(HttpStatusCode.BadGateway).ThenRefuseConnection();
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await scope.SendAsync(command);
         await scope.ReceivedAsync(command);
@@ -208,13 +209,8 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi();
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand();
-        await database.ExecuteAsync(
-            """
-            INSERT INTO crew_caller.crew_calls (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
-            VALUES ($1, $2, 'calling', 1, 'crashed-instance', now() + interval '1 second', now())
-            """,
-            command.RunId, command.UserUid);
+        var command = Messages.RunCrewForUser();
+        await database.ClaimAsAnotherInstanceAsync(command, "crashed-instance", "1 second");
 
         await scope.SendAsync(command);
         await scope.ReceivedAsync(command);
@@ -230,13 +226,8 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
     {
         var crew = new ScriptedCrewApi();
         await using var scope = await HarnessScope.StartAsync(database, crew);
-        var command = HarnessScope.NewCommand();
-        await database.ExecuteAsync(
-            """
-            INSERT INTO crew_caller.crew_calls (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
-            VALUES ($1, $2, 'calling', 1, 'other-instance', now() + interval '1 hour', now())
-            """,
-            command.RunId, command.UserUid);
+        var command = Messages.RunCrewForUser();
+        await database.ClaimAsAnotherInstanceAsync(command, "other-instance", "1 hour");
 
         var reachedConsumer = new ConsumeStarted(command.UserUid);
         using var observer = scope.Harness.Bus.ConnectConsumeMessageObserver(reachedConsumer);

@@ -1,3 +1,4 @@
+using CrewPlatform.Testing;
 using CrewPlatform.CrewCaller.CrewApi;
 using CrewPlatform.CrewCaller.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,7 +33,7 @@ public sealed class CircuitCrewCaller : CrewCallerApp
         Fake.State.Reset();
         Fake.State.SetBehaviour(Fake.State.Behaviour with { RetryAfterSeconds = 0 });
         Fake.State.AddScript(Enumerable.Repeat(step, failures));
-        var commands = Enumerable.Range(0, 6).Select(_ => NewCommand()).ToList();
+        var commands = Enumerable.Range(0, 6).Select(_ => Messages.RunCrewForUser()).ToList();
         foreach (var command in commands)
         {
             await SendAsync(command);

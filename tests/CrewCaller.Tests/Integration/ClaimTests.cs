@@ -1,3 +1,4 @@
+using CrewPlatform.Testing;
 using System.Diagnostics;
 using System.Net;
 using CrewPlatform.CrewCaller.Tests.Support;
@@ -31,13 +32,8 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
     public async Task A_claim_left_by_a_killed_instance_is_taken_over_within_the_lease_and_the_user_is_called_once(string leaseLeft)
     {
         app.Fake.State.Reset();
-        var command = CrewCallerApp.NewCommand();
-        await app.ExecuteAsync(
-            $"""
-            INSERT INTO crew_caller.crew_calls (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
-            VALUES ($1, $2, 'calling', 1, 'killed-instance', now() + interval '{leaseLeft}', now() - interval '1 minute')
-            """,
-            command.RunId, command.UserUid);
+        var command = Messages.RunCrewForUser();
+        await app.ClaimAsAnotherInstanceAsync(command, "killed-instance", leaseLeft, startedAgo: "1 minute");
         var started = Stopwatch.GetTimestamp();
 
         await app.SendAsync(command);
@@ -55,14 +51,9 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
     public async Task A_user_held_by_a_live_instance_does_not_keep_another_user_from_the_only_slot()
     {
         app.Fake.State.Reset();
-        var held = CrewCallerApp.NewCommand();
-        var other = CrewCallerApp.NewCommand();
-        await app.ExecuteAsync(
-            """
-            INSERT INTO crew_caller.crew_calls (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
-            VALUES ($1, $2, 'calling', 1, 'live-instance', now() + interval '1 hour', now())
-            """,
-            held.RunId, held.UserUid);
+        var held = Messages.RunCrewForUser();
+        var other = Messages.RunCrewForUser();
+        await app.ClaimAsAnotherInstanceAsync(held, "live-instance", "1 hour");
 
         await app.SendAsync(held);
         await Testing.Eventually.HoldsAsync(() => app.ConsumedFor(held).Count >= 1, "the held command was handed back once", TimeSpan.FromSeconds(10));
@@ -89,7 +80,7 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
     {
         app.Fake.State.Reset();
         app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { LatencyMs = 5_000 });
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await app.SendAsync(command);
         await Testing.Eventually.HoldsAsync(
@@ -120,7 +111,7 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
         app.Fake.State.Reset();
         app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { RetryAfterSeconds = 0 });
         app.Fake.State.AddScript(["503", "500"]);
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await app.SendAsync(command);
         await app.ReceivedAsync(command);
@@ -135,7 +126,7 @@ public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLe
     {
         app.Fake.State.Reset();
         app.Fake.State.AddScript(["400"]);
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await app.SendAsync(command);
         var failed = await app.FailedAsync(command);

@@ -1,3 +1,4 @@
+using CrewPlatform.Testing;
 using CrewPlatform.CrewCaller.Tests.Support;
 using CrewPlatform.FakeCrewApi;
 using Xunit.Abstractions;
@@ -30,7 +31,7 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
     {
         app.Fake.State.Reset();
         app.Fake.State.AddScript(["500", "502"]);
-        var command = CrewCallerApp.NewCommand(goal: null);
+        var command = Messages.RunCrewForUser(goal: null);
 
         await app.SendAsync(command);
         var received = await app.ReceivedAsync(command);
@@ -49,7 +50,7 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
         app.Fake.State.Reset();
         app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { RetryAfterSeconds = 1 });
         app.Fake.State.AddScript(["429"]);
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await app.SendAsync(command);
         var received = await app.ReceivedAsync(command);
@@ -72,7 +73,7 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
     {
         app.Fake.State.Reset();
         app.Fake.State.AddScript([step]);
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await app.SendAsync(command);
         var failed = await app.FailedAsync(command);
@@ -93,7 +94,7 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
     {
         app.Fake.State.Reset();
         app.Fake.State.AddScript(["hang"]);
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await app.SendAsync(command);
         var received = await app.ReceivedAsync(command);
@@ -108,7 +109,7 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
     {
         app.Fake.State.Reset();
         app.Fake.State.AddScript(["hang", "hang", "hang"]);
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await app.SendAsync(command);
         var failed = await app.FailedAsync(command);
@@ -123,7 +124,7 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
     {
         app.Fake.State.Reset();
         app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { LatencyMs = 300, JitterMs = 100 });
-        var commands = Enumerable.Range(0, 20).Select(_ => CrewCallerApp.NewCommand()).ToList();
+        var commands = Enumerable.Range(0, 20).Select(_ => Messages.RunCrewForUser()).ToList();
 
         await Task.WhenAll(commands.Select(app.SendAsync));
         foreach (var command in commands)
@@ -142,7 +143,7 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
     {
         app.Fake.State.Reset();
         app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { LatencyMs = 500 });
-        var command = CrewCallerApp.NewCommand();
+        var command = Messages.RunCrewForUser();
 
         await app.SendAsync(command);
         await app.SendAsync(command);

@@ -1,3 +1,4 @@
+using CrewPlatform.Testing;
 using CrewPlatform.Contracts;
 using CrewPlatform.CrewCaller.Tests.Support;
 
@@ -28,13 +29,13 @@ public sealed class GracefulStopTests(DrainingCrewCaller app) : IClassFixture<Dr
         app.Fake.State.Reset();
         app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { RetryAfterSeconds = 30, LatencyMs = 1_500 });
         app.Fake.State.AddScript(["503"]);
-        var waiting = CrewCallerApp.NewCommand();
+        var waiting = Messages.RunCrewForUser();
         await app.SendAsync(waiting);
         await Testing.Eventually.HoldsAsync(
             async () => (await app.LedgerRowAsync(waiting.RunId, waiting.UserUid))?.LastStatusCode == 503, "the first user waits after a 503", TimeSpan.FromSeconds(10));
 
         // The user in flight: its call takes 1.5 s.
-        var inFlight = CrewCallerApp.NewCommand();
+        var inFlight = Messages.RunCrewForUser();
         await app.SendAsync(inFlight);
         await Testing.Eventually.HoldsAsync(() => app.Fake.State.Stats().InFlight == 1, "the second user's call is in flight", TimeSpan.FromSeconds(10));
 

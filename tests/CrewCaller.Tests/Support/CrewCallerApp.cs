@@ -1,12 +1,10 @@
 using System.Collections.Concurrent;
-using System.Net.Http.Json;
 using CrewPlatform.Contracts;
 using CrewPlatform.CrewCaller.Persistence;
 using CrewPlatform.FakeCrewApi;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.Testing;
 using MassTransit;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -18,14 +16,14 @@ namespace CrewPlatform.CrewCaller.Tests.Support;
 /// </summary>
 public abstract class CrewCallerApp : CrewCallerDatabase
 {
-    private WebApplicationFactory<Program>? factory;
-    private HostReceiveEndpointHandle? observer;
+    private ServiceApp<Program>? factory;
+    private BusListener? observer;
 
     public FakeCrewApiHost Fake { get; private set; } = null!;
 
-    public ConcurrentQueue<CrewResponseReceived> Received { get; } = new();
+    public IReadOnlyList<CrewResponseReceived> Received => observer?.Received<CrewResponseReceived>() ?? [];
 
-    public ConcurrentQueue<CrewCallFailed> Failed { get; } = new();
+    public IReadOnlyList<CrewCallFailed> Failed => observer?.Received<CrewCallFailed>() ?? [];
 
     /// <summary>Every time the service's consumer finished with a command: the command and the exception it ended with, if any.</summary>
     public ConcurrentQueue<(RunCrewForUser Command, Exception? Exception)> Consumed { get; } = new();
@@ -41,7 +39,7 @@ public abstract class CrewCallerApp : CrewCallerDatabase
         await base.InitializeAsync();
         Fake = await FakeCrewApiHost.StartAsync();
 
-        var settings = new Dictionary<string, string?>(ServiceSettings)
+        var settings = new Dictionary<string, string?>
         {
             ["CREW_API_URL"] = Fake.RunCrewUrl.ToString(),
             ["Logging:LogLevel:Default"] = "Warning",
@@ -52,33 +50,17 @@ public abstract class CrewCallerApp : CrewCallerDatabase
             settings[key] = value;
         }
 
-        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(builder =>
-        {
-            foreach (var (key, value) in settings)
-            {
-                builder.UseSetting(key, value);
-            }
-        });
+        factory = new ServiceApp<Program>(this, settings);
 
         // The factory stops Program before RunWithMigrationsAsync, so the fixture migrated the database itself.
         await factory.Services.MigrateAsync<CrewCallerDbContext>();
 
-        var bus = factory.Services.GetRequiredService<IBus>();
-        observer = bus.ConnectReceiveEndpoint("crew-caller-tests-observer", endpoint =>
-        {
-            endpoint.Handler<CrewResponseReceived>(context =>
-            {
-                Received.Enqueue(context.Message);
-                return Task.CompletedTask;
-            });
-            endpoint.Handler<CrewCallFailed>(context =>
-            {
-                Failed.Enqueue(context.Message);
-                return Task.CompletedTask;
-            });
-        });
-        await observer.Ready;
-        bus.ConnectConsumeMessageObserver(new ConsumeRecorder(Consumed));
+        // Listens like the response store does: a queue of its own bound to the events the service publishes.
+        observer = await new BusListener(this)
+            .Record<CrewResponseReceived>("crew-caller-tests-observer")
+            .Record<CrewCallFailed>("crew-caller-tests-observer")
+            .StartAsync();
+        factory.Services.GetRequiredService<IBus>().ConnectConsumeMessageObserver(new ConsumeRecorder(Consumed));
     }
 
     public async Task SendAsync(RunCrewForUser command)
@@ -89,7 +71,7 @@ public abstract class CrewCallerApp : CrewCallerDatabase
 
     public async Task<CrewResponseReceived> ReceivedAsync(RunCrewForUser command, int count = 1)
     {
-        await Testing.Eventually.HoldsAsync(
+        await Eventually.HoldsAsync(
             () => ReceivedFor(command).Count >= count,
             $"CrewResponseReceived has been published {count} time(s) for {command.UserUid}",
             TimeSpan.FromSeconds(30));
@@ -98,7 +80,7 @@ public abstract class CrewCallerApp : CrewCallerDatabase
 
     public async Task<CrewCallFailed> FailedAsync(RunCrewForUser command)
     {
-        await Testing.Eventually.HoldsAsync(
+        await Eventually.HoldsAsync(
             () => Failed.Any(f => f.RunId == command.RunId && f.UserUid == command.UserUid),
             $"CrewCallFailed has been published for {command.UserUid}",
             TimeSpan.FromSeconds(30));
@@ -116,10 +98,9 @@ public abstract class CrewCallerApp : CrewCallerDatabase
     /// </summary>
     public async Task<TimeSpan> StopServiceAsync()
     {
-        if (observer is { } handle)
+        if (observer is not null)
         {
-            await handle.StopAsync();
-            observer = null;
+            await observer.StopAsync();
         }
 
         var lifetime = factory!.Services.GetRequiredService<IHostApplicationLifetime>();
@@ -145,9 +126,9 @@ public abstract class CrewCallerApp : CrewCallerDatabase
 
     public override async Task DisposeAsync()
     {
-        if (observer is { } handle)
+        if (observer is not null)
         {
-            await handle.StopAsync();
+            await observer.DisposeAsync();
         }
 
         if (factory is not null)
@@ -178,11 +159,5 @@ public abstract class CrewCallerApp : CrewCallerDatabase
             consumed.Enqueue((context.Message, exception));
             return Task.CompletedTask;
         }
-    }
-
-    public static RunCrewForUser NewCommand(string? goal = "Open a second shop")
-    {
-        var user = $"user-{Guid.NewGuid():N}"[..17];
-        return new RunCrewForUser { RunId = Guid.NewGuid(), UserUid = user, Context = $"Business of {user}", Goal = goal };
     }
 }

@@ -1,3 +1,4 @@
+using CrewPlatform.Contracts;
 using CrewPlatform.CrewCaller.Persistence;
 using CrewPlatform.Testing;
 
@@ -11,6 +12,17 @@ public class CrewCallerDatabase : RealInfrastructure
         await base.InitializeAsync();
         await MigrateAsync<CrewCallerDbContext>(CrewCallerDbContext.Schema);
     }
+
+    /// <summary>Writes the ledger row another instance leaves while it calls the crew API for this command's user.</summary>
+    /// <param name="leaseLeft">How long the claim still holds, as a PostgreSQL interval (e.g. <c>1 hour</c>).</param>
+    /// <param name="startedAgo">How long ago that instance started the call, as a PostgreSQL interval.</param>
+    public Task ClaimAsAnotherInstanceAsync(RunCrewForUser command, string instance, string leaseLeft, string startedAgo = "0 seconds") =>
+        ExecuteAsync(
+            $"""
+            INSERT INTO crew_caller.crew_calls (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
+            VALUES ($1, $2, 'calling', 1, '{instance}', now() + interval '{leaseLeft}', now() - interval '{startedAgo}')
+            """,
+            command.RunId, command.UserUid);
 
     public async Task<LedgerRow?> LedgerRowAsync(Guid runId, string userUid)
     {

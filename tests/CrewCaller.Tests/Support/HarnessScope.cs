@@ -1,6 +1,7 @@
 using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Contracts;
 using CrewPlatform.CrewCaller.CrewApi;
+using CrewPlatform.Testing;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.Configuration;
@@ -25,20 +26,16 @@ public sealed class HarnessScope : IAsyncDisposable
         ["CREW_MAX_CONCURRENCY"] = "4",
     };
 
-    private readonly ServiceProvider provider;
+    private readonly HarnessHost host;
 
-    private HarnessScope(ServiceProvider provider, ITestHarness harness)
-    {
-        this.provider = provider;
-        Harness = harness;
-    }
+    private HarnessScope(HarnessHost host) => this.host = host;
 
-    public ITestHarness Harness { get; }
+    public ITestHarness Harness => host.Harness;
 
-    public IServiceProvider Services => provider;
+    public IServiceProvider Services => host.Services;
 
     /// <summary>The application lifetime the consumer watches; <see cref="StoppableLifetime.StopApplication"/> starts a stop.</summary>
-    public StoppableLifetime Lifetime => (StoppableLifetime)provider.GetRequiredService<IHostApplicationLifetime>();
+    public StoppableLifetime Lifetime => (StoppableLifetime)host.Services.GetRequiredService<IHostApplicationLifetime>();
 
     public static async Task<HarnessScope> StartAsync(CrewCallerDatabase database, ICrewApi crewApi, IReadOnlyDictionary<string, string?>? overrides = null)
     {
@@ -56,13 +53,7 @@ public sealed class HarnessScope : IAsyncDisposable
         services.AddSingleton(_ => new NpgsqlDataSourceBuilder(database.PostgresConnectionString).Build());
         services.AddCrewCaller(configuration);
         services.AddSingleton(crewApi);
-        services.AddMassTransitTestHarness(x => x.AddCrewCallerConsumers());
-
-        var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true, ValidateOnBuild = true });
-        var harness = provider.GetRequiredService<ITestHarness>();
-        harness.TestTimeout = TimeSpan.FromSeconds(20);
-        await harness.Start();
-        return new HarnessScope(provider, harness);
+        return new HarnessScope(await HarnessHost.StartAsync(services, x => x.AddCrewCallerConsumers(), timeout: TimeSpan.FromSeconds(20)));
     }
 
     public async Task SendAsync(RunCrewForUser command)
@@ -89,30 +80,18 @@ public sealed class HarnessScope : IAsyncDisposable
     public async Task<Exception?> ConsumedAsync(RunCrewForUser command, int expectedConsumptions = 1)
     {
         var consumer = Harness.GetConsumerHarness<Consumers.RunCrewForUserConsumer>();
-        await Testing.Eventually.HoldsAsync(
+        await Eventually.HoldsAsync(
             () => consumer.Consumed.Select<RunCrewForUser>(x => Matches(x.Context.Message, command)).Count() >= expectedConsumptions,
             $"the consumer has consumed the command for {command.UserUid} {expectedConsumptions} time(s)",
             TimeSpan.FromSeconds(20));
         return consumer.Consumed.Select<RunCrewForUser>(x => Matches(x.Context.Message, command)).Last().Exception;
     }
 
-    public static RunCrewForUser NewCommand(string? context = "A bakery in Lyon", string? goal = "Open a second shop") => new()
-    {
-        RunId = Guid.NewGuid(),
-        UserUid = $"user-{Guid.NewGuid():N}"[..17],
-        Context = context,
-        Goal = goal,
-    };
-
     private static bool Matches(CrewResponseReceived message, RunCrewForUser command) => message.RunId == command.RunId && message.UserUid == command.UserUid;
 
     private static bool Matches(RunCrewForUser message, RunCrewForUser command) => message.RunId == command.RunId && message.UserUid == command.UserUid;
 
-    public async ValueTask DisposeAsync()
-    {
-        await Harness.Stop();
-        await provider.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => host.DisposeAsync();
 }
 
 /// <summary>The host's lifetime for harness tests, which have no host: the consumer watches <see cref="ApplicationStopping"/>.</summary>

@@ -1,8 +1,8 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using CrewPlatform.Testing;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace CrewPlatform.Gateway.Tests.Support;
 
 /// <summary>The gateway in process, its settings given as they would be by environment variables.</summary>
-public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<Program>
+public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings) : ServiceApp<Program>(settings)
 {
     public const string Token = "test-admin-token";
 
@@ -49,11 +49,7 @@ public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        foreach (var (key, value) in settings)
-        {
-            builder.UseSetting(key, value);
-        }
-
+        base.ConfigureWebHost(builder);
         builder.ConfigureServices(services => services.AddSingleton<ILoggerProvider>(Logs));
     }
 }
