@@ -119,9 +119,9 @@ up() {
   done
 
   if [ -z "${CREW_API_URL:-}" ]; then wait_ready "the fake crew API" "$(url_of fake-crew-api)/stats" '[1-9][0-9][0-9]'; fi
-  wait_ready "CrewCaller" "$(url_of crew-caller)/health/ready" 200
+  for name in scheduler crew-caller response-store; do wait_ready "$name" "$(url_of "$name")/health/ready" 200; done
   gateway="$(url_of gateway)"
-  wait_ready "the gateway (and through it Scheduler and ResponseStore)" "$gateway/health/ready" 200
+  wait_ready "the gateway (its health checks of Scheduler and ResponseStore)" "$gateway/health/ready" 200
 
   token="${CREW_ADMIN_TOKEN:-$(file_value gateway CREW_ADMIN_TOKEN)}"
   cat <<INFO

@@ -72,8 +72,24 @@ public sealed class FaultStack : RealInfrastructure
         }
     }
 
-    /// <summary><c>run-local.sh up</c> again: starts whatever is not running (a killed service) and waits until ready.</summary>
-    public Task StartMissingServicesAsync() => LocalStackScript.RunAsync("up", StackEnvironment());
+    /// <summary>
+    /// <c>run-local.sh up</c> again: starts whatever is not running (a killed service) and waits until each is ready.
+    /// Then waits until the gateway routes to both back ends again: its health probe (every 5 s) may still remember a
+    /// back end as down for one more probe.
+    /// </summary>
+    public async Task StartMissingServicesAsync()
+    {
+        await LocalStackScript.RunAsync("up", StackEnvironment());
+        await Eventually.HoldsAsync(
+            async () => await AnswersOkAsync("/api/scheduler") && await AnswersOkAsync("/api/crew-responses?limit=0"),
+            "the gateway routes to the Scheduler and the ResponseStore again", TimeSpan.FromSeconds(60));
+    }
+
+    private async Task<bool> AnswersOkAsync(string path)
+    {
+        using var response = await Gateway.GetAsync(path);
+        return response.IsSuccessStatusCode;
+    }
 
     public async Task<Guid> RunNowAsync()
     {
