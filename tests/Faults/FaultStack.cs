@@ -153,12 +153,6 @@ public sealed class FaultStack : RealInfrastructure
             .ToList();
     }
 
-    public async Task<int> FakeInFlightAsync()
-    {
-        using var json = JsonDocument.Parse(await FakeCrew.GetStringAsync("/stats"));
-        return json.RootElement.GetProperty("inFlight").GetInt32();
-    }
-
     public async Task SetFakeHangRateAsync(double rate)
     {
         using var response = await FakeCrew.PutAsJsonAsync("/admin/behaviour", new { hangRate = rate });
@@ -192,7 +186,7 @@ public sealed class FaultStack : RealInfrastructure
         foreach (var r in Results)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"fault {r.Name}: users={r.Users} extra-paid-calls={r.ExtraPaidCalls} (in flight at the fault: {r.InFlightAtFault}) recovery={r.RecoverySeconds:0.0}s (crew time left {r.CrewSecondsLeft:0.0}s)");
+                $"fault {r.Name}: users={r.Users} extra-paid-calls={r.ExtraPaidCalls} (allowed: {r.AllowedExtraPaidCalls}, the calls a crash may cut) recovery={r.RecoverySeconds:0.0}s (crew time left {r.CrewSecondsLeft:0.0}s)");
         }
 
         text.AppendLine(CultureInfo.InvariantCulture,
@@ -208,7 +202,7 @@ public sealed record RunRow(string Status, int Dispatched, int Succeeded, int Fa
 /// <summary>One call the fake received: its Idempotency-Key (<c>runId:userUid</c>) and what the fake did with it.</summary>
 public sealed record FakeCall(string? IdempotencyKey, string Plan);
 
-public sealed record ScenarioResult(string Name, int Users, int ExtraPaidCalls, int InFlightAtFault, double RecoverySeconds, double CrewSecondsLeft);
+public sealed record ScenarioResult(string Name, int Users, int ExtraPaidCalls, int AllowedExtraPaidCalls, double RecoverySeconds, double CrewSecondsLeft);
 
 [CollectionDefinition(Name)]
 public sealed class FaultStackCollection : ICollectionFixture<FaultStack>

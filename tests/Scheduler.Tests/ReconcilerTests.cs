@@ -127,6 +127,7 @@ public sealed class ReconcilerTests(SchedulerDatabase database) : IClassFixture<
         clock.Advance(PastFanOutStall);
         var pass = await host.ReconcileAsync();
         await Eventually.HoldsAsync(async () => (await host.RunAsync(run.Id))?.FanOutCompleted == true, "the resumed fan-out read its last page", Timeout);
+        await Eventually.HoldsAsync(() => host.ConsumedSoFar<UserBatchDue>().Count(p => p.RunId == run.Id) >= 3, "the last page's consumer finished", Timeout);
         clock.Advance(PastFanOutStall);
         var afterCompletion = await host.ReconcileAsync();
 
@@ -153,6 +154,9 @@ public sealed class ReconcilerTests(SchedulerDatabase database) : IClassFixture<
         await Task.WhenAll(host.Harness.Bus.Publish(page), host.Harness.Bus.Publish(page));
         await Eventually.HoldsAsync(async () => (await host.RunAsync(run.Id))?.FanOutCompleted == true, "the fan-out read its last page", Timeout);
         await Eventually.HoldsAsync(() => host.ConsumedSoFar<UserBatchDue>().Count(p => p.RunId == run.Id && p.PageNumber == 1) == 2, "both copies were consumed", Timeout);
+
+        // The harness lists a page once its consumer has finished, a moment after the last page marked the fan-out complete.
+        await Eventually.HoldsAsync(() => host.ConsumedSoFar<UserBatchDue>().Count(p => p.RunId == run.Id) >= 4, "the last page's consumer finished", Timeout);
 
         Assert.Equal([1, 1, 2, 3], host.ConsumedSoFar<UserBatchDue>().Where(p => p.RunId == run.Id).Select(p => p.PageNumber).Order());
         Assert.Equal(25, (await host.RunAsync(run.Id))!.Dispatched);
