@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Xunit;
 
 namespace CrewPlatform.Testing;
 
@@ -14,27 +17,44 @@ public static class LocalStackScript
     /// <summary>Runs <c>scripts/run-local.sh &lt;command&gt;</c> and fails with its output (and the services' log tails) if it fails.</summary>
     public static async Task RunAsync(string command, IReadOnlyDictionary<string, string?> environment)
     {
-        var start = new ProcessStartInfo("bash", [RealInfrastructure.RepositoryFile("scripts/run-local.sh"), command])
+        var (exitCode, output) = await RunProcessAsync("bash", [RealInfrastructure.RepositoryFile("scripts/run-local.sh"), command], environment);
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"scripts/run-local.sh {command} exited {exitCode}\n{output}\n{ServiceLogTails()}");
+        }
+    }
+
+    /// <summary>Runs a process from the repository's root to its end (at most six minutes): its exit code and its output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunProcessAsync(
+        string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var start = new ProcessStartInfo(fileName, arguments)
         {
             WorkingDirectory = RealInfrastructure.RepositoryFile(""),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var (key, value) in environment)
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
         {
             start.Environment[key] = value;
         }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(6));
         await process.WaitForExitAsync(timeout.Token);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException(
-                $"scripts/run-local.sh {command} exited {process.ExitCode}\n{await stdout}\n{await stderr}\n{ServiceLogTails()}");
-        }
+        return (process.ExitCode, $"{await stdout}\n{await stderr}");
+    }
+
+    /// <summary><c>POST /api/scheduler {"action":"run-now"}</c> through the gateway: the new run's id (fails unless 202).</summary>
+    public static async Task<Guid> RunNowAsync(HttpClient gateway)
+    {
+        using var response = await gateway.PostAsJsonAsync("/api/scheduler", new { action = "run-now" });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Accepted, $"run-now answered {(int)response.StatusCode}: {body}");
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.GetProperty("data").GetProperty("runId").GetGuid();
     }
 
     /// <summary>The process id <c>run-local.sh up</c> recorded for a service (e.g. <c>crew-caller</c>).</summary>

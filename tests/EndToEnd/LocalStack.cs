@@ -76,14 +76,7 @@ public sealed class LocalStack : RealInfrastructure
         }
     }
 
-    public async Task<Guid> StartRunAsync()
-    {
-        using var response = await Gateway.PostAsJsonAsync("/api/scheduler", new { action = "run-now" });
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Accepted, $"run-now answered {(int)response.StatusCode}: {body}");
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.GetProperty("data").GetProperty("runId").GetGuid();
-    }
+    public Task<Guid> StartRunAsync() => LocalStackScript.RunNowAsync(Gateway);
 
     public async Task<JsonElement> WaitForRunCompletedAsync(Guid runId)
     {

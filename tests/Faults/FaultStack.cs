@@ -91,14 +91,7 @@ public sealed class FaultStack : RealInfrastructure
         return response.IsSuccessStatusCode;
     }
 
-    public async Task<Guid> RunNowAsync()
-    {
-        using var response = await Gateway.PostAsJsonAsync("/api/scheduler", new { action = "run-now" });
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Accepted, $"run-now answered {(int)response.StatusCode}: {body}");
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.GetProperty("data").GetProperty("runId").GetGuid();
-    }
+    public Task<Guid> RunNowAsync() => LocalStackScript.RunNowAsync(Gateway);
 
     public async Task<long> StoredAnswersAsync(Guid runId) =>
         await ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE run_id = $1", runId);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CrewPlatform.Testing;
 
 namespace CrewPlatform.Faults;
 
@@ -36,15 +37,10 @@ public static class Outages
 
     private static async Task ShellAsync(string script)
     {
-        var start = new ProcessStartInfo("bash", ["-c", script]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        if (process.ExitCode != 0)
+        var (exitCode, output) = await LocalStackScript.RunProcessAsync("bash", ["-c", script]);
+        if (exitCode != 0)
         {
-            throw new InvalidOperationException($"`{script}` exited {process.ExitCode}\n{await stdout}\n{await stderr}");
+            throw new InvalidOperationException($"`{script}` exited {exitCode}\n{output}");
         }
     }
 }
