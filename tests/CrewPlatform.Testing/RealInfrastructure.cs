@@ -159,8 +159,25 @@ public class RealInfrastructure : IAsyncLifetime
         NpgsqlConnection.ClearAllPools();
         await using var admin = new NpgsqlConnection(baseConnectionString);
         await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+
+        // FORCE may not end a backend of another role: an autovacuum worker that just started on this busy database
+        // refuses (42501) until it finishes, which takes a moment.
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                try
+                {
+                    await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", admin);
+                    await drop.ExecuteNonQueryAsync();
+                    return true;
+                }
+                catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InsufficientPrivilege or PostgresErrorCodes.ObjectInUse)
+                {
+                    return false;
+                }
+            },
+            $"database {Name} is dropped",
+            TimeSpan.FromSeconds(30));
     }
 
     private HttpClient ManagementClient()
