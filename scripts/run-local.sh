@@ -73,7 +73,7 @@ start() {
       key="${line%%=*}"
       if [ "$key" = ASPNETCORE_URLS ] || [ -z "${!key:-}" ]; then export "$line"; fi
     done <"$ENV_DIR/$name.env"
-    [ "$name" = gateway ] || unset CREW_ADMIN_TOKEN # only the gateway gets the admin secret, even from your environment
+    [ "$name" = gateway ] || unset CREW_ADMIN_TOKEN CREW_API_KEYS # only the gateway gets the keys, even from your environment
     cd "$out" # the content root, where the service's appsettings.json is
     # exec, twice over: the PID recorded below is the service's own dotnet process.
     exec nohup dotnet "$dll" --urls "$ASPNETCORE_URLS" </dev/null >"$LOG_DIR/$name.log" 2>&1
