@@ -45,6 +45,36 @@ public sealed class GatewaySecurityTests(LocalStack stack)
     }
 
     [Fact]
+    public async Task A_read_key_reads_but_gets_403_on_a_control_action()
+    {
+        using var client = new HttpClient { BaseAddress = LocalStack.GatewayUrl };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", LocalStack.ReadKey);
+
+        using var schedule = await client.GetAsync("/api/scheduler");
+        using var answers = await client.GetAsync("/api/crew-responses?limit=1");
+        using var retry = await client.PostAsync($"/api/scheduler/runs/{Guid.NewGuid()}/retry-failed", null);
+
+        Assert.Equal(HttpStatusCode.OK, schedule.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, answers.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, retry.StatusCode);
+        using var json = JsonDocument.Parse(await retry.Content.ReadAsStringAsync());
+        Assert.False(json.RootElement.GetProperty("success").GetBoolean());
+        Assert.Contains("'read'", json.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Proxied_answers_carry_the_security_headers()
+    {
+        using var response = await stack.Gateway.GetAsync("/api/scheduler");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+        Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
+        Assert.Equal("no-referrer", Assert.Single(response.Headers.GetValues("Referrer-Policy")));
+        Assert.Contains("frame-ancestors 'none'", Assert.Single(response.Headers.GetValues("Content-Security-Policy")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_client_over_the_rate_limit_gets_429_with_Retry_After()
     {
         // A second gateway process, as run-local starts the first, with a limit small enough to reach.

@@ -12,6 +12,9 @@ namespace CrewPlatform.EndToEnd;
 public sealed class LocalStack : RealInfrastructure
 {
     public const string Token = "e2e-admin-token";
+
+    /// <summary>A key with the <c>read</c> role, next to the admin token.</summary>
+    public const string ReadKey = "e2e-dashboard-read-key";
     public static readonly Uri GatewayUrl = LocalStackScript.GatewayUrl;
     public static readonly Uri FakeCrewUrl = LocalStackScript.FakeCrewUrl;
 
@@ -46,12 +49,13 @@ public sealed class LocalStack : RealInfrastructure
         }
     }
 
-    /// <summary>The settings the stack runs with: this fixture's database and vhost, a test token, small pages.</summary>
+    /// <summary>The settings the stack runs with: this fixture's database and vhost, a test token and read key, small pages.</summary>
     public Dictionary<string, string?> StackEnvironment()
     {
         var env = new Dictionary<string, string?>(ServiceEnvironment)
         {
             ["CREW_ADMIN_TOKEN"] = Token,
+            ["CREW_API_KEYS"] = $"dashboard:read:{ReadKey}",
             ["CREW_RATE_LIMIT_PER_MINUTE"] = "100000",
             ["CREW_SCHEDULER_PAGE_SIZE"] = "7",
             ["CREW_MAX_CONCURRENCY"] = "4",

@@ -34,11 +34,14 @@ public sealed class ForwardedHeadersTests(Backends backends) : IClassFixture<Bac
     }
 
     [Theory]
-    [InlineData(null)]
-    [InlineData("192.0.2.10")]
-    public async Task A_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored_by_the_limit(string? knownProxies)
+    [InlineData(null, "203.0.113.5")]
+    [InlineData("192.0.2.10", "203.0.113.5")]
+    // ASP.NET trusts loopback by default; here only the configured proxies are trusted.
+    [InlineData("192.0.2.10", "127.0.0.1")]
+    [InlineData("192.0.2.10", "::1")]
+    public async Task A_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored_by_the_limit(string? knownProxies, string peer)
     {
-        await using var gateway = new GatewayFactory(Settings(knownProxies, limit: 2), Stranger);
+        await using var gateway = new GatewayFactory(Settings(knownProxies, limit: 2), IPAddress.Parse(peer));
         using var client = gateway.CreateAuthorizedClient();
 
         Assert.Equal(HttpStatusCode.OK, (await GetAsForwarded(client, "198.51.100.1")).StatusCode);
