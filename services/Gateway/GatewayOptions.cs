@@ -92,13 +92,14 @@ public sealed class GatewayOptions : IValidatableObject
         ["response-store"] = ResponseStoreUrl,
     };
 
-    /// <summary>The entries of <c>CREW_GATEWAY_KNOWN_PROXIES</c>, each an address or a network; null for an entry that is neither.</summary>
+    /// <summary>The entries of <c>CREW_GATEWAY_KNOWN_PROXIES</c>, each an address or a network; both null for an entry that is neither.</summary>
     public IEnumerable<(string Entry, IPAddress? Address, IPNetwork? Network)> TrustedProxies() =>
-        (KnownProxies ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(entry => (
-                entry,
-                entry.Contains('/', StringComparison.Ordinal) ? null : IPAddress.TryParse(entry, out var address) ? address : null,
-                entry.Contains('/', StringComparison.Ordinal) && IPNetwork.TryParse(entry, out var network) ? network : (IPNetwork?)null));
+        (KnownProxies ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ParseProxy);
+
+    private static (string Entry, IPAddress? Address, IPNetwork? Network) ParseProxy(string entry) =>
+        entry.Contains('/', StringComparison.Ordinal)
+            ? (entry, null, IPNetwork.TryParse(entry, out var network) ? network : null)
+            : (entry, IPAddress.TryParse(entry, out var address) ? address : null, null);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -124,7 +125,7 @@ public sealed class GatewayOptions : IValidatableObject
         foreach (var (entry, _, _) in TrustedProxies().Where(p => p.Address is null && p.Network is null))
         {
             yield return new ValidationResult(
-                $"{KnownProxiesKey}: '{entry}' is not an IP address or a CIDR network (e.g. 10.0.0.5 or 10.0.0.0/24)", [nameof(KnownProxies)]);
+                $"{KnownProxiesKey}: '{entry}' is not an IP address or a CIDR network (e.g. 10.0.0.5, or 10.0.0.0/24 with the host bits zero)", [nameof(KnownProxies)]);
         }
 
         if (!HttpUrl.IsAbsoluteHttp(SchedulerUrl))

@@ -31,7 +31,7 @@ public static partial class GatewayRegistration
         builder.Services
             .AddAuthentication(CredentialScheme)
             .AddPolicyScheme(CredentialScheme, "API key or JWT", options => options.ForwardDefaultSelector = context =>
-                context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.JwtEnabled
+                context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value is { JwtEnabled: true, AuthDisabled: false }
                 && ApiKeyAuthenticationHandler.BearerValue(context.Request) is { } bearer
                 && JwtBearerSetup.LooksLikeJwt(bearer)
                     ? JwtBearerSetup.SchemeName
