@@ -84,6 +84,17 @@ public sealed partial class ComposeConfigTests : IDisposable
         Assert.DoesNotContain("local-dev-token", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Guest_may_log_in_to_the_broker_from_the_broker_container_only()
+    {
+        var (exitCode, output) = await ConfigAsync(WithSecrets());
+
+        // The official image's 10-defaults.conf sets loopback_users.guest = false; a later conf.d file wins.
+        Assert.True(exitCode == 0, output);
+        Assert.Matches(@"deploy/rabbitmq/crewplatform\.conf:/etc/rabbitmq/conf\.d/90-crewplatform\.conf:ro", output);
+        Assert.Contains("loopback_users.guest = true", File.ReadLines(RealInfrastructure.RepositoryFile("deploy/rabbitmq/crewplatform.conf")));
+    }
+
     /// <summary>Every secret set to a placeholder; every other variable compose reads left to its default.</summary>
     private static Dictionary<string, string?> WithSecrets()
     {
