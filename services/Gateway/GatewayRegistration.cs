@@ -23,6 +23,7 @@ public static partial class GatewayRegistration
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
         builder.AddValidatedOptions<GatewayOptions>();
+        builder.RefuseInProduction(DefaultSecrets.Refusal(GatewayOptions.AdminTokenKey, builder.Configuration[GatewayOptions.AdminTokenKey]?.Trim()));
 
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
