@@ -24,6 +24,9 @@ public static partial class GatewayRegistration
     {
         builder.AddValidatedOptions<GatewayOptions>();
         builder.RefuseInProduction(DefaultSecrets.Refusal(GatewayOptions.AdminTokenKey, builder.Configuration[GatewayOptions.AdminTokenKey]?.Trim()));
+        builder.RefuseInProduction(bool.TryParse(builder.Configuration[GatewayOptions.AuthDisabledKey], out var authDisabled) && authDisabled
+            ? $"{GatewayOptions.AuthDisabledKey} is true: /api/* would answer anyone; remove it before running in Production"
+            : null);
 
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))

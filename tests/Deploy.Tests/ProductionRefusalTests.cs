@@ -14,6 +14,7 @@ public sealed class ProductionRefusalTests
         { "CrewCaller", "ConnectionStrings__Postgres", "Host=127.0.0.1;Database=crewplatform;Username=crew_caller;Password=crew_caller" },
         { "ResponseStore", "ConnectionStrings__Postgres", "Host=127.0.0.1;Database=crewplatform;Username=response_store;Password=crew" },
         { "Gateway", "CREW_ADMIN_TOKEN", "local-dev-token" },
+        { "Gateway", "CREW_AUTH_DISABLED", "true" },
     };
 
     [Theory]
