@@ -1,3 +1,4 @@
+using System.Net.Http.Headers;
 using Microsoft.AspNetCore.TestHost;
 using Xunit.Abstractions;
 
@@ -51,6 +52,8 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
             outcomes.AddRange(await FuzzRunner.RunAsync(limited.Server, burst, $"Bearer {FuzzStack.Token}"));
         }
 
+        outcomes.Add(await OverKestrelsBodyLimitAsync());
+
         var summary = Summarize("gateway", outcomes, started);
         Assert.Contains(outcomes, o => o.Status == 401);
         Assert.Contains(outcomes, o => o.Status == 404);
@@ -58,6 +61,30 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
         Assert.Contains(outcomes, o => o.Status == 429);
         Assert.True(outcomes.Count >= 300, $"only {outcomes.Count} requests through the gateway");
         Assert.True(outcomes.All(o => o.Problem is null), summary + Environment.NewLine + FuzzRunner.Offenders(outcomes));
+    }
+
+    /// <summary>
+    /// A body over Kestrel's limit (30 MB) refused by the gateway itself while it proxies: only a real Kestrel applies that
+    /// limit. Announced with <c>Expect: 100-continue</c>, so the refusal comes before the client has sent the body.
+    /// </summary>
+    private async Task<FuzzOutcome> OverKestrelsBodyLimitAsync()
+    {
+        await using var gateway = stack.Gateway(rateLimitPerMinute: 0);
+        gateway.UseKestrel(0);
+        gateway.StartServer();
+        using var client = gateway.CreateClient();
+        var body = new byte[31 * 1024 * 1024];
+        Array.Fill(body, (byte)' ');
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/scheduler") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", FuzzStack.Token);
+        request.Headers.ExpectContinue = true;
+
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        var status = (int)response.StatusCode;
+        var fuzzRequest = new FuzzRequest(new ApiOperation("POST", "/api/scheduler", [], [], []), "POST", "/api/scheduler", body, "application/json", "over Kestrel's body limit");
+        return new FuzzOutcome(fuzzRequest, status, text, FuzzRunner.Judge(status, text) ?? (status == 413 ? null : "expected 413"));
     }
 
     /// <summary>Paths only the gateway decides about: no route, traversal out of a route, odd encodings of /api.</summary>
