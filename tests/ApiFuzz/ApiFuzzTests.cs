@@ -22,6 +22,32 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
         await FuzzAsync("response-store", stack.ResponseStore.Server, minimumRequests: 1000);
     }
 
+    /// <summary>The two inputs that once answered 500, sent as a client sends them, through the gateway.</summary>
+    [Theory]
+    [InlineData("/api/crew-responses?userUid=%00", 400, "userUid must be at most 255 characters of text")]
+    [InlineData("/api/crew-responses?userUid=a%00b", 400, "userUid must be at most 255 characters of text")]
+    [InlineData("/api/crew-responses?endDate=9999-12-31", 200, null)]
+    [InlineData("/api/crew-responses?endDate=9999-12-31T23:59:59.9999999Z", 200, null)]
+    [InlineData("/api/crew-responses?endDate=10000-01-01", 400, "endDate must be an ISO-8601 date or date-time")]
+    public async Task Date_and_text_edges_of_the_list_answer_in_the_envelope_through_the_gateway(string url, int status, string? error)
+    {
+        await using var gateway = stack.Gateway(rateLimitPerMinute: 0);
+        using var client = gateway.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", FuzzStack.Token);
+
+        using var response = await client.GetAsync(url);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.True(status == (int)response.StatusCode, $"{url} answered {(int)response.StatusCode}: {body}");
+        Assert.Null(FuzzRunner.Judge(status, body));
+        using var json = System.Text.Json.JsonDocument.Parse(body);
+        Assert.Equal(error is null, json.RootElement.GetProperty("success").GetBoolean());
+        if (error is not null)
+        {
+            Assert.Equal(error, json.RootElement.GetProperty("error").GetString());
+        }
+    }
+
     /// <summary>
     /// A sample of the same requests through the gateway (with the token), every whole-body case among them, plus what
     /// the gateway refuses itself: no or wrong token (401), unknown paths (404), too many requests (429).
