@@ -59,8 +59,10 @@ for project in $(find tests -name '*.csproj' ! -path '*/CrewPlatform.Testing/*' 
     || test_rc=1
 done
 
-# The fault suite (tests/Faults) leaves one line per scenario and a summary line.
+# The fault suite (tests/Faults) leaves one line per scenario and a summary line; the API fuzz (tests/ApiFuzz) one line
+# per service it fuzzed.
 [ -f "$results/fault-suite.txt" ] && cat "$results/fault-suite.txt"
+[ -f "$results/fuzz-summary.txt" ] && cat "$results/fuzz-summary.txt"
 
 passed=0; failed=0; total=0
 shopt -s nullglob

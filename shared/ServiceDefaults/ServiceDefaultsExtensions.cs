@@ -270,7 +270,8 @@ public static class ServiceDefaultsExtensions
             await response.WriteAsJsonAsync(new ErrorEnvelope(message));
         });
 
-        app.MapOpenApi();
+        // The one document by its literal path: a pattern with {documentName} answers any other name with a bare 404.
+        app.MapOpenApi("/openapi/v1.json");
         app.MapHealthChecks("/health/live", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),

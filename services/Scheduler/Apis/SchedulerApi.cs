@@ -75,13 +75,13 @@ public static class SchedulerApi
             }
 
             var body = document.RootElement;
-            if (!body.TryGetProperty("action", out var actionElement) || actionElement.ValueKind == JsonValueKind.Null
-                || (actionElement.ValueKind == JsonValueKind.String && actionElement.GetString()!.Length == 0))
+            var hasAction = body.TryGetProperty("action", out var actionElement) && actionElement.ValueKind != JsonValueKind.Null;
+            var action = actionElement.ValueKind == JsonValueKind.String && JsonShape.TryGetString(actionElement, out var text) ? text : null;
+            if (!hasAction || action?.Length == 0)
             {
                 return ApiResults.BadRequest($"Action is required. {ValidActions}");
             }
 
-            var action = actionElement.ValueKind == JsonValueKind.String ? actionElement.GetString() : null;
             switch (action)
             {
                 case "start":
