@@ -307,6 +307,19 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
         await AssertErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.NotFound, "Crew response not found");
     }
 
+    [Fact]
+    public async Task The_openapi_document_lists_the_crew_responses_operations()
+    {
+        var response = await client.GetAsync("/openapi/v1.json");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var body = await JsonAsync(response);
+        var paths = body.RootElement.GetProperty("paths");
+        Assert.True(paths.TryGetProperty("/api/crew-responses", out var list), paths.GetRawText());
+        Assert.Equal(["get", "post"], list.EnumerateObject().Select(p => p.Name).Where(n => n is "get" or "post").Order());
+        Assert.True(paths.TryGetProperty("/api/crew-responses/{id}", out _), paths.GetRawText());
+    }
+
     private static string BigBody(string user) =>
         $$$"""{"userUid":"{{{user}}}","responseData":{"text":"{{{new string('x', (1024 * 1024) + 10)}}}"}}""";
 
