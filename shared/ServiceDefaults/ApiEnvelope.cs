@@ -25,6 +25,14 @@ public sealed record ErrorEnvelope(string Error)
     public bool Success => false;
 }
 
+/// <summary>
+/// Bad input found while binding a request, by a parameter type's <c>BindAsync</c>: <see cref="EnvelopeExceptionHandler"/>
+/// answers it with this status and this very message in the error envelope. Binding can refuse a value only by throwing:
+/// a failed <c>TryParse</c> gives a bare 400 that cannot say what was wrong.
+/// </summary>
+public sealed class InvalidRequestException(string message, int statusCode = StatusCodes.Status400BadRequest)
+    : BadHttpRequestException(message, statusCode);
+
 /// <summary>Results in the contract's envelope, so every service answers the same shape.</summary>
 public static class ApiResults
 {

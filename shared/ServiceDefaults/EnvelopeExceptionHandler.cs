@@ -8,8 +8,9 @@ namespace CrewPlatform.ServiceDefaults;
 
 /// <summary>
 /// Last line of defence: any exception that escapes an endpoint becomes the contract's error envelope.
-/// Framework rejections of the request (malformed JSON, body too large) keep their 4xx status, a value PostgreSQL
-/// refuses as data is a 400; everything else is a 500 whose body says nothing about internals (no stack trace, SQL or host name).
+/// An <see cref="InvalidRequestException"/> keeps its status and message; framework rejections of the request
+/// (malformed JSON, body too large) keep their 4xx status with a generic message; a value PostgreSQL refuses as data
+/// is a 400; everything else is a 500 whose body says nothing about internals (no stack trace, SQL or host name).
 /// </summary>
 public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHandler> logger) : IExceptionHandler
 {
@@ -17,6 +18,7 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
     {
         var (status, message) = exception switch
         {
+            InvalidRequestException invalid => (invalid.StatusCode, invalid.Message),
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (413, "Request body too large"),
             BadHttpRequestException bad when bad.InnerException is System.Text.Json.JsonException => (400, "Request body is not valid JSON"),
             BadHttpRequestException bad => (bad.StatusCode, "Bad request"),

@@ -104,6 +104,15 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
         Assert.Equal(4, beyond.Total);
     }
 
+    [Theory]
+    [InlineData("?offset=2147483647&limit=0")]
+    [InlineData("?startDate=0001-01-01T00:00:00Z&endDate=9999-12-31T23:59:59.9999999Z")]
+    [InlineData("?limit=&offset=&userUid=&startDate=&endDate=")]
+    public async Task Values_at_the_edges_of_their_types_list_without_failing(string query)
+    {
+        await ListAsync(query);
+    }
+
     [Fact]
     public async Task An_end_date_on_the_last_day_a_date_can_hold_lists_everything_instead_of_failing()
     {
@@ -168,6 +177,17 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [InlineData("?limit=1&limit=2", "limit must be given at most once")]
     [InlineData("?userUid=%00", "userUid must be at most 255 characters of text")]
     [InlineData("?userUid=a%00b", "userUid must be at most 255 characters of text")]
+    [InlineData("?offset=0&offset=0", "offset must be given at most once")]
+    [InlineData("?userUid=a&userUid=b", "userUid must be given at most once")]
+    [InlineData("?endDate=2024-01-01&endDate=2024-01-02", "endDate must be given at most once")]
+    [InlineData("?limit=1%00", "limit must be a non-negative integer")]
+    [InlineData("?limit=%01", "limit must be a non-negative integer")]
+    [InlineData("?offset=2147483648", "offset must be a non-negative integer")]
+    [InlineData("?offset=99999999999999999999999999999999", "offset must be a non-negative integer")]
+    [InlineData("?startDate=2024-01-01%00", "startDate must be an ISO-8601 date or date-time")]
+    [InlineData("?startDate=0001-01-01T00:00:00%2B01:00", "startDate must be an ISO-8601 date or date-time")]
+    [InlineData("?endDate=9999-12-31T23:59:59-01:00", "endDate must be an ISO-8601 date or date-time")]
+    [InlineData("?endDate=10000-01-01", "endDate must be an ISO-8601 date or date-time")]
     public async Task Bad_list_parameters_answer_400_with_a_clear_message(string query, string error)
     {
         await AssertErrorAsync(await client.GetAsync($"/api/crew-responses{query}"), HttpStatusCode.BadRequest, error);
@@ -261,6 +281,8 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [InlineData("1.5")]
     [InlineData("+1")]
     [InlineData("99999999999")]
+    [InlineData("1%01")]
+    [InlineData("%01")]
     public async Task An_id_that_is_not_a_positive_integer_answers_400_for_get_and_delete(string id)
     {
         await AssertErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.BadRequest, "Invalid ID");
@@ -283,6 +305,19 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
         await app.ExecuteAsync("DELETE FROM users WHERE uid = $1", user);
 
         await AssertErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.NotFound, "Crew response not found");
+    }
+
+    [Fact]
+    public async Task The_openapi_document_lists_the_crew_responses_operations()
+    {
+        var response = await client.GetAsync("/openapi/v1.json");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var body = await JsonAsync(response);
+        var paths = body.RootElement.GetProperty("paths");
+        Assert.True(paths.TryGetProperty("/api/crew-responses", out var list), paths.GetRawText());
+        Assert.Equal(["get", "post"], list.EnumerateObject().Select(p => p.Name).Where(n => n is "get" or "post").Order());
+        Assert.True(paths.TryGetProperty("/api/crew-responses/{id}", out _), paths.GetRawText());
     }
 
     private static string BigBody(string user) =>

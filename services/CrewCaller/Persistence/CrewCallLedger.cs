@@ -32,6 +32,7 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     // when an operator replays a failure, or when its holder stopped renewing its lease. A lease that ran out is only
     // proof of a dead holder once PostgreSQL itself has been up for a whole lease: after a database restart every
     // holder gets one lease to renew, so an outage alone never buys a second paid call.
+    // Raw SQL: an upsert (INSERT .. ON CONFLICT DO UPDATE .. WHERE) with the database clock, which EF cannot express.
     private const string ClaimSql = """
         INSERT INTO crew_caller.crew_calls AS c (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
         VALUES (@run_id, @user_uid, 'calling', 0, @claimed_by, now() + @lease, now())
@@ -44,6 +45,7 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
         RETURNING c.attempts
         """;
 
+    // Raw SQL: the lease as the database clock and pg_postmaster_start_time() see it, which EF cannot express.
     private const string ReadSql = """
         SELECT status, attempts, GREATEST(lease_expires_at, pg_postmaster_start_time() + @lease), now(),
                response_json, duration_ms, finished_at, last_error, last_status_code
@@ -95,6 +97,7 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     /// </summary>
     public async Task<int> RenewLeasesAsync(IReadOnlyCollection<(Guid RunId, string UserUid)> claims, TimeSpan lease, CancellationToken cancellationToken)
     {
+        // Raw SQL: one statement for a whole set of (run, user) keys (unnest), on the database clock.
         await using var command = dataSource.CreateCommand("""
             UPDATE crew_caller.crew_calls SET lease_expires_at = now() + @lease
             WHERE claimed_by = @claimed_by AND status = 'calling'
@@ -110,6 +113,7 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     /// <summary>Counts the attempt about to start. False when the claim is no longer ours.</summary>
     public async Task<bool> BeginAttemptAsync(Guid runId, string userUid, CancellationToken cancellationToken)
     {
+        // Raw SQL: the ledger has no DbContext; each decision is one statement on a pooled connection (see the class note).
         await using var command = Command("""
             UPDATE crew_caller.crew_calls SET attempts = attempts + 1
             WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = 'calling'
@@ -120,6 +124,7 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     /// <summary>Notes why the last attempt failed. False when the claim is no longer ours.</summary>
     public async Task<bool> RecordAttemptFailureAsync(Guid runId, string userUid, string error, int? statusCode, CancellationToken cancellationToken)
     {
+        // Raw SQL: the ledger has no DbContext; each decision is one statement on a pooled connection (see the class note).
         await using var command = Command("""
             UPDATE crew_caller.crew_calls SET last_error = @error, last_status_code = @status_code
             WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = 'calling'
@@ -135,6 +140,7 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     /// </summary>
     public async Task<DateTimeOffset?> RecordSuccessAsync(Guid runId, string userUid, string responseJson, int statusCode, long durationMs, CancellationToken cancellationToken)
     {
+        // Raw SQL: a conditional UPDATE .. RETURNING the database's now().
         await using var command = Command("""
             UPDATE crew_caller.crew_calls
             SET status = 'succeeded', response_json = @response_json, last_status_code = @status_code, last_error = NULL,
@@ -151,6 +157,7 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     /// <summary>Records giving up; when it was recorded, the time it was. Like <see cref="RecordSuccessAsync"/>, no live lease is required.</summary>
     public async Task<DateTimeOffset?> RecordFailureAsync(Guid runId, string userUid, string error, int? statusCode, long durationMs, CancellationToken cancellationToken)
     {
+        // Raw SQL: a conditional UPDATE .. RETURNING the database's now().
         await using var command = Command("""
             UPDATE crew_caller.crew_calls
             SET status = 'failed', last_error = @error, last_status_code = @status_code, finished_at = now(), duration_ms = @duration_ms
@@ -166,6 +173,7 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     /// <summary>Gives the claim up at once (shutdown, hand-back), so the next delivery of the command is not kept waiting for the lease.</summary>
     public async Task ReleaseAsync(Guid runId, string userUid, CancellationToken cancellationToken)
     {
+        // Raw SQL: the lease ends on the database clock, the one every instance judges it by.
         await using var command = Command("""
             UPDATE crew_caller.crew_calls SET lease_expires_at = now() - interval '1 millisecond'
             WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = 'calling'

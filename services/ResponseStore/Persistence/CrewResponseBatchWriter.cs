@@ -31,6 +31,7 @@ public sealed class CrewResponseBatchWriter(NpgsqlDataSource dataSource)
 {
     // The CTE's final SELECT sees the table as it was before the INSERT, so "e" finds rows from earlier deliveries
     // only, and "n" the rows this statement wrote.
+    // Raw SQL: a bulk insert (unnest .. ON CONFLICT DO NOTHING) that reports new and existing rows in one round trip.
     private const string InsertSql = """
         WITH input AS (
             SELECT * FROM unnest(@run_ids, @user_uids, @contexts, @goals, @responses)
@@ -55,6 +56,7 @@ public sealed class CrewResponseBatchWriter(NpgsqlDataSource dataSource)
 
     // Only needed when a concurrent writer committed the same (run, user) while our statement ran: ON CONFLICT
     // skipped the row, but our snapshot predates it.
+    // Raw SQL: the same unnest key list as the insert, read with the same outcome reader.
     private const string LookupSql = """
         SELECT c.run_id, c.user_uid, c.id, c.created_at, false
         FROM crew_responses c

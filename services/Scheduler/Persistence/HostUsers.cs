@@ -18,6 +18,7 @@ public sealed class HostUsers(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<HostUser>> ReadPageAsync(string? afterUid, int pageSize, CancellationToken cancellationToken)
     {
         // Two statements rather than "@after IS NULL OR uid > @after", which can keep the planner off the primary key.
+        // Raw SQL: users belongs to the host application and has no EF model here.
         var sql = afterUid is null
             ? "SELECT uid, context, goal FROM public.users ORDER BY uid LIMIT @pageSize"
             : "SELECT uid, context, goal FROM public.users WHERE uid > @after ORDER BY uid LIMIT @pageSize";
@@ -34,6 +35,7 @@ public sealed class HostUsers(NpgsqlDataSource dataSource)
     /// <summary>The users of these uids as the table holds them now; a uid no longer in the table is simply absent.</summary>
     public async Task<IReadOnlyDictionary<string, HostUser>> ReadByUidsAsync(IReadOnlyCollection<string> uids, CancellationToken cancellationToken)
     {
+        // Raw SQL: users belongs to the host application and has no EF model here.
         await using var command = dataSource.CreateCommand("SELECT uid, context, goal FROM public.users WHERE uid = ANY(@uids)");
         command.Parameters.Add(new NpgsqlParameter<string[]>("uids", uids.ToArray()) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
         var users = await ReadAsync(command, uids.Count, cancellationToken);

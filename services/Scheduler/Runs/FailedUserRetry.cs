@@ -37,6 +37,7 @@ public sealed partial class FailedUserRetry(
         await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
         await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
         {
+            // Raw SQL: these three statements share one transaction on a data-source connection, in RunProgress's lock order.
             await using (var select = new NpgsqlCommand("SELECT status FROM scheduler.runs WHERE id = @runId", connection, transaction))
             {
                 select.Parameters.Add(new NpgsqlParameter<Guid>("runId", runId));
@@ -51,6 +52,7 @@ public sealed partial class FailedUserRetry(
 
             // run_users rows before the runs row, the order RecordOutcomeAsync locks them in, so the two cannot
             // deadlock; a concurrent retry of the same run waits on these rows and then finds none failed.
+            // Raw SQL: UPDATE .. RETURNING the users it moved; EF's ExecuteUpdate returns only a count.
             await using (var move = new NpgsqlCommand(
                 """
                 UPDATE scheduler.run_users SET status = 'dispatched', replay_failed = true
@@ -72,6 +74,7 @@ public sealed partial class FailedUserRetry(
             }
 
             // Reopening counts as progress: the run is not stale, nor due for a re-send, the moment it reopens.
+            // Raw SQL: in the same transaction and connection as the two statements before it.
             await using (var reopen = new NpgsqlCommand(
                 """
                 UPDATE scheduler.runs SET

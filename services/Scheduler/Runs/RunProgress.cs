@@ -40,6 +40,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     {
         // The run row is locked first (FOR UPDATE returns its latest version), so of two copies of one page (a slow
         // page and its re-drive, or a redelivery) exactly one finds the cursor not yet past it and carries the fan-out on.
+        // Raw SQL: lock, bulk insert (unnest .. ON CONFLICT DO NOTHING) and counter update in one statement.
         const string sql = """
             WITH run AS (
                 SELECT id, next_page_number <= @pageNumber AS advances FROM scheduler.runs WHERE id = @runId FOR UPDATE
@@ -90,6 +91,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
         string? previous;
+        // Raw SQL: SELECT .. FOR UPDATE in the transaction the counters are updated in.
         await using (var select = new NpgsqlCommand(
             "SELECT status FROM scheduler.run_users WHERE run_id = @runId AND user_uid = @userUid FOR UPDATE", connection, transaction))
         {
@@ -117,6 +119,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
             return null;
         }
 
+        // Raw SQL: two relative updates in one round trip inside the row-locking transaction.
         await using (var update = new NpgsqlCommand(
             """
             UPDATE scheduler.run_users SET status = @status, reason = @reason WHERE run_id = @runId AND user_uid = @userUid;
@@ -154,6 +157,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     private async Task<CrewRunCompleted?> TryCompleteAsync(
         NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid runId, CancellationToken cancellationToken)
     {
+        // Raw SQL: a conditional UPDATE .. RETURNING the completed run; EF's ExecuteUpdate returns only a count.
         await using var command = new NpgsqlCommand(
             $"""
             UPDATE scheduler.runs SET status = 'completed', completed_at = @now
@@ -172,6 +176,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     /// </summary>
     public async Task<IReadOnlyList<CrewRunCompleted>> CompleteReadyRunsAsync(CancellationToken cancellationToken)
     {
+        // Raw SQL: a bulk UPDATE .. RETURNING the runs it completed; EF's ExecuteUpdate returns only a count.
         await using var command = dataSource.CreateCommand(
             $"""
             UPDATE scheduler.runs SET status = 'completed', completed_at = @now
@@ -185,6 +190,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     /// <summary>Completed runs whose <see cref="CrewRunCompleted"/> was not marked published, completed at or before <paramref name="completedBefore"/>.</summary>
     public async Task<IReadOnlyList<CrewRunCompleted>> UnpublishedCompletionsAsync(DateTimeOffset completedBefore, int limit, CancellationToken cancellationToken)
     {
+        // Raw SQL: the same columns and reader as the completing UPDATE .. RETURNING statements.
         await using var command = dataSource.CreateCommand(
             $"""
             SELECT {CompletedColumns} FROM scheduler.runs
@@ -205,6 +211,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     public async Task PublishCompletedAsync(IPublishEndpoint publisher, CrewRunCompleted completed, CancellationToken cancellationToken)
     {
         await publisher.Publish(completed, cancellationToken);
+        // Raw SQL: run bookkeeping works on the data source without a DbContext; a conditional single-row UPDATE.
         await using var command = dataSource.CreateCommand(
             """
             UPDATE scheduler.runs SET completion_published_at = @now

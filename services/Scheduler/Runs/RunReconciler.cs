@@ -48,6 +48,7 @@ public sealed partial class RunReconciler(
     {
         await using var lockConnection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var lockTransaction = await lockConnection.BeginTransactionAsync(cancellationToken);
+        // Raw SQL: an advisory lock, which EF has no API for.
         await using (var tryLock = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(@key)", lockConnection, lockTransaction))
         {
             tryLock.Parameters.Add(new NpgsqlParameter<long>("key", PassLockKey));
@@ -74,6 +75,7 @@ public sealed partial class RunReconciler(
     private async Task<int> RedriveStalledFanOutsAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        // Raw SQL: claim and read in one UPDATE .. RETURNING; EF's ExecuteUpdate returns only a count.
         await using var claim = dataSource.CreateCommand(
             """
             UPDATE scheduler.runs SET last_reconciled_at = @now
@@ -137,6 +139,7 @@ public sealed partial class RunReconciler(
     {
         var now = time.GetUtcNow();
         var runs = new List<Guid>();
+        // Raw SQL: claim and read in one UPDATE .. RETURNING; EF's ExecuteUpdate returns only a count.
         await using (var claim = dataSource.CreateCommand(
             """
             UPDATE scheduler.runs SET last_reconciled_at = @now
@@ -174,6 +177,7 @@ public sealed partial class RunReconciler(
 
     private async Task<IReadOnlyList<DispatchedUser>> DispatchedUsersAsync(Guid runId, string? afterUid, CancellationToken cancellationToken)
     {
+        // Raw SQL: the reconciler works on the data source, without a DbContext, like the run bookkeeping it shares statements with.
         await using var command = dataSource.CreateCommand(
             """
             SELECT user_uid, replay_failed FROM scheduler.run_users

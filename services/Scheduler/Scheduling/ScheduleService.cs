@@ -132,6 +132,7 @@ public sealed partial class ScheduleService(
         var interval = settings.InitialIntervalMinutes;
         var running = settings.Autostart;
         DateTimeOffset? nextDue = running ? now.AddMinutes(interval) : null;
+        // Raw SQL: EF has no INSERT .. ON CONFLICT DO NOTHING.
         await db.Database.ExecuteSqlAsync(
             $"""
             INSERT INTO scheduler.schedule (id, is_running, interval_minutes, next_due_at, updated_at)

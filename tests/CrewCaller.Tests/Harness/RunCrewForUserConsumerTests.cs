@@ -68,7 +68,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
         Assert.Equal($"HTTP {(int)permanent} from crew API", failed.Reason);
         Assert.Null(await scope.ConsumedAsync(command));
         Assert.Equal(1, crew.Calls);
-        Assert.False(scope.Harness.Published.Select<Contracts.CrewResponseReceived>().Any());
+        Assert.Empty(scope.PublishedSoFar<Contracts.CrewResponseReceived>());
     }
 
     [Theory]
@@ -183,7 +183,7 @@ public sealed class RunCrewForUserConsumerTests(CrewCallerDatabase database) : I
         var first = await scope.FailedAsync(command);
         await scope.SendAsync(command);
         await scope.ConsumedAsync(command, expectedConsumptions: 2);
-        var failures = scope.Harness.Published.Select<Contracts.CrewCallFailed>(x => x.Context.Message.UserUid == command.UserUid).Select(x => x.Context.Message).ToList();
+        var failures = scope.PublishedSoFar<Contracts.CrewCallFailed>().Where(m => m.UserUid == command.UserUid).ToList();
 
         Assert.Equal(2, crew.Calls);
         Assert.Equal(2, failures.Count);

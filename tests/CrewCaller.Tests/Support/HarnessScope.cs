@@ -26,6 +26,9 @@ public sealed class HarnessScope : IAsyncDisposable
         ["CREW_MAX_CONCURRENCY"] = "4",
     };
 
+    /// <summary>What the harness holds already: its own Select waits for the bus to be quiet for a while before it ends.</summary>
+    private static readonly CancellationToken SoFar = new(canceled: true);
+
     private readonly HarnessHost host;
 
     private HarnessScope(HarnessHost host) => this.host = host;
@@ -80,12 +83,16 @@ public sealed class HarnessScope : IAsyncDisposable
     public async Task<Exception?> ConsumedAsync(RunCrewForUser command, int expectedConsumptions = 1)
     {
         var consumer = Harness.GetConsumerHarness<Consumers.RunCrewForUserConsumer>();
+        var consumptions = () => consumer.Consumed.Select<RunCrewForUser>(x => Matches(x.Context.Message, command), SoFar).ToList();
         await Eventually.HoldsAsync(
-            () => consumer.Consumed.Select<RunCrewForUser>(x => Matches(x.Context.Message, command)).Count() >= expectedConsumptions,
+            () => consumptions().Count >= expectedConsumptions,
             $"the consumer has consumed the command for {command.UserUid} {expectedConsumptions} time(s)",
             TimeSpan.FromSeconds(20));
-        return consumer.Consumed.Select<RunCrewForUser>(x => Matches(x.Context.Message, command)).Last().Exception;
+        return consumptions()[^1].Exception;
     }
+
+    /// <summary>The messages of a type published so far.</summary>
+    public List<T> PublishedSoFar<T>() where T : class => host.PublishedSoFar<T>();
 
     private static bool Matches(CrewResponseReceived message, RunCrewForUser command) => message.RunId == command.RunId && message.UserUid == command.UserUid;
 

@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using CrewPlatform.ResponseStore.Persistence;
+using CrewPlatform.ServiceDefaults;
+
+namespace CrewPlatform.ResponseStore.Apis;
+
+/// <summary>
+/// The list's query string, bound with <c>[AsParameters]</c>. Each value binds through its own type, whose
+/// <c>BindAsync</c> refuses a bad or repeated value with the contract's message (<see cref="InvalidRequestException"/>).
+/// </summary>
+public sealed record ListQuery(UserUidFilter? UserUid, PageLimit Limit, PageOffset Offset, DateBound? StartDate, DateBound? EndDate)
+{
+    public const string StartAfterEnd = "startDate must not be after endDate";
+
+    public bool StartsAfterItEnds => StartDate is { } start && End is ({ } end, var exclusive) && (exclusive ? start.Instant >= end : start.Instant > end);
+
+    /// <summary>
+    /// A bare date as endDate means the whole of that day (UTC), up to the next midnight excluded. The last day a
+    /// DateTime can hold has no next day: up to its end means no upper bound at all.
+    /// </summary>
+    private (DateTime? Instant, bool Exclusive) End => EndDate switch
+    {
+        null => (null, false),
+        { IsWholeDay: false } end => (end.Instant, false),
+        var end when end.Instant.Date == DateTime.MaxValue.Date => (null, true),
+        var end => (end.Instant.AddDays(1), true),
+    };
+
+    public IQueryable<CrewResponse> Filter(IQueryable<CrewResponse> rows)
+    {
+        if (UserUid?.Value is { } user)
+        {
+            rows = rows.Where(r => r.UserUid == user);
+        }
+
+        if (StartDate?.Instant is { } from)
+        {
+            rows = rows.Where(r => r.CreatedAt >= from);
+        }
+
+        if (End is ({ } to, var exclusive))
+        {
+            rows = exclusive ? rows.Where(r => r.CreatedAt < to) : rows.Where(r => r.CreatedAt <= to);
+        }
+
+        return rows;
+    }
+}
+
+/// <summary><c>userUid</c>: at most 255 characters PostgreSQL text can hold; no stored uid looks otherwise.</summary>
+public sealed record UserUidFilter(string Value)
+{
+    public static ValueTask<UserUidFilter?> BindAsync(HttpContext http, ParameterInfo parameter) =>
+        ValueTask.FromResult(QueryValue.Single(http, parameter) switch
+        {
+            null => null,
+            { Length: <= 255 } uid when StorableText.IsStorable(uid) => new UserUidFilter(uid),
+            _ => throw new InvalidRequestException("userUid must be at most 255 characters of text"),
+        });
+}
+
+/// <summary><c>limit</c>: 0 to <see cref="Max"/>, <see cref="Default"/> when absent.</summary>
+public readonly record struct PageLimit(int Value)
+{
+    public const int Default = 100;
+    public const int Max = 1000;
+
+    public static ValueTask<PageLimit> BindAsync(HttpContext http, ParameterInfo parameter) =>
+        ValueTask.FromResult(new PageLimit(QueryValue.Count(http, parameter, Default) switch
+        {
+            > Max => throw new InvalidRequestException($"limit must not exceed {Max}"),
+            var limit => limit,
+        }));
+}
+
+/// <summary><c>offset</c>: 0 or more, 0 when absent.</summary>
+public readonly record struct PageOffset(int Value)
+{
+    public static ValueTask<PageOffset> BindAsync(HttpContext http, ParameterInfo parameter) =>
+        ValueTask.FromResult(new PageOffset(QueryValue.Count(http, parameter, 0)));
+}
+
+/// <summary><c>startDate</c> or <c>endDate</c>: an ISO-8601 date or date-time; without an offset it is UTC, the zone created_at is kept in.</summary>
+public sealed partial record DateBound(DateTime Instant, bool IsWholeDay)
+{
+    private static readonly string[] DateTimeFormats =
+    [
+        "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF",
+        "yyyy-MM-dd'T'HH:mmK", "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK",
+        "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd HH:mm:ssK", "yyyy-MM-dd HH:mm:ss.FFFFFFFK",
+    ];
+
+    public static ValueTask<DateBound?> BindAsync(HttpContext http, ParameterInfo parameter)
+    {
+        var text = QueryValue.Single(http, parameter, out var name);
+        return ValueTask.FromResult(text is null
+            ? null
+            : Parse(text) ?? throw new InvalidRequestException($"{name} must be an ISO-8601 date or date-time"));
+    }
+
+    private static DateBound? Parse(string text)
+    {
+        const DateTimeStyles Utc = DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal;
+        if (DateTime.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, Utc, out var date))
+        {
+            return new DateBound(DateTime.SpecifyKind(date, DateTimeKind.Utc), true);
+        }
+
+        // An unencoded "+02:00" in a query string arrives as " 02:00".
+        text = UnencodedPlusOffset().Replace(text, "$1+$2");
+        return DateTimeOffset.TryParseExact(text, DateTimeFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var instant)
+            ? new DateBound(instant.UtcDateTime, false)
+            : null;
+    }
+
+    [GeneratedRegex(@"^(.+T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:\d{2})$")]
+    private static partial Regex UnencodedPlusOffset();
+}
+
+/// <summary>What the request-value types share: one value per query name, and whole non-negative numbers.</summary>
+internal static class QueryValue
+{
+    public static string? Single(HttpContext http, ParameterInfo parameter) => Single(http, parameter, out _);
+
+    /// <summary>The parameter's value, null when absent or empty; a repeated parameter is refused, not joined with commas.</summary>
+    public static string? Single(HttpContext http, ParameterInfo parameter, out string name)
+    {
+        name = JsonNamingPolicy.CamelCase.ConvertName(parameter.Name!);
+        var values = http.Request.Query[name];
+        return values.Count > 1
+            ? throw new InvalidRequestException($"{name} must be given at most once")
+            : values.ToString() is { Length: > 0 } value ? value : null;
+    }
+
+    /// <summary>The parameter as a <see cref="TryParseCount">count</see>, or <paramref name="absent"/> when not given.</summary>
+    public static int Count(HttpContext http, ParameterInfo parameter, int absent) =>
+        Single(http, parameter, out var name) switch
+        {
+            null => absent,
+            var text when TryParseCount(text, out var count) => count,
+            _ => throw new InvalidRequestException($"{name} must be a non-negative integer"),
+        };
+
+    /// <summary>ASCII digits only that fit an int: no sign or spaces, and no trailing U+0000, which int.TryParse ignores.</summary>
+    public static bool TryParseCount(string? text, out int count)
+    {
+        count = 0;
+        return text is { Length: > 0 } && text.All(char.IsAsciiDigit) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out count);
+    }
+}
