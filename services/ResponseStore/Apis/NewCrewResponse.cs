@@ -139,18 +139,7 @@ public sealed record NewCrewResponse(string UserUid, string? RequestContext, str
             : throw Bad($"{name} contains characters that cannot be stored");
     }
 
-    /// <summary>The string, or null for an escaped lone surrogate ("\ud800"): valid JSON syntax but no valid string.</summary>
-    private static string? TryGetString(JsonElement element)
-    {
-        try
-        {
-            return element.GetString();
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
-    }
+    private static string? TryGetString(JsonElement element) => JsonShape.TryGetString(element, out var value) ? value : null;
 
     private static InvalidRequestException Bad(string error) => new(error);
 }
