@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Xunit.Abstractions;
 
@@ -63,7 +64,8 @@ public sealed class TypedBindingApp : RealInfrastructure
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        var builder = WebApplication.CreateBuilder();
+        // Development, as WebApplicationFactory runs: Production refuses the fixture's local password.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = Environments.Development });
         builder.WebHost.UseTestServer();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
