@@ -43,7 +43,12 @@ public static partial class CrewResponsesApi
             return ApiResults.BadRequest(error!);
         }
 
-        var rows = db.CrewResponses.AsNoTracking();
+        if (RunOriginFilter.Parse(request.Query, out var originError) is not { } origin)
+        {
+            return ApiResults.BadRequest(originError!);
+        }
+
+        var rows = origin.Apply(db.CrewResponses.AsNoTracking(), db.RunOrigins);
         if (query.UserUid is not null)
         {
             rows = rows.Where(r => r.UserUid == query.UserUid);
