@@ -51,8 +51,14 @@ public sealed partial class RunCrewForUserConsumer(
         var command = context.Message;
 
         // The endpoint's high and normal queues share its concurrency; a high-priority user gets the next free slot.
+        // A user still waiting for one when a stop begins goes back to the queue at once, like one between attempts.
         var endpoint = endpoints.For(command.Endpoint);
-        using var slot = await endpoint.Gate.EnterAsync(CrewPriority.IsHigh(command.Priority), context.CancellationToken);
+        using var slot = await UnlessStoppingAsync(token => endpoint.Gate.EnterAsync(CrewPriority.IsHigh(command.Priority), token), context.CancellationToken);
+        if (slot is null)
+        {
+            await HandBackAsync(context, pause: false);
+            return;
+        }
 
         // The ledger cannot tell two consumers of this process apart (both are claimed_by us), the registry can.
         if (!activeClaims.TryRegister(command.RunId, command.UserUid))
