@@ -39,7 +39,7 @@ mgmt -X PUT "http://127.0.0.1:15672/api/vhosts/$NAME" >/dev/null
 mgmt -X PUT "http://127.0.0.1:15672/api/permissions/$NAME/guest" -d '{"configure":".*","write":".*","read":".*"}' >/dev/null
 
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=5432;Database=$NAME;Username=crew;Password=crew"
-export RabbitMq__VirtualHost="$NAME"
+export RabbitMq__VirtualHost="$NAME" RabbitMq__Username=guest RabbitMq__Password=guest
 export CREW_ADMIN_TOKEN="$TOKEN" CREW_RATE_LIMIT_PER_MINUTE=0 CREW_MAX_CONCURRENCY="$C"
 export FakeCrew__LatencyMs="$L" FakeCrew__JitterMs=0 FakeCrew__FailureRate=0 FakeCrew__RateLimitRate=0 FakeCrew__HangRate=0 FakeCrew__NonJsonRate=0
 unset CREW_API_URL

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs (when missing) and starts RabbitMQ and PostgreSQL on this machine, without systemd or Docker.
-#   scripts/infra.sh up      install what is missing, start both, wait until they answer, create role/database
+#   scripts/infra.sh up      install what is missing, start both, wait until they answer, create the admin role
+#                            crew and the database crewplatform, the host's users table (and demo users) when absent,
+#                            then each service's own role and RabbitMQ user (deploy/postgres/provision.sh,
+#                            deploy/rabbitmq/provision.sh: the same provisioning as docker-compose.yml)
 #   scripts/infra.sh down    stop both
 #   scripts/infra.sh status  say whether each answers
 # Idempotent: running `up` twice is harmless. Needs root (or sudo) for the install and to start the servers.
@@ -11,6 +14,12 @@ PG_CLUSTER="${PG_CLUSTER:-main}"
 DB_NAME="crewplatform"
 DB_USER="crew"
 DB_PASSWORD="crew"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+
+# Each service's PostgreSQL role and RabbitMQ user, as deploy/env/<service>.env names them. Locally a password is its
+# user name; the services refuse such a password in Production.
+export SCHEDULER_DB_PASSWORD=scheduler CREW_CALLER_DB_PASSWORD=crew_caller RESPONSE_STORE_DB_PASSWORD=response_store
+export SCHEDULER_RABBITMQ_PASSWORD=scheduler CREW_CALLER_RABBITMQ_PASSWORD=crew-caller RESPONSE_STORE_RABBITMQ_PASSWORD=response-store
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -51,13 +60,13 @@ pg_up() {
     $SUDO pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start || true
   fi
   wait_for 60 "PostgreSQL" pg_ready
-  # Role and database for the platform; CREATEDB lets the tests make a database per run.
+  # The local admin role and the database; CREATEDB and CREATEROLE let the tests make a database and roles of their own.
   as_postgres psql -q -v ON_ERROR_STOP=1 -d postgres <<SQL >/dev/null
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') THEN
-    CREATE ROLE $DB_USER LOGIN CREATEDB PASSWORD '$DB_PASSWORD';
+    CREATE ROLE $DB_USER LOGIN CREATEDB CREATEROLE PASSWORD '$DB_PASSWORD';
   ELSE
-    ALTER ROLE $DB_USER LOGIN CREATEDB PASSWORD '$DB_PASSWORD';
+    ALTER ROLE $DB_USER LOGIN CREATEDB CREATEROLE PASSWORD '$DB_PASSWORD';
   END IF;
 END \$\$;
 SQL
@@ -65,7 +74,17 @@ SQL
     as_postgres createdb -O "$DB_USER" "$DB_NAME"
   fi
   wait_for 30 "a password login as $DB_USER" env PGPASSWORD="$DB_PASSWORD" psql -h 127.0.0.1 -U "$DB_USER" -d "$DB_NAME" -tAqc "SELECT 1"
-  log "PostgreSQL ready on 127.0.0.1:5432 (database $DB_NAME, user $DB_USER)"
+  ensure_users_table
+  PGHOST=127.0.0.1 PGPORT=5432 PGUSER="$DB_USER" PGPASSWORD="$DB_PASSWORD" PGDATABASE="$DB_NAME" "$ROOT/deploy/postgres/provision.sh"
+  log "PostgreSQL ready on 127.0.0.1:5432 (database $DB_NAME; admin $DB_USER, services scheduler, crew_caller, response_store)"
+}
+
+# The host application's table, which the services' roles are granted: created, with demo users, only when absent.
+ensure_users_table() {
+  local psql=(env PGPASSWORD="$DB_PASSWORD" psql -h 127.0.0.1 -U "$DB_USER" -d "$DB_NAME" -v ON_ERROR_STOP=1 -qtA) sql
+  if [ "$("${psql[@]}" -c "SELECT to_regclass('public.users') IS NOT NULL")" = t ]; then return; fi
+  log "creating the users table and demo users (deploy/postgres/init)"
+  for sql in "$ROOT"/deploy/postgres/init/*.sql; do "${psql[@]}" -f "$sql" >/dev/null; done
 }
 
 pg_down() {
@@ -98,7 +117,8 @@ rabbit_up() {
   wait_for 120 "RabbitMQ node" rabbit_ping
   $SUDO rabbitmqctl await_startup --timeout 120 >/dev/null
   wait_for 60 "RabbitMQ management API" rabbit_mgmt
-  log "RabbitMQ ready on 127.0.0.1:5672 (management UI http://127.0.0.1:15672, guest/guest)"
+  RABBITMQ_ADMIN_USER=guest RABBITMQ_ADMIN_PASSWORD=guest "$ROOT/deploy/rabbitmq/provision.sh"
+  log "RabbitMQ ready on 127.0.0.1:5672 (vhost crewplatform; management UI http://127.0.0.1:15672, guest/guest from this machine only)"
 }
 
 rabbit_down() {

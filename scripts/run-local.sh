@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole CrewPlatform stack as processes on this machine, without Docker.
-#   scripts/run-local.sh up      RabbitMQ + PostgreSQL (scripts/infra.sh up), the users table and demo users when
-#                                absent, one Release build, the fake crew API (unless CREW_API_URL is set), then
-#                                Scheduler :8081, CrewCaller :8082, ResponseStore :8083, Gateway :8080; waits until
-#                                the gateway's /health/ready answers 200 and prints the URLs and the token.
-#                                Run again, it starts only what is not running.
+#   scripts/run-local.sh up      RabbitMQ + PostgreSQL with the users table and each service's own role and user
+#                                (scripts/infra.sh up), one Release build, the fake crew API (unless CREW_API_URL is
+#                                set), then Scheduler :8081, CrewCaller :8082, ResponseStore :8083, Gateway :8080;
+#                                waits until the gateway's /health/ready answers 200 and prints the URLs. The first
+#                                `up` generates the gateway's admin token into .run-local/admin-token and prints it
+#                                once (CREW_ADMIN_TOKEN from your environment wins). Run again, it starts only what
+#                                is not running.
 #   scripts/run-local.sh down    stops exactly the processes `up` started (from .run-local/pids/)
 #   scripts/run-local.sh status  says whether each of them runs and answers
 #
@@ -14,12 +16,14 @@
 #   RUN_LOCAL_READY_TIMEOUT  seconds to wait for readiness (default 180)
 #   RUN_LOCAL_NO_BUILD=1     skip the build (use what is in bin/Release)
 # Logs: .run-local/logs/<service>.log; PIDs: .run-local/pids/<service>.pid, each the service's own dotnet process.
+# The services run as ASPNETCORE_ENVIRONMENT=Development (deploy/env), which accepts the local passwords.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 ENV_DIR="$ROOT/deploy/env"
 LOG_DIR="$ROOT/.run-local/logs"
 PID_DIR="$ROOT/.run-local/pids"
+TOKEN_FILE="$ROOT/.run-local/admin-token"
 READY_TIMEOUT="${RUN_LOCAL_READY_TIMEOUT:-180}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -42,11 +46,12 @@ running_pid() {
   grep -qaF "$(assembly "$1").dll" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
 }
 
-ensure_users_table() {
-  local psql=(env PGPASSWORD=crew psql -h 127.0.0.1 -U crew -d crewplatform -v ON_ERROR_STOP=1 -qtA) sql
-  if [ "$("${psql[@]}" -c "SELECT to_regclass('public.users') IS NOT NULL")" = t ]; then log "users table present: left as it is"; return; fi
-  log "creating the users table and demo users (deploy/postgres/init)"
-  for sql in "$ROOT"/deploy/postgres/init/*.sql; do "${psql[@]}" -f "$sql" >/dev/null; done
+# The gateway's admin token: CREW_ADMIN_TOKEN from your environment, else the one generated on the first `up`
+# (192 random bits, readable by you alone). Prints "new" when it was generated just now.
+ensure_admin_token() {
+  if [ -n "${CREW_ADMIN_TOKEN:-}" ] || [ -s "$TOKEN_FILE" ]; then return; fi
+  (umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$TOKEN_FILE")
+  echo new
 }
 
 # One build of just the stack's projects (no tests), through a solution filter.
@@ -73,7 +78,11 @@ start() {
       key="${line%%=*}"
       if [ "$key" = ASPNETCORE_URLS ] || [ -z "${!key:-}" ]; then export "$line"; fi
     done <"$ENV_DIR/$name.env"
-    [ "$name" = gateway ] || unset CREW_ADMIN_TOKEN # only the gateway gets the admin secret, even from your environment
+    if [ "$name" = gateway ]; then
+      export CREW_ADMIN_TOKEN="${CREW_ADMIN_TOKEN:-$(cat "$TOKEN_FILE")}"
+    else
+      unset CREW_ADMIN_TOKEN CREW_API_KEYS # only the gateway gets the keys, even from your environment
+    fi
     cd "$out" # the content root, where the service's appsettings.json is
     # exec, twice over: the PID recorded below is the service's own dotnet process.
     exec nohup dotnet "$dll" --urls "$ASPNETCORE_URLS" </dev/null >"$LOG_DIR/$name.log" 2>&1
@@ -104,11 +113,11 @@ wait_ready() { # wait_ready <what> <url> <status pattern>
 }
 
 up() {
-  local started=$SECONDS name gateway token
+  local started=$SECONDS name gateway token_state
   mkdir -p "$LOG_DIR" "$PID_DIR"
   for name in "${SERVICES[@]}"; do running_pid "$name" >/dev/null || rm -f "$PID_DIR/$name.pid"; done # forget ended ones
   scripts/infra.sh up
-  ensure_users_table
+  token_state="$(ensure_admin_token)"
   build
   for name in "${SERVICES[@]}"; do
     if [ "$name" = fake-crew-api ] && [ -n "${CREW_API_URL:-}" ]; then
@@ -123,17 +132,25 @@ up() {
   gateway="$(url_of gateway)"
   wait_ready "the gateway (its health checks of Scheduler and ResponseStore)" "$gateway/health/ready" 200
 
-  token="${CREW_ADMIN_TOKEN:-$(file_value gateway CREW_ADMIN_TOKEN)}"
   cat <<INFO
 
 CrewPlatform is up: ready $((SECONDS - started)) s after \`up\`.
-  gateway        $gateway          (every /api/* call needs the token)
+  gateway        $gateway          (every /api/* call needs the admin token)
   API reference  $gateway/docs
-  RabbitMQ UI    http://127.0.0.1:15672  (guest/guest)
-  token          $token
-  try            curl -H "Authorization: Bearer $token" $gateway/api/scheduler
+  RabbitMQ UI    http://127.0.0.1:15672  (guest/guest, from this machine only)
   logs           .run-local/logs/      stop: scripts/run-local.sh down
 INFO
+  if [ -n "${CREW_ADMIN_TOKEN:-}" ]; then
+    echo "  token          CREW_ADMIN_TOKEN from your environment"
+  elif [ "$token_state" = new ]; then
+    cat <<INFO
+  token          $(cat "$TOKEN_FILE")
+                 generated now and shown this once; kept in .run-local/admin-token for the next \`up\`
+  try            curl -H "Authorization: Bearer \$(cat .run-local/admin-token)" $gateway/api/scheduler
+INFO
+  else
+    echo "  token          in .run-local/admin-token: curl -H \"Authorization: Bearer \$(cat .run-local/admin-token)\" $gateway/api/scheduler"
+  fi
 }
 
 down() {

@@ -29,7 +29,25 @@ if ! command -v docker-compose >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1 \
     || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1; } || true
 fi
-if docker-compose -f docker-compose.yml config -q; then echo "docker-compose.yml: valid"; else echo "docker-compose.yml: INVALID"; compose_rc=1; fi
+# It has no default secret: with every secret .env.example lists it must be valid; without them `config` must fail
+# naming what to set. Any .env of yours is left out (an empty --env-file), so both checks see the file alone.
+secrets=$(sed -n 's/^\([A-Z_]*\)=$/\1/p' .env.example)
+no_env=$(mktemp)
+with_secrets=(); without_secrets=()
+for name in $secrets; do with_secrets+=("$name=ci-placeholder-$name"); without_secrets+=(-u "$name"); done
+if env "${with_secrets[@]}" docker-compose --env-file "$no_env" -f docker-compose.yml config -q; then
+  echo "docker-compose.yml: valid"
+else
+  echo "docker-compose.yml: INVALID"; compose_rc=1
+fi
+if missing=$(env "${without_secrets[@]}" docker-compose --env-file "$no_env" -f docker-compose.yml config -q 2>&1); then
+  echo "docker-compose.yml: valid WITHOUT its secrets"; compose_rc=1
+elif ! grep -q 'like every secret in .env.example' <<<"$missing"; then
+  echo "docker-compose.yml: without its secrets it fails, but not saying what to set: $missing"; compose_rc=1
+else
+  echo "docker-compose.yml: without its secrets, stops: ${missing##*: }"
+fi
+rm -f "$no_env"
 
 # One project at a time: each writes its own TRX, and two cores are not shared between test hosts.
 test_rc=0
@@ -41,8 +59,10 @@ for project in $(find tests -name '*.csproj' ! -path '*/CrewPlatform.Testing/*' 
     || test_rc=1
 done
 
-# The fault suite (tests/Faults) leaves one line per scenario and a summary line.
+# The fault suite (tests/Faults) leaves one line per scenario and a summary line; the API fuzz (tests/ApiFuzz) one line
+# per service it fuzzed.
 [ -f "$results/fault-suite.txt" ] && cat "$results/fault-suite.txt"
+[ -f "$results/fuzz-summary.txt" ] && cat "$results/fuzz-summary.txt"
 
 passed=0; failed=0; total=0
 shopt -s nullglob

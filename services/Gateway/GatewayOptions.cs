@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using System.Net;
+using CrewPlatform.Gateway.Auth;
 using CrewPlatform.ServiceDefaults;
 
 namespace CrewPlatform.Gateway;
@@ -12,12 +14,52 @@ public sealed class GatewayOptions : IValidatableObject
 {
     public const string AdminTokenKey = "CREW_ADMIN_TOKEN";
     public const string AuthDisabledKey = "CREW_AUTH_DISABLED";
+    public const string ApiKeysKey = "CREW_API_KEYS";
+    public const string ApiKeysFileKey = "CREW_API_KEYS_FILE";
+    public const string JwtAuthorityKey = "CREW_JWT_AUTHORITY";
+    public const string JwtIssuerKey = "CREW_JWT_ISSUER";
+    public const string JwtAudienceKey = "CREW_JWT_AUDIENCE";
+    public const string JwtJwksUrlKey = "CREW_JWT_JWKS_URL";
+    public const string KnownProxiesKey = "CREW_GATEWAY_KNOWN_PROXIES";
 
+    private ApiKeyList? apiKeyList;
+
+    /// <summary>The one admin key of earlier versions; still accepted, as an admin key named <c>admin</c>.</summary>
     [ConfigurationKeyName(AdminTokenKey)]
     public string? AdminToken { get; set; }
 
     [ConfigurationKeyName(AuthDisabledKey)]
     public bool AuthDisabled { get; set; }
+
+    /// <summary>Named keys with roles, <c>name:role:key</c> separated by commas (format: <see cref="ApiKeyList"/>).</summary>
+    [ConfigurationKeyName(ApiKeysKey)]
+    public string? ApiKeys { get; set; }
+
+    /// <summary>A file with one <c>name:role:key</c> per line, e.g. a mounted secret.</summary>
+    [ConfigurationKeyName(ApiKeysFileKey)]
+    public string? ApiKeysFile { get; set; }
+
+    /// <summary>An OpenID Connect issuer: signing keys and issuer come from its discovery document.</summary>
+    [ConfigurationKeyName(JwtAuthorityKey)]
+    public string? JwtAuthority { get; set; }
+
+    [ConfigurationKeyName(JwtIssuerKey)]
+    public string? JwtIssuer { get; set; }
+
+    [ConfigurationKeyName(JwtAudienceKey)]
+    public string? JwtAudience { get; set; }
+
+    /// <summary>A JSON Web Key Set to take the signing keys from, instead of the authority's discovery document.</summary>
+    [ConfigurationKeyName(JwtJwksUrlKey)]
+    public string? JwtJwksUrl { get; set; }
+
+    /// <summary>The token claim holding the role: a value <c>admin</c> or <c>read</c>.</summary>
+    [ConfigurationKeyName("CREW_JWT_ROLE_CLAIM")]
+    public string JwtRoleClaim { get; set; } = "role";
+
+    /// <summary>Comma-separated IP addresses and CIDR networks whose <c>X-Forwarded-For</c>/<c>-Proto</c> are believed.</summary>
+    [ConfigurationKeyName(KnownProxiesKey)]
+    public string? KnownProxies { get; set; }
 
     /// <summary>Calls per client IP per minute on <c>/api/*</c>; 0 turns the limit off.</summary>
     [ConfigurationKeyName("CREW_RATE_LIMIT_PER_MINUTE")]
@@ -34,8 +76,14 @@ public sealed class GatewayOptions : IValidatableObject
     [Range(1, int.MaxValue, ErrorMessage = "GATEWAY_BACKEND_TIMEOUT_SECONDS must be a whole number of seconds > 0")]
     public int BackendTimeoutSeconds { get; set; } = 100;
 
-    /// <summary>The token trimmed, or null when none is set.</summary>
+    /// <summary>The legacy token trimmed, or null when none is set.</summary>
     public string? Token => string.IsNullOrWhiteSpace(AdminToken) ? null : AdminToken.Trim();
+
+    /// <summary>Every API key from <c>CREW_ADMIN_TOKEN</c>, <c>CREW_API_KEYS</c> and <c>CREW_API_KEYS_FILE</c>, read once.</summary>
+    public ApiKeyList ApiKeyList() => apiKeyList ??= Auth.ApiKeyList.Read(this);
+
+    /// <summary>JWT bearer tokens are accepted when there is somewhere to take their signing keys from.</summary>
+    public bool JwtEnabled => JwtAuthority is not null || JwtJwksUrl is not null;
 
     /// <summary>Backend address per YARP cluster id, as named in appsettings.json.</summary>
     public IReadOnlyDictionary<string, string> ClusterAddresses() => new Dictionary<string, string>
@@ -44,14 +92,40 @@ public sealed class GatewayOptions : IValidatableObject
         ["response-store"] = ResponseStoreUrl,
     };
 
+    /// <summary>The entries of <c>CREW_GATEWAY_KNOWN_PROXIES</c>, each an address or a network; both null for an entry that is neither.</summary>
+    public IEnumerable<(string Entry, IPAddress? Address, IPNetwork? Network)> TrustedProxies() =>
+        (KnownProxies ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ParseProxy);
+
+    private static (string Entry, IPAddress? Address, IPNetwork? Network) ParseProxy(string entry) =>
+        entry.Contains('/', StringComparison.Ordinal)
+            ? (entry, null, IPNetwork.TryParse(entry, out var network) ? network : null)
+            : (entry, IPAddress.TryParse(entry, out var address) ? address : null, null);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (!AuthDisabled && Token is null)
+        foreach (var problem in ApiKeyList().Problems)
+        {
+            yield return new ValidationResult(problem, [nameof(ApiKeys)]);
+        }
+
+        if (!AuthDisabled && ApiKeyList().Keys.Count == 0 && !JwtEnabled)
         {
             yield return new ValidationResult(
-                $"{AdminTokenKey} is not set: the gateway refuses to expose /api/* without a token. " +
-                $"Set {AdminTokenKey}, or set {AuthDisabledKey}=true to run without authentication (never in production).",
+                $"No credential is configured: the gateway refuses to expose /api/* without one. Set {ApiKeysKey} " +
+                $"(or {ApiKeysFileKey}, or {AdminTokenKey}) and/or {JwtAuthorityKey} or {JwtJwksUrlKey}, " +
+                $"or set {AuthDisabledKey}=true to run without authentication (never in production).",
                 [nameof(AdminToken)]);
+        }
+
+        foreach (var problem in JwtProblems())
+        {
+            yield return new ValidationResult(problem, [nameof(JwtAuthority)]);
+        }
+
+        foreach (var (entry, _, _) in TrustedProxies().Where(p => p.Address is null && p.Network is null))
+        {
+            yield return new ValidationResult(
+                $"{KnownProxiesKey}: '{entry}' is not an IP address or a CIDR network (e.g. 10.0.0.5, or 10.0.0.0/24 with the host bits zero)", [nameof(KnownProxies)]);
         }
 
         if (!HttpUrl.IsAbsoluteHttp(SchedulerUrl))
@@ -64,4 +138,41 @@ public sealed class GatewayOptions : IValidatableObject
             yield return new ValidationResult("GATEWAY_RESPONSE_STORE_URL must be an absolute http:// or https:// URL", [nameof(ResponseStoreUrl)]);
         }
     }
+
+    private IEnumerable<string> JwtProblems()
+    {
+        if (!JwtEnabled)
+        {
+            if (JwtIssuer is not null || JwtAudience is not null)
+            {
+                yield return $"{JwtIssuerKey}/{JwtAudienceKey} are set but neither {JwtAuthorityKey} nor {JwtJwksUrlKey}: " +
+                             "set one of them, where the token signing keys come from";
+            }
+
+            yield break;
+        }
+
+        if (JwtAudience is null)
+        {
+            yield return $"{JwtAudienceKey} must be set when JWT bearer tokens are accepted: the audience tokens must be issued for";
+        }
+
+        if (JwtJwksUrl is not null && JwtAuthority is null && JwtIssuer is null)
+        {
+            yield return $"{JwtIssuerKey} must be set with {JwtJwksUrlKey}: the issuer tokens must come from";
+        }
+
+        foreach (var (key, url) in new[] { (JwtAuthorityKey, JwtAuthority), (JwtJwksUrlKey, JwtJwksUrl) })
+        {
+            if (url is not null && !IsHttpsOrLoopbackHttp(url))
+            {
+                yield return $"{key} must be an absolute https:// URL (http:// only on a loopback address)";
+            }
+        }
+    }
+
+    /// <summary>Signing keys travel over TLS, except from the same machine (a local identity provider, tests).</summary>
+    public static bool IsHttpsOrLoopbackHttp(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri)
+        && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback));
 }

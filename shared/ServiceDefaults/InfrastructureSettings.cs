@@ -2,10 +2,14 @@ using Microsoft.Extensions.Configuration;
 
 namespace CrewPlatform.ServiceDefaults;
 
-/// <summary>RabbitMQ connection settings, configuration section <c>RabbitMq</c> (env <c>RabbitMq__Host</c> ...).</summary>
+/// <summary>
+/// RabbitMQ connection settings, configuration section <c>RabbitMq</c> (env <c>RabbitMq__Host</c> ...). The defaults
+/// reach a fresh local broker; Production refuses the guest password (<see cref="DefaultSecrets"/>).
+/// </summary>
 public sealed class RabbitMqSettings
 {
     public const string SectionName = "RabbitMq";
+    public const string PasswordKey = "RabbitMq__Password";
 
     public string Host { get; set; } = "127.0.0.1";
     public int Port { get; set; } = 5672;
@@ -17,10 +21,14 @@ public sealed class RabbitMqSettings
         configuration.GetSection(SectionName).Get<RabbitMqSettings>() ?? new RabbitMqSettings();
 }
 
-/// <summary>The PostgreSQL connection string, <c>ConnectionStrings:Postgres</c> (env <c>ConnectionStrings__Postgres</c>).</summary>
+/// <summary>
+/// The PostgreSQL connection string, <c>ConnectionStrings:Postgres</c> (env <c>ConnectionStrings__Postgres</c>). The
+/// default is the local admin role; Production refuses its password (<see cref="DefaultSecrets"/>).
+/// </summary>
 public static class PostgresSettings
 {
     public const string ConnectionStringName = "Postgres";
+    public const string ConnectionStringKey = "ConnectionStrings__Postgres";
     public const string DefaultConnectionString = "Host=127.0.0.1;Port=5432;Database=crewplatform;Username=crew;Password=crew";
 
     public static string ConnectionString(IConfiguration configuration) =>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 
 namespace CrewPlatform.ServiceDefaults;
@@ -18,6 +19,24 @@ public static class JsonShape
     public static JsonRoot Classify(string json) => Classify(() => JsonDocument.Parse(json));
 
     public static bool IsObjectOrArray(ReadOnlyMemory<byte> utf8Json) => Classify(utf8Json) == JsonRoot.ObjectOrArray;
+
+    /// <summary>
+    /// A JSON string's value, or false for one that is valid JSON but no valid UTF-16 text: an escaped lone surrogate
+    /// (<c>"\ud800"</c>), on which <see cref="JsonElement.GetString"/> throws.
+    /// </summary>
+    public static bool TryGetString(JsonElement element, [NotNullWhen(true)] out string? value)
+    {
+        try
+        {
+            value = element.GetString();
+            return value is not null;
+        }
+        catch (InvalidOperationException)
+        {
+            value = null;
+            return false;
+        }
+    }
 
     private static JsonRoot Classify(Func<JsonDocument> parse)
     {

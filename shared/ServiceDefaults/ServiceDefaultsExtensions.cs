@@ -103,6 +103,7 @@ public static class ServiceDefaultsExtensions
         where TBuilder : IHostApplicationBuilder
     {
         var rabbit = RabbitMqSettings.From(builder.Configuration);
+        builder.RefuseInProduction(DefaultSecrets.Refusal(RabbitMqSettings.PasswordKey, rabbit.Password, rabbit.Username));
 
         builder.Services.AddOptions<MassTransitHostOptions>().Configure(options =>
         {
@@ -173,6 +174,7 @@ public static class ServiceDefaultsExtensions
     public static TBuilder AddPostgres<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         var connectionString = PostgresSettings.ConnectionString(builder.Configuration);
+        builder.RefuseInProduction(DefaultSecrets.PostgresRefusal(PostgresSettings.ConnectionStringKey, connectionString));
         builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
         // AspNetCore.HealthChecks.NpgSql: SELECT 1 over the NpgsqlDataSource registered above.
         builder.Services.AddHealthChecks().AddNpgSql(name: "postgres", tags: [ReadyTag]);
@@ -268,7 +270,8 @@ public static class ServiceDefaultsExtensions
             await response.WriteAsJsonAsync(new ErrorEnvelope(message));
         });
 
-        app.MapOpenApi();
+        // The one document by its literal path: a pattern with {documentName} answers any other name with a bare 404.
+        app.MapOpenApi("/openapi/v1.json");
         app.MapHealthChecks("/health/live", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),

@@ -24,7 +24,10 @@ public static class LocalStackScript
         }
     }
 
-    /// <summary>Runs a process from the repository's root to its end (at most six minutes): its exit code and its output.</summary>
+    /// <summary>
+    /// Runs a process from the repository's root to its end (at most six minutes): its exit code and its output. A
+    /// variable given as null is removed from the environment the process inherits.
+    /// </summary>
     public static async Task<(int ExitCode, string Output)> RunProcessAsync(
         string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
     {
@@ -36,7 +39,14 @@ public static class LocalStackScript
         };
         foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
         {
-            start.Environment[key] = value;
+            if (value is null)
+            {
+                start.Environment.Remove(key);
+            }
+            else
+            {
+                start.Environment[key] = value;
+            }
         }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
@@ -56,6 +66,12 @@ public static class LocalStackScript
         using var json = JsonDocument.Parse(body);
         return json.RootElement.GetProperty("data").GetProperty("runId").GetGuid();
     }
+
+    /// <summary>
+    /// The gateway's admin token that <c>run-local.sh up</c> generated on its first run: the one a stack started without
+    /// <c>CREW_ADMIN_TOKEN</c> in its environment uses (give that variable as null to keep the test's own out).
+    /// </summary>
+    public static string AdminToken() => File.ReadAllText(RealInfrastructure.RepositoryFile(".run-local/admin-token")).Trim();
 
     /// <summary>The process id <c>run-local.sh up</c> recorded for a service (e.g. <c>crew-caller</c>).</summary>
     public static int ServicePid(string service) =>

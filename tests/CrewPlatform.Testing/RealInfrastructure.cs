@@ -33,6 +33,9 @@ public class RealInfrastructure : IAsyncLifetime
 
     private readonly Uri managementApi = new(Environment.GetEnvironmentVariable("RabbitMq__ManagementUrl") ?? "http://127.0.0.1:15672/api/");
 
+    /// <summary>The RabbitMQ management HTTP API (ending in <c>/api/</c>), which <see cref="ManagementClient"/> calls.</summary>
+    public Uri ManagementApi => managementApi;
+
     public string Name { get; } = $"crewtest_{Guid.NewGuid():N}"[..24];
 
     /// <summary>Connection string of this fixture's own database.</summary>
@@ -180,7 +183,8 @@ public class RealInfrastructure : IAsyncLifetime
             TimeSpan.FromSeconds(30));
     }
 
-    private HttpClient ManagementClient()
+    /// <summary>A client of the management API, logged in as the fixture's broker administrator (guest by default).</summary>
+    public HttpClient ManagementClient()
     {
         var client = new HttpClient { BaseAddress = managementApi, Timeout = TimeSpan.FromSeconds(30) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(

@@ -20,6 +20,8 @@ public sealed class BadInputTests(LocalStack stack)
         { "GET", "/api/crew-responses?startDate=not-a-date", null, 400, null },
         { "GET", "/api/crew-responses?endDate=2026-13-45", null, 400, null },
         { "GET", "/api/crew-responses?startDate=2026-02-01&endDate=2026-01-01", null, 400, null },
+        { "GET", "/api/crew-responses?endDate=10000-01-01", null, 400, "endDate must be an ISO-8601 date or date-time" },
+        { "GET", "/api/crew-responses?userUid=%00", null, 400, "userUid must be at most 255 characters of text" },
         // /api/crew-responses: bodies
         { "POST", "/api/crew-responses", "this is not json", 400, null },
         { "POST", "/api/crew-responses", "{}", 400, "userUid and responseData are required" },

@@ -9,12 +9,13 @@ namespace CrewPlatform.EndToEnd;
 [Collection(LocalStackCollection.Name)]
 public sealed class GatewaySecurityTests(LocalStack stack)
 {
+    // "{token}" stands for the stack's admin token, known only once run-local.sh has generated it.
     public static TheoryData<string?, string?> RejectedCredentials => new()
     {
         { null, null },
         { "Bearer", "not-the-token" },
-        { "Bearer", LocalStack.Token + "x" },
-        { "Basic", LocalStack.Token },
+        { "Bearer", "{token}x" },
+        { "Basic", "{token}" },
     };
 
     [Theory]
@@ -24,7 +25,7 @@ public sealed class GatewaySecurityTests(LocalStack stack)
         using var client = new HttpClient { BaseAddress = LocalStack.GatewayUrl };
         if (scheme is not null)
         {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(scheme, token);
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(scheme, token?.Replace("{token}", stack.Token, StringComparison.Ordinal));
         }
 
         foreach (var path in new[] { "/api/scheduler", "/api/crew-responses" })
@@ -45,6 +46,36 @@ public sealed class GatewaySecurityTests(LocalStack stack)
     }
 
     [Fact]
+    public async Task A_read_key_reads_but_gets_403_on_a_control_action()
+    {
+        using var client = new HttpClient { BaseAddress = LocalStack.GatewayUrl };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", LocalStack.ReadKey);
+
+        using var schedule = await client.GetAsync("/api/scheduler");
+        using var answers = await client.GetAsync("/api/crew-responses?limit=1");
+        using var retry = await client.PostAsync($"/api/scheduler/runs/{Guid.NewGuid()}/retry-failed", null);
+
+        Assert.Equal(HttpStatusCode.OK, schedule.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, answers.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, retry.StatusCode);
+        using var json = JsonDocument.Parse(await retry.Content.ReadAsStringAsync());
+        Assert.False(json.RootElement.GetProperty("success").GetBoolean());
+        Assert.Contains("'read'", json.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Proxied_answers_carry_the_security_headers()
+    {
+        using var response = await stack.Gateway.GetAsync("/api/scheduler");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("nosniff", Assert.Single(response.Headers.GetValues("X-Content-Type-Options")));
+        Assert.Equal("DENY", Assert.Single(response.Headers.GetValues("X-Frame-Options")));
+        Assert.Equal("no-referrer", Assert.Single(response.Headers.GetValues("Referrer-Policy")));
+        Assert.Contains("frame-ancestors 'none'", Assert.Single(response.Headers.GetValues("Content-Security-Policy")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_client_over_the_rate_limit_gets_429_with_Retry_After()
     {
         // A second gateway process, as run-local starts the first, with a limit small enough to reach.
@@ -61,7 +92,7 @@ public sealed class GatewaySecurityTests(LocalStack stack)
         }
 
         start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:8084";
-        start.Environment["CREW_ADMIN_TOKEN"] = LocalStack.Token;
+        start.Environment["CREW_ADMIN_TOKEN"] = stack.Token;
         start.Environment["CREW_RATE_LIMIT_PER_MINUTE"] = "3";
 
         using var gateway = Process.Start(start)!;
@@ -72,7 +103,7 @@ public sealed class GatewaySecurityTests(LocalStack stack)
         try
         {
             using var client = new HttpClient { BaseAddress = new Uri("http://127.0.0.1:8084") };
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", LocalStack.Token);
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", stack.Token);
             await Eventually.HoldsAsync(async () =>
             {
                 try

@@ -11,7 +11,8 @@ namespace CrewPlatform.EndToEnd;
 /// </summary>
 public sealed class LocalStack : RealInfrastructure
 {
-    public const string Token = "e2e-admin-token";
+    /// <summary>A key with the <c>read</c> role, next to the admin token run-local.sh generates.</summary>
+    public const string ReadKey = "e2e-dashboard-read-key";
     public static readonly Uri GatewayUrl = LocalStackScript.GatewayUrl;
     public static readonly Uri FakeCrewUrl = LocalStackScript.FakeCrewUrl;
 
@@ -22,6 +23,9 @@ public sealed class LocalStack : RealInfrastructure
 
     public HttpClient Gateway { get; } = new() { BaseAddress = GatewayUrl, Timeout = TimeSpan.FromSeconds(60) };
 
+    /// <summary>The admin token <c>run-local.sh up</c> generated, read once the stack is up.</summary>
+    public string Token { get; private set; } = "";
+
     private readonly SemaphoreSlim runGate = new(1, 1);
     private Guid? completedRunId;
 
@@ -29,8 +33,9 @@ public sealed class LocalStack : RealInfrastructure
     {
         await base.InitializeAsync();
         await AddUsersAsync(Users);
-        Gateway.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
         await LocalStackScript.RunAsync("up", StackEnvironment());
+        Token = LocalStackScript.AdminToken();
+        Gateway.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
     }
 
     public override async Task DisposeAsync()
@@ -46,12 +51,16 @@ public sealed class LocalStack : RealInfrastructure
         }
     }
 
-    /// <summary>The settings the stack runs with: this fixture's database and vhost, a test token, small pages.</summary>
+    /// <summary>
+    /// The settings the stack runs with: this fixture's database and vhost, small pages, a read key, and no CREW_ADMIN_TOKEN (not
+    /// even the test's own), so the gateway uses the token run-local.sh generates, as a user's stack does.
+    /// </summary>
     public Dictionary<string, string?> StackEnvironment()
     {
         var env = new Dictionary<string, string?>(ServiceEnvironment)
         {
-            ["CREW_ADMIN_TOKEN"] = Token,
+            ["CREW_ADMIN_TOKEN"] = null,
+            ["CREW_API_KEYS"] = $"dashboard:read:{ReadKey}",
             ["CREW_RATE_LIMIT_PER_MINUTE"] = "100000",
             ["CREW_SCHEDULER_PAGE_SIZE"] = "7",
             ["CREW_MAX_CONCURRENCY"] = "4",

@@ -15,7 +15,6 @@ namespace CrewPlatform.Faults;
 /// </summary>
 public sealed class FaultStack : RealInfrastructure
 {
-    public const string Token = "fault-suite-token";
     public const int Users = 48;
     public const int Concurrency = 8;
     public const int CrewLatencyMs = 1000;
@@ -36,7 +35,7 @@ public sealed class FaultStack : RealInfrastructure
     /// </summary>
     public Dictionary<string, string?> StackEnvironment() => new(ServiceEnvironment)
     {
-        ["CREW_ADMIN_TOKEN"] = Token,
+        ["CREW_ADMIN_TOKEN"] = null, // the gateway uses the token run-local.sh generates, as a user's stack does
         ["CREW_RATE_LIMIT_PER_MINUTE"] = "100000",
         ["CREW_SCHEDULER_PAGE_SIZE"] = "10",
         ["CREW_SCHEDULER_RECONCILE_SECONDS"] = "2",
@@ -53,7 +52,6 @@ public sealed class FaultStack : RealInfrastructure
     {
         await base.InitializeAsync();
         await AddUsersAsync(Enumerable.Range(1, Users).Select(i => (UserUid(i), (string?)$"Business {i}: a shop.", (string?)$"Goal {i}: grow.")));
-        Gateway.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
         await StartMissingServicesAsync();
     }
 
@@ -80,6 +78,9 @@ public sealed class FaultStack : RealInfrastructure
     public async Task StartMissingServicesAsync()
     {
         await LocalStackScript.RunAsync("up", StackEnvironment());
+
+        // Set once, by the first up, before anything else uses the client; the token file outlives every restart.
+        Gateway.DefaultRequestHeaders.Authorization ??= new AuthenticationHeaderValue("Bearer", LocalStackScript.AdminToken());
         await Eventually.HoldsAsync(
             async () => await AnswersOkAsync("/api/scheduler") && await AnswersOkAsync("/api/crew-responses?limit=0"),
             "the gateway routes to the Scheduler and the ResponseStore again", TimeSpan.FromSeconds(60));

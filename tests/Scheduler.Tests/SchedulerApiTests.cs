@@ -123,6 +123,8 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     [InlineData("""{"action":"START"}""")]
     [InlineData("""{"action":42}""")]
     [InlineData("""{"action":["start"]}""")]
+    [InlineData("""{"action":"\ud800"}""")]
+    [InlineData("""{"action":"\udc00start"}""")]
     public async Task An_unknown_action_is_a_400_naming_the_valid_actions(string json) =>
         ApiAssert.Error(HttpStatusCode.BadRequest, "Invalid action. Valid actions: start, stop, run-now", await PostAsync(json));
 

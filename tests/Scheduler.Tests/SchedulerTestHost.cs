@@ -32,7 +32,8 @@ public sealed class SchedulerTestHost : IAsyncDisposable
         RealInfrastructure infrastructure, TimeProvider time, IReadOnlyDictionary<string, string?>? settings = null,
         Action<IServiceCollection>? replaceServices = null)
     {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        // Development, as WebApplicationFactory's: the fixture logs in with the local passwords, which Production refuses.
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = Environments.Development });
         builder.Configuration.AddInMemoryCollection(infrastructure.ServiceSettings);
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
         builder.Services.AddLogging();

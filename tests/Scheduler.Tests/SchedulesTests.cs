@@ -176,6 +176,7 @@ public sealed class SchedulesTests(SegmentedSchedulerFixture fixture) : IClassFi
     [InlineData("""{"name":"x","intervalMinutes":60,"priority":"urgent"}""", "priority must be 'high' or 'normal'")]
     [InlineData("""{"name":"x","intervalMinutes":60,"overlap":"queue"}""", "overlap must be 'skip' or 'allow'")]
     [InlineData("""{"name":"x","intervalMinutes":60,"segment":42}""", "segment must be a non-empty string")]
+    [InlineData("""{"name":"x","intervalMinutes":60,"segment":"\ud800"}""", "segment must be a non-empty string")]
     [InlineData("""[1]""", "Request body must be a JSON object")]
     public async Task A_bad_schedule_gets_400_with_the_envelope(string json, string error)
     {
@@ -184,8 +185,8 @@ public sealed class SchedulesTests(SegmentedSchedulerFixture fixture) : IClassFi
 
     [Theory]
     [InlineData("""{"action":"run-now","userUids":["list-known","ghost-1","ghost-2"]}""", "2 unknown user uids: ghost-1, ghost-2")]
-    [InlineData("""{"action":"run-now","userUids":[]}""", "userUids must be an array of 1 to 10000 non-empty strings")]
-    [InlineData("""{"action":"run-now","userUids":[1]}""", "userUids must be an array of 1 to 10000 non-empty strings")]
+    [InlineData("""{"action":"run-now","userUids":[]}""", "userUids must be an array of 1 to 10000 non-empty strings of at most 255 characters")]
+    [InlineData("""{"action":"run-now","userUids":[1]}""", "userUids must be an array of 1 to 10000 non-empty strings of at most 255 characters")]
     [InlineData("""{"action":"run-now","segment":"gold"}""", "Unknown segment 'gold'. Configured segments: all, free, paid, staff")]
     [InlineData("""{"action":"run-now","endpoint":"nowhere"}""", "Unknown endpoint 'nowhere'. Configured endpoints: default, paid")]
     [InlineData("""{"action":"run-now","segment":"free","userUids":["a"]}""", "run-now takes at most one of scheduleId, segment and userUids")]
@@ -196,11 +197,20 @@ public sealed class SchedulesTests(SegmentedSchedulerFixture fixture) : IClassFi
         ApiAssert.Error(HttpStatusCode.BadRequest, error, await SendAsync(HttpMethod.Post, "/api/scheduler", json));
     }
 
+    [Theory]
+    [InlineData("/api/scheduler/runs?endpoint=%00", "endpoint must be an endpoint name: 1 to 40 lower-case letters, digits and dashes")]
+    [InlineData("/api/scheduler/runs?segment=DROP%20TABLE", "segment must be a segment name: 1 to 64 lower-case letters, digits, dashes and underscores")]
+    [InlineData("/api/scheduler/runs?scheduleId=x", "scheduleId must be a whole number")]
+    public async Task A_bad_runs_filter_gets_400_with_the_envelope(string url, string error)
+    {
+        ApiAssert.Error(HttpStatusCode.BadRequest, error, await SendAsync(HttpMethod.Get, url));
+    }
+
     [Fact]
     public async Task A_run_now_of_more_than_ten_thousand_uids_gets_400()
     {
         var uids = JsonSerializer.Serialize(Enumerable.Range(0, 10_001).Select(i => $"u{i}"));
-        ApiAssert.Error(HttpStatusCode.BadRequest, "userUids must be an array of 1 to 10000 non-empty strings",
+        ApiAssert.Error(HttpStatusCode.BadRequest, "userUids must be an array of 1 to 10000 non-empty strings of at most 255 characters",
             await SendAsync(HttpMethod.Post, "/api/scheduler", "{\"action\":\"run-now\",\"userUids\":" + uids + "}"));
     }
 

@@ -15,7 +15,11 @@ public static class DocsApi
             .AddDocument("scheduler", "Scheduler", "/openapi/scheduler.json", isDefault: true)
             .AddDocument("crew-responses", "Crew responses", "/openapi/crew-responses.json")
             // "Try it" goes to this gateway (with the token), never to a backend's internal address.
-            .AddServer("/", "CrewPlatform gateway"));
+            .AddServer("/", "CrewPlatform gateway")
+            // Nothing from the internet: the page's scripts are served by the gateway itself; its default fonts and
+            // telemetry would come from Scalar's servers (and the page's Content-Security-Policy blocks them).
+            .DisableDefaultFonts()
+            .DisableTelemetry());
         return app;
     }
 }

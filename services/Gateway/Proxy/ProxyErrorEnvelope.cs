@@ -24,6 +24,9 @@ public static partial class ProxyErrorEnvelope
             ForwarderError.NoAvailableDestinations => (StatusCodes.Status503ServiceUnavailable, "Service unavailable: no healthy backend for this route"),
             ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout, "Gateway timeout: the backend did not answer in time"),
             ForwarderError.RequestCanceled => (context.Response.StatusCode, "Request canceled"),
+            // The client's fault, not the backend's: Kestrel refused the body while YARP was copying it.
+            ForwarderError.RequestBodyClient when IsBodyTooLarge(error.Exception) => (StatusCodes.Status413PayloadTooLarge, "Request body too large"),
+            ForwarderError.RequestBodyClient => (StatusCodes.Status400BadRequest, "Bad request: the request body could not be read"),
             _ => (StatusCodes.Status502BadGateway, "Bad gateway: the backend could not be reached or answered badly"),
         };
 
@@ -34,6 +37,14 @@ public static partial class ProxyErrorEnvelope
         context.Response.StatusCode = status;
         await context.Response.WriteAsJsonAsync(new ErrorEnvelope(message));
     }
+
+    private static bool IsBodyTooLarge(Exception? exception) => exception switch
+    {
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => true,
+        AggregateException aggregate => aggregate.InnerExceptions.Any(IsBodyTooLarge),
+        { InnerException: { } inner } => IsBodyTooLarge(inner),
+        _ => false,
+    };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Proxy error {ProxyError} for {Method} {Path}: answered {StatusCode}")]
     private static partial void LogProxyError(ILogger logger, ForwarderError proxyError, int statusCode, string method, string path);

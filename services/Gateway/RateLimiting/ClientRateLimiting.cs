@@ -6,7 +6,10 @@ using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Gateway.RateLimiting;
 
-/// <summary>A fixed one-minute window per client IP address, answered with 429, Retry-After and the envelope.</summary>
+/// <summary>
+/// A fixed one-minute window per client IP address, answered with 429, Retry-After and the envelope. The address is
+/// the connection's, or the client a known proxy forwarded (<c>CREW_GATEWAY_KNOWN_PROXIES</c>, applied before this).
+/// </summary>
 public static class ClientRateLimiting
 {
     public const string PolicyName = "per-client";

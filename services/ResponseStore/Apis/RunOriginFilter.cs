@@ -33,9 +33,9 @@ public sealed record RunOriginFilter(int? ScheduleId, string? Endpoint)
         }
 
         var endpoint = query["endpoint"].ToString() is { Length: > 0 } endpointText ? endpointText : null;
-        if (endpoint is { Length: > 40 })
+        if (endpoint is not null && !ServiceDefaults.CrewEndpointDefinition.IsValidName(endpoint))
         {
-            error = "endpoint must be at most 40 characters";
+            error = "endpoint must be an endpoint name: 1 to 40 lower-case letters, digits and dashes";
             return null;
         }
 

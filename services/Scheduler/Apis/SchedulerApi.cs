@@ -74,13 +74,13 @@ public static class SchedulerApi
         using (document)
         {
             var body = document!.RootElement;
-            if (!body.TryGetProperty("action", out var actionElement) || actionElement.ValueKind == JsonValueKind.Null
-                || (actionElement.ValueKind == JsonValueKind.String && actionElement.GetString()!.Length == 0))
+            var hasAction = body.TryGetProperty("action", out var actionElement) && actionElement.ValueKind != JsonValueKind.Null;
+            var action = actionElement.ValueKind == JsonValueKind.String && JsonShape.TryGetString(actionElement, out var text) ? text : null;
+            if (!hasAction || action?.Length == 0)
             {
                 return ApiResults.BadRequest($"Action is required. {ValidActions}");
             }
 
-            var action = actionElement.ValueKind == JsonValueKind.String ? actionElement.GetString() : null;
             switch (action)
             {
                 case "start":
@@ -146,11 +146,21 @@ public static class SchedulerApi
 
         if (endpoint is not null)
         {
+            if (!CrewEndpointDefinition.IsValidName(endpoint))
+            {
+                return ApiResults.BadRequest("endpoint must be an endpoint name: 1 to 40 lower-case letters, digits and dashes");
+            }
+
             query = query.Where(r => r.Endpoint == endpoint);
         }
 
         if (segment is not null)
         {
+            if (!SegmentDefinition.IsValidName(segment))
+            {
+                return ApiResults.BadRequest("segment must be a segment name: 1 to 64 lower-case letters, digits, dashes and underscores");
+            }
+
             query = query.Where(r => r.Segment == segment);
         }
 
@@ -278,9 +288,9 @@ public static class SchedulerApi
         }
 
         if (uidsElement.ValueKind != JsonValueKind.Array || uidsElement.GetArrayLength() is 0 or > MaxRunNowUsers
-            || uidsElement.EnumerateArray().Any(u => u.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(u.GetString())))
+            || uidsElement.EnumerateArray().Any(u => u.ValueKind != JsonValueKind.String || !JsonShape.TryGetString(u, out var uid) || uid.Length is 0 or > 255))
         {
-            return Fail($"userUids must be an array of 1 to {MaxRunNowUsers} non-empty strings");
+            return Fail($"userUids must be an array of 1 to {MaxRunNowUsers} non-empty strings of at most 255 characters");
         }
 
         var uids = uidsElement.EnumerateArray().Select(u => u.GetString()!).Distinct(StringComparer.Ordinal).ToList();

@@ -219,7 +219,7 @@ public static partial class SchedulesApi
             return (null, null);
         }
 
-        return element.ValueKind == JsonValueKind.String && element.GetString() is { Length: > 0 } value
+        return element.ValueKind == JsonValueKind.String && JsonShape.TryGetString(element, out var value) && value.Length > 0
             ? (value, null)
             : (null, $"{name} must be a non-empty string");
     }

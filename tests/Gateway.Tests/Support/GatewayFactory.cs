@@ -1,16 +1,22 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CrewPlatform.Testing;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Gateway.Tests.Support;
 
-/// <summary>The gateway in process, its settings given as they would be by environment variables.</summary>
-public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings) : ServiceApp<Program>(settings)
+/// <summary>
+/// The gateway in process, its settings given as they would be by environment variables. The in-memory server gives
+/// a request no peer address; <paramref name="peer"/> sets one, as a TCP connection from that address would.
+/// </summary>
+public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings, IPAddress? peer = null) : ServiceApp<Program>(settings)
 {
     public const string Token = "test-admin-token";
 
@@ -51,6 +57,23 @@ public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings
     {
         base.ConfigureWebHost(builder);
         builder.ConfigureServices(services => services.AddSingleton<ILoggerProvider>(Logs));
+        if (peer is not null)
+        {
+            builder.ConfigureServices(services => services.AddSingleton<IStartupFilter>(new PeerAddress(peer)));
+        }
+    }
+
+    private sealed class PeerAddress(IPAddress peer) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, nextStep) =>
+            {
+                context.Connection.RemoteIpAddress = peer;
+                return nextStep(context);
+            });
+            next(app);
+        };
     }
 }
 

@@ -9,7 +9,8 @@ namespace CrewPlatform.Gateway.Tests.Support;
 
 /// <summary>
 /// A real Kestrel server on a free loopback port standing in for a backend service: it echoes what it received,
-/// answers its health probe as told, can be slow on demand and publishes a tiny OpenAPI document.
+/// answers its health probe as told, can be slow on demand and publishes a tiny OpenAPI document. Its echo sends
+/// weak framing and content-security headers, which the gateway must replace.
 /// </summary>
 public sealed class StubBackend : IAsyncDisposable
 {
@@ -55,6 +56,10 @@ public sealed class StubBackend : IAsyncDisposable
             {
                 await Task.Delay(Timeout.Infinite, context.RequestAborted);
             }
+
+            // Weaker than the gateway's: its answer must not let them through.
+            context.Response.Headers.XFrameOptions = "SAMEORIGIN";
+            context.Response.Headers.ContentSecurityPolicy = "default-src *";
 
             using var reader = new StreamReader(context.Request.Body);
             return Results.Json(new EchoedRequest(
