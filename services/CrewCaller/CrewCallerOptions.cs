@@ -61,6 +61,10 @@ public sealed class CrewCallerOptions : IValidatableObject
     [Range(0, 3_600, ErrorMessage = "CREW_SHUTDOWN_DRAIN_SECONDS must be between 0 and 3600")]
     public double ShutdownDrainSeconds { get; set; } = 120;
 
+    /// <summary>The crew endpoints besides the default one (<c>CREW_ENDPOINTS__{name}__Url</c> ...); each has its own queues, concurrency and circuit.</summary>
+    [ConfigurationKeyName("CREW_ENDPOINTS")]
+    public Dictionary<string, CrewEndpointDefinition>? Endpoints { get; set; }
+
     public Uri ApiUri() => new(ApiUrl, UriKind.Absolute);
 
     public TimeSpan AttemptTimeout => TimeSpan.FromSeconds(ApiTimeoutSeconds);
@@ -86,6 +90,11 @@ public sealed class CrewCallerOptions : IValidatableObject
         if (!HttpUrl.IsAbsoluteHttp(ApiUrl))
         {
             yield return new ValidationResult("CREW_API_URL must be an absolute http:// or https:// URL", [nameof(ApiUrl)]);
+        }
+
+        foreach (var problem in CrewEndpointDefinition.Problems(Endpoints))
+        {
+            yield return new ValidationResult(problem, [nameof(Endpoints)]);
         }
     }
 }

@@ -16,8 +16,25 @@ public static class CrewCallerRegistration
     {
         builder.AddPostgresDbContext<WebApplicationBuilder, CrewCallerDbContext>(CrewCallerDbContext.Schema);
         builder.Services.AddCrewCaller(builder.Configuration);
-        builder.AddMessaging(x => x.AddCrewCallerConsumers());
+        builder.AddMessaging(x => x.AddCrewCallerConsumers(), ConfigureCrewQueues);
         return builder;
+    }
+
+    /// <summary>
+    /// Every (crew endpoint, priority) queue, the default endpoint's normal one (<c>run-crew-for-user</c>) included: each
+    /// has the same consumer, its endpoint's concurrency (the consumer's definition), and is a quorum queue like every
+    /// other. A consumer configured here is left out of <c>ConfigureEndpoints</c>, so all its queues are declared here.
+    /// </summary>
+    private static void ConfigureCrewQueues(IBusRegistrationContext context, IRabbitMqBusFactoryConfigurator bus)
+    {
+        foreach (var (_, _, queue) in context.GetRequiredService<CrewEndpoints>().Queues())
+        {
+            bus.ReceiveEndpoint(queue, endpoint =>
+            {
+                endpoint.UsePlatformQueue();
+                endpoint.ConfigureConsumer<RunCrewForUserConsumer>(context);
+            });
+        }
     }
 
     /// <summary>Nothing beyond the default health endpoints: CrewCaller is driven by its queue alone, and has no API.</summary>
@@ -57,6 +74,7 @@ public static class CrewCallerRegistration
         services.AddSingleton<CrewCallDrain>();
         services.AddHostedService<ClaimHeartbeat>();
         services.AddSingleton<CrewApiCircuit>();
+        services.AddSingleton<CrewEndpoints>();
         services.AddTransient<CrewApiInvoker>();
 
         // The generated client: Refit 16's reflection builder is not supported here. No resilience handler and no

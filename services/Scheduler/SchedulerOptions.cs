@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.ServiceDefaults;
 
 namespace CrewPlatform.Scheduler;
@@ -19,7 +20,7 @@ public enum OverlapPolicy
 /// falling back to a default. Interval and autostart only seed a fresh install; afterwards the schedule stored in
 /// PostgreSQL wins.
 /// </summary>
-public sealed class SchedulerOptions
+public sealed class SchedulerOptions : IValidatableObject
 {
     public const int MaxIntervalMinutes = 10080;
     public const int MaxPageSize = 10000;
@@ -73,4 +74,21 @@ public sealed class SchedulerOptions
     /// <summary>Only reported (as <c>apiUrl</c>); CrewCaller is the one that calls it.</summary>
     [ConfigurationKeyName(CrewApiSettings.UrlKey)]
     public string ApiUrl { get; set; } = CrewApiSettings.DefaultUrl;
+
+    /// <summary>Named filters over the host's <c>users</c> table (<c>CREW_SEGMENTS__{name}__Column</c> ...); <c>all</c> is built in.</summary>
+    [ConfigurationKeyName("CREW_SEGMENTS")]
+    public Dictionary<string, SegmentDefinition>? Segments { get; set; }
+
+    /// <summary>The crew endpoints besides the default one; the Scheduler checks a schedule's endpoint against these names.</summary>
+    [ConfigurationKeyName("CREW_ENDPOINTS")]
+    public Dictionary<string, CrewEndpointDefinition>? Endpoints { get; set; }
+
+    /// <summary>Every endpoint a schedule may name: <c>default</c> and the configured ones.</summary>
+    public IReadOnlySet<string> EndpointNames() =>
+        new HashSet<string>((Endpoints?.Keys.AsEnumerable() ?? []).Append(Contracts.CrewEndpointNames.Default), StringComparer.Ordinal);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        CrewEndpointDefinition.Problems(Endpoints)
+            .Concat(SegmentDefinition.Problems(Segments))
+            .Select(problem => new ValidationResult(problem));
 }

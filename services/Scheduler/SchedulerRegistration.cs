@@ -45,6 +45,7 @@ public static class SchedulerRegistration
         builder.AddValidatedOptions<SchedulerOptions>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<HostUsers>();
+        builder.Services.AddHostedService<SegmentColumnsCheck>();
         builder.Services.AddSingleton<RunProgress>();
         builder.Services.AddScoped<RunStarter>();
         builder.Services.AddScoped<RunCrewCommands>();

@@ -23,4 +23,10 @@ public sealed record CrewCallFailed
 
     /// <summary>When the caller gave up.</summary>
     public required DateTimeOffset FailedAt { get; init; }
+
+    /// <summary>The schedule of the run, as the command carried it; null for a run of no schedule and in older messages.</summary>
+    public int? ScheduleId { get; init; }
+
+    /// <summary>The crew endpoint that was called; null in older messages (the default endpoint).</summary>
+    public string? Endpoint { get; init; }
 }

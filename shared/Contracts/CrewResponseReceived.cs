@@ -26,4 +26,10 @@ public sealed record CrewResponseReceived
 
     /// <summary>When the answer arrived.</summary>
     public required DateTimeOffset ReceivedAt { get; init; }
+
+    /// <summary>The schedule of the run, as the command carried it; null for a run of no schedule and in older messages.</summary>
+    public int? ScheduleId { get; init; }
+
+    /// <summary>The crew endpoint that was called; null in older messages (the default endpoint).</summary>
+    public string? Endpoint { get; init; }
 }

@@ -24,4 +24,13 @@ public sealed record RunCrewForUser
     /// the recorded failure.
     /// </summary>
     public bool ReplayFailed { get; init; }
+
+    /// <summary>The crew endpoint to call (configuration's name); null or <c>default</c> is <c>CREW_API_URL</c>.</summary>
+    public string? Endpoint { get; init; }
+
+    /// <summary><c>high</c> or <c>normal</c> (null): which of the endpoint's queues the command waits in.</summary>
+    public string? Priority { get; init; }
+
+    /// <summary>The schedule the run belongs to; null for a run of no schedule (a targeted run-now) and in older messages.</summary>
+    public int? ScheduleId { get; init; }
 }

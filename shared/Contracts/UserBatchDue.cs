@@ -18,4 +18,16 @@ public sealed record UserBatchDue
 
     /// <summary>1 for the first page of the run, then 2, 3 ...</summary>
     public required int PageNumber { get; init; }
+
+    /// <summary>The configured segment of users the run covers; null or <c>all</c> is every user.</summary>
+    public string? Segment { get; init; }
+
+    /// <summary>The crew endpoint the page's commands go to; null is the default endpoint.</summary>
+    public string? Endpoint { get; init; }
+
+    /// <summary>The priority of the page's commands; null is normal.</summary>
+    public string? Priority { get; init; }
+
+    /// <summary>The run's schedule, carried into each command; null for a run of no schedule.</summary>
+    public int? ScheduleId { get; init; }
 }

@@ -130,7 +130,7 @@ public static class ServiceDefaultsExtensions
             {
                 if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbitEndpoint)
                 {
-                    UseQuorumQueue(rabbitEndpoint);
+                    rabbitEndpoint.UsePlatformQueue();
                 }
             });
             x.UsingRabbitMq((context, cfg) =>
@@ -152,7 +152,7 @@ public static class ServiceDefaultsExtensions
     /// consumer declares it (senders use <see cref="QueueAddress"/>), so the declaration cannot differ; the delivery
     /// limit for poison messages is <see cref="DeliveryLimitFilter"/>.
     /// </summary>
-    private static void UseQuorumQueue(IRabbitMqReceiveEndpointConfigurator endpoint)
+    public static void UsePlatformQueue(this IRabbitMqReceiveEndpointConfigurator endpoint)
     {
         endpoint.SetQuorumQueue();
         endpoint.UseFilter(new DeliveryLimitFilter());

@@ -32,7 +32,7 @@ public sealed class ServiceDefaultsTests(ResponseStoreApp app) : IClassFixture<R
         Assert.Equal(
             "id:integer:NO,user_uid:character varying:NO,request_context:text:YES,request_goal:text:YES,response_data:jsonb:NO,created_at:timestamp without time zone:YES,run_id:uuid:YES",
             columns);
-        Assert.Equal(1, await app.ScalarAsync<long>("SELECT count(*) FROM response_store.__ef_migrations_history"));
+        Assert.Equal(2, await app.ScalarAsync<long>("SELECT count(*) FROM response_store.__ef_migrations_history")); // Initial, RunOrigins
         Assert.Equal(
             "FOREIGN KEY (user_uid) REFERENCES users(uid) ON DELETE CASCADE",
             await app.ScalarAsync<string>("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'fk_crew_responses_users'"));

@@ -1,4 +1,5 @@
 using CrewPlatform.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CrewPlatform.Scheduler.Tests;
 
@@ -14,10 +15,19 @@ public class SchedulerAppFixture : RealInfrastructure
         ["CREW_API_URL"] = CrewApiUrl,
     };
 
+    /// <summary>Registrations swapped after the service's own (e.g. a fake clock).</summary>
+    protected virtual void OverrideServices(IServiceCollection services)
+    {
+    }
+
+    /// <summary>Shapes the host's users table before the service starts and checks its segments against it.</summary>
+    protected virtual Task PrepareUsersTableAsync() => Task.CompletedTask;
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        App = new ServiceApp<Program>(this, Settings);
+        await PrepareUsersTableAsync();
+        App = new ServiceApp<Program>(this, Settings, OverrideServices);
         _ = App.Server;
     }
 

@@ -21,7 +21,7 @@ namespace CrewPlatform.CrewCaller.Consumers;
 public sealed partial class RunCrewForUserConsumer(
     CrewCallLedger ledger,
     ActiveClaims activeClaims,
-    CrewApiCircuit circuit,
+    CrewEndpoints endpoints,
     CrewApiInvoker crewApi,
     CrewCallDrain drain,
     IHostApplicationLifetime lifetime,
@@ -50,6 +50,16 @@ public sealed partial class RunCrewForUserConsumer(
     {
         var command = context.Message;
 
+        // The endpoint's high and normal queues share its concurrency; a high-priority user gets the next free slot.
+        // A user still waiting for one when a stop begins goes back to the queue at once, like one between attempts.
+        var endpoint = endpoints.For(command.Endpoint);
+        using var slot = await UnlessStoppingAsync(token => endpoint.Gate.EnterAsync(CrewPriority.IsHigh(command.Priority), token), context.CancellationToken);
+        if (slot is null)
+        {
+            await HandBackAsync(context, pause: false);
+            return;
+        }
+
         // The ledger cannot tell two consumers of this process apart (both are claimed_by us), the registry can.
         if (!activeClaims.TryRegister(command.RunId, command.UserUid))
         {
@@ -60,7 +70,7 @@ public sealed partial class RunCrewForUserConsumer(
 
         try
         {
-            await ClaimAndCallAsync(context);
+            await ClaimAndCallAsync(context, endpoint);
         }
         finally
         {
@@ -68,7 +78,7 @@ public sealed partial class RunCrewForUserConsumer(
         }
     }
 
-    private async Task ClaimAndCallAsync(ConsumeContext<RunCrewForUser> context)
+    private async Task ClaimAndCallAsync(ConsumeContext<RunCrewForUser> context, CrewEndpoint endpoint)
     {
         var command = context.Message;
         while (true)
@@ -76,7 +86,7 @@ public sealed partial class RunCrewForUserConsumer(
             switch (await ledger.TryClaimAsync(command.RunId, command.UserUid, settings.ClaimLease, command.ReplayFailed, context.CancellationToken))
             {
                 case ClaimResult.Claimed:
-                    await CallAsync(context);
+                    await CallAsync(context, endpoint);
                     return;
 
                 case ClaimResult.AlreadySucceeded done:
@@ -106,7 +116,7 @@ public sealed partial class RunCrewForUserConsumer(
         }
     }
 
-    private async Task CallAsync(ConsumeContext<RunCrewForUser> context)
+    private async Task CallAsync(ConsumeContext<RunCrewForUser> context, CrewEndpoint endpoint)
     {
         var command = context.Message;
         var cancellationToken = drain.Token;
@@ -119,7 +129,7 @@ public sealed partial class RunCrewForUserConsumer(
         {
             while (true)
             {
-                using var permit = await EnterCircuitUnlessStoppingAsync(cancellationToken);
+                using var permit = await EnterCircuitUnlessStoppingAsync(endpoint.Circuit, cancellationToken);
                 if (permit is null)
                 {
                     await HandBackClaimedAsync(context);
@@ -133,7 +143,7 @@ public sealed partial class RunCrewForUserConsumer(
                 }
 
                 attempts++;
-                var result = await crewApi.AttemptAsync(request, idempotencyKey, cancellationToken);
+                var result = await crewApi.AttemptAsync(endpoint, request, idempotencyKey, cancellationToken);
                 var counts = permit.Record(available: result.Outcome != CrewAttemptOutcome.Transient);
                 if (result.Outcome != CrewAttemptOutcome.Transient)
                 {
@@ -142,7 +152,7 @@ public sealed partial class RunCrewForUserConsumer(
                 }
 
                 countedFailures += counts ? 1 : 0;
-                if (countedFailures >= settings.MaxAttempts)
+                if (countedFailures >= endpoint.MaxAttempts)
                 {
                     await RecordOutcomeAsync(context, result, attempts, timeProvider.GetElapsedTime(started));
                     return;
@@ -259,7 +269,7 @@ public sealed partial class RunCrewForUserConsumer(
     /// stayed open for <see cref="LongestCircuitWait"/>: a command held longer would outlive RabbitMQ's
     /// consumer_timeout, so it goes back to the queue and comes round again.
     /// </summary>
-    private Task<CrewApiCircuit.CircuitPermit?> EnterCircuitUnlessStoppingAsync(CancellationToken cancellationToken) =>
+    private Task<CrewApiCircuit.CircuitPermit?> EnterCircuitUnlessStoppingAsync(CrewApiCircuit circuit, CancellationToken cancellationToken) =>
         UnlessStoppingAsync<CrewApiCircuit.CircuitPermit?>(async token => await circuit.EnterAsync(token), cancellationToken, LongestCircuitWait);
 
     private async Task<T?> UnlessStoppingAsync<T>(Func<CancellationToken, Task<T>> wait, CancellationToken cancellationToken, TimeSpan? giveUpAfter = null)
@@ -299,6 +309,8 @@ public sealed partial class RunCrewForUserConsumer(
         Attempts = attempts,
         DurationMs = durationMs,
         ReceivedAt = receivedAt,
+        ScheduleId = command.ScheduleId,
+        Endpoint = CrewEndpointNames.OrDefault(command.Endpoint),
     };
 
     private static CrewCallFailed Failure(RunCrewForUser command, string reason, int? statusCode, int attempts, DateTimeOffset failedAt) => new()
@@ -309,6 +321,8 @@ public sealed partial class RunCrewForUserConsumer(
         StatusCode = statusCode,
         Attempts = attempts,
         FailedAt = failedAt,
+        ScheduleId = command.ScheduleId,
+        Endpoint = CrewEndpointNames.OrDefault(command.Endpoint),
     };
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Crew answered for user {UserUid} in run {RunId} after {Attempts} attempt(s) in {DurationMs} ms")]

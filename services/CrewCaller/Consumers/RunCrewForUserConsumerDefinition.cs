@@ -1,7 +1,7 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.ServiceDefaults;
 using MassTransit;
-using Microsoft.Extensions.Options;
+using CrewPlatform.CrewCaller.CrewApi;
 
 namespace CrewPlatform.CrewCaller.Consumers;
 
@@ -15,13 +15,13 @@ namespace CrewPlatform.CrewCaller.Consumers;
 /// </summary>
 public sealed class RunCrewForUserConsumerDefinition : ConsumerDefinition<RunCrewForUserConsumer>
 {
-    private readonly CrewCallerOptions settings;
+    private readonly CrewEndpoints endpoints;
 
-    public RunCrewForUserConsumerDefinition(IOptions<CrewCallerOptions> options)
+    public RunCrewForUserConsumerDefinition(CrewEndpoints endpoints)
     {
-        settings = options.Value;
+        this.endpoints = endpoints;
         EndpointName = QueueNames.RunCrewForUser;
-        ConcurrentMessageLimit = settings.MaxConcurrency;
+        ConcurrentMessageLimit = endpoints.For(CrewEndpointNames.Default).MaxConcurrency;
     }
 
     protected override void ConfigureConsumer(
@@ -29,8 +29,10 @@ public sealed class RunCrewForUserConsumerDefinition : ConsumerDefinition<RunCre
         IConsumerConfigurator<RunCrewForUserConsumer> consumerConfigurator,
         IRegistrationContext context)
     {
-        endpointConfigurator.PrefetchCount = settings.MaxConcurrency;
-        endpointConfigurator.ConcurrentMessageLimit = settings.MaxConcurrency;
+        // Each of an endpoint's queues may hold its whole concurrency: the endpoint's gate keeps the calls within it.
+        var concurrency = endpoints.ForQueue(endpointConfigurator.InputAddress.AbsolutePath.Split('/')[^1]).MaxConcurrency;
+        endpointConfigurator.PrefetchCount = concurrency;
+        endpointConfigurator.ConcurrentMessageLimit = concurrency;
         consumerConfigurator.UsePlatformRetry();
     }
 }

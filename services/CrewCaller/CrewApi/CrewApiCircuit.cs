@@ -22,8 +22,15 @@ public enum CrewApiCircuitState
 /// While it is open, consumers wait at <see cref="EnterAsync"/> holding their slot, so the broker delivers no further
 /// users; after <c>CREW_CIRCUIT_RESTART_SECONDS</c> one probe attempt decides.
 /// </summary>
-public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, TimeProvider timeProvider, ILogger<CrewApiCircuit> logger)
+public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, TimeProvider timeProvider, ILogger<CrewApiCircuit> logger, string endpoint)
 {
+    /// <summary>The default endpoint's circuit (<c>CREW_API_URL</c>).</summary>
+    [Microsoft.Extensions.DependencyInjection.ActivatorUtilitiesConstructor]
+    public CrewApiCircuit(IOptions<CrewCallerOptions> options, TimeProvider timeProvider, ILogger<CrewApiCircuit> logger)
+        : this(options, timeProvider, logger, Contracts.CrewEndpointNames.Default)
+    {
+    }
+
     private readonly CrewCallerOptions settings = options.Value;
     private readonly Lock gate = new();
     private readonly Queue<(DateTimeOffset At, bool Unavailable)> window = new();
@@ -84,13 +91,13 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
                 {
                     ClearWindow();
                     SetState(CrewApiCircuitState.Closed);
-                    LogClosed(logger);
+                    LogClosed(logger, endpoint);
                 }
                 else
                 {
                     openedAt = now;
                     SetState(CrewApiCircuitState.Open);
-                    LogProbeFailed(logger, settings.CircuitRestartSeconds);
+                    LogProbeFailed(logger, endpoint, settings.CircuitRestartSeconds);
                 }
 
                 return false;
@@ -121,7 +128,7 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
                 return !available;
             }
 
-            LogOpened(logger, unavailableInWindow, window.Count, settings.CircuitRestartSeconds);
+            LogOpened(logger, endpoint, unavailableInWindow, window.Count, settings.CircuitRestartSeconds);
             ClearWindow();
             openedAt = now;
             SetState(CrewApiCircuitState.Open);
@@ -188,12 +195,12 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Crew API circuit opened: {Unavailable} of the last {Attempts} attempts found the API unavailable; calls wait, one probe in {RestartSeconds} s")]
-    private static partial void LogOpened(ILogger logger, int unavailable, int attempts, double restartSeconds);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Crew API circuit of endpoint {Endpoint} opened: {Unavailable} of the last {Attempts} attempts found the API unavailable; calls wait, one probe in {RestartSeconds} s")]
+    private static partial void LogOpened(ILogger logger, string endpoint, int unavailable, int attempts, double restartSeconds);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Crew API circuit probe failed; the next probe in {RestartSeconds} s")]
-    private static partial void LogProbeFailed(ILogger logger, double restartSeconds);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Crew API circuit of endpoint {Endpoint}: probe failed; the next probe in {RestartSeconds} s")]
+    private static partial void LogProbeFailed(ILogger logger, string endpoint, double restartSeconds);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Crew API circuit closed: the probe attempt found the API available again")]
-    private static partial void LogClosed(ILogger logger);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Crew API circuit of endpoint {Endpoint} closed: the probe attempt found the API available again")]
+    private static partial void LogClosed(ILogger logger, string endpoint);
 }

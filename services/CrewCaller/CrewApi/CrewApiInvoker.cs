@@ -11,29 +11,30 @@ namespace CrewPlatform.CrewCaller.CrewApi;
 /// Makes one attempt at the crew API and classifies it. The attempt's timeout is enforced here (the HttpClient
 /// itself has none), and covers reading the body too, because a slow LLM may stall mid-answer.
 /// </summary>
-public sealed class CrewApiInvoker(ICrewApi crewApi, IOptions<CrewCallerOptions> options, TimeProvider timeProvider)
+public sealed class CrewApiInvoker(IOptions<CrewCallerOptions> options, TimeProvider timeProvider)
 {
     private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
 
     private readonly CrewCallerOptions settings = options.Value;
 
     /// <param name="idempotencyKey">The same for every attempt of one (run, user): <c>&lt;runId&gt;:&lt;userUid&gt;</c>.</param>
-    public async Task<CrewAttemptResult> AttemptAsync(CrewRequest request, string idempotencyKey, CancellationToken cancellationToken)
+    public async Task<CrewAttemptResult> AttemptAsync(CrewEndpoint endpoint, CrewRequest request, string idempotencyKey, CancellationToken cancellationToken)
     {
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        attempt.CancelAfter(settings.AttemptTimeout);
+        attempt.CancelAfter(endpoint.AttemptTimeout);
         try
         {
-            using var response = await crewApi.RunCrewAsync(request, idempotencyKey, attempt.Token);
+            using var response = await endpoint.Api.RunCrewAsync(request, idempotencyKey, attempt.Token);
             return await ClassifyAsync(response, attempt.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return CrewAttemptResult.Transient(null, $"timed out after {settings.ApiTimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s");
+            return CrewAttemptResult.Transient(null, $"timed out after {endpoint.AttemptTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s");
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when ((ex as HttpRequestException ?? ex.InnerException as HttpRequestException) is { } http)
         {
-            return CrewAttemptResult.Transient((int?)ex.StatusCode, $"connection error: {ex.HttpRequestError}");
+            // A client built by RestService (a configured endpoint's) wraps the HttpRequestException in Refit's own.
+            return CrewAttemptResult.Transient((int?)http.StatusCode, $"connection error: {http.HttpRequestError}");
         }
         catch (IOException)
         {

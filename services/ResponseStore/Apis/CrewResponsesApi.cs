@@ -27,14 +27,15 @@ public static class CrewResponsesApi
         return app;
     }
 
-    private static async Task<IResult> ListAsync([AsParameters] ListQuery query, ResponseStoreDbContext db, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(
+        [AsParameters] ListQuery query, RunOriginFilter origin, ResponseStoreDbContext db, CancellationToken cancellationToken)
     {
         if (query.StartsAfterItEnds)
         {
             return ApiResults.BadRequest(ListQuery.StartAfterEnd);
         }
 
-        var rows = query.Filter(db.CrewResponses.AsNoTracking());
+        var rows = origin.Apply(query.Filter(db.CrewResponses.AsNoTracking()), db.RunOrigins);
         var total = await rows.LongCountAsync(cancellationToken);
         var page = await rows
             .OrderByDescending(r => r.CreatedAt)

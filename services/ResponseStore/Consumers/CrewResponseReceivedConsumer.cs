@@ -28,7 +28,7 @@ public sealed partial class CrewResponseReceivedConsumer(
 
         var items = distinct.Values.ToList();
         var outcomes = await writer.StoreAsync(
-            items.Select(i => new IncomingCrewResponse(i.Message.RunId, i.Message.UserUid, i.Message.RequestContext, i.Message.RequestGoal, i.Message.ResponseJson)).ToList(),
+            items.Select(i => new IncomingCrewResponse(i.Message.RunId, i.Message.UserUid, i.Message.RequestContext, i.Message.RequestGoal, i.Message.ResponseJson, i.Message.ScheduleId, i.Message.Endpoint)).ToList(),
             context.CancellationToken);
 
         var inserted = 0;

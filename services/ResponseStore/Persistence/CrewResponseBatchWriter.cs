@@ -4,7 +4,8 @@ using Npgsql;
 namespace CrewPlatform.ResponseStore.Persistence;
 
 /// <summary>One crew answer to store for a (run, user).</summary>
-public sealed record IncomingCrewResponse(Guid RunId, string UserUid, string? RequestContext, string? RequestGoal, string ResponseJson);
+public sealed record IncomingCrewResponse(
+    Guid RunId, string UserUid, string? RequestContext, string? RequestGoal, string ResponseJson, int? ScheduleId = null, string? Endpoint = null);
 
 /// <summary>What happened to one <see cref="IncomingCrewResponse"/>.</summary>
 public abstract record StoreOutcome
@@ -34,8 +35,8 @@ public sealed class CrewResponseBatchWriter(NpgsqlDataSource dataSource)
     // Raw SQL: a bulk insert (unnest .. ON CONFLICT DO NOTHING) that reports new and existing rows in one round trip.
     private const string InsertSql = """
         WITH input AS (
-            SELECT * FROM unnest(@run_ids, @user_uids, @contexts, @goals, @responses)
-                AS t(run_id, user_uid, request_context, request_goal, response_data)
+            SELECT * FROM unnest(@run_ids, @user_uids, @contexts, @goals, @responses, @schedule_ids, @endpoints)
+                AS t(run_id, user_uid, request_context, request_goal, response_data, schedule_id, endpoint)
         ),
         inserted AS (
             INSERT INTO crew_responses (run_id, user_uid, request_context, request_goal, response_data)
@@ -44,6 +45,14 @@ public sealed class CrewResponseBatchWriter(NpgsqlDataSource dataSource)
             WHERE EXISTS (SELECT 1 FROM users u WHERE u.uid = i.user_uid)
             ON CONFLICT (run_id, user_uid) DO NOTHING
             RETURNING id, run_id, user_uid, created_at
+        ),
+        origins AS (
+            -- Answers of earlier versions carry neither: their runs stay without an origin (the default endpoint).
+            INSERT INTO response_store.run_origins (run_id, schedule_id, endpoint)
+            SELECT DISTINCT ON (i.run_id) i.run_id, i.schedule_id, coalesce(i.endpoint, 'default')
+            FROM input i
+            WHERE i.schedule_id IS NOT NULL OR i.endpoint IS NOT NULL
+            ON CONFLICT (run_id) DO NOTHING
         )
         SELECT i.run_id, i.user_uid,
                COALESCE(n.id, e.id) AS id,
@@ -129,6 +138,8 @@ public sealed class CrewResponseBatchWriter(NpgsqlDataSource dataSource)
             command.Parameters.AddWithValue("contexts", indexes.Select(i => StorableText.Repair(responses[i].RequestContext)).ToArray());
             command.Parameters.AddWithValue("goals", indexes.Select(i => StorableText.Repair(responses[i].RequestGoal)).ToArray());
             command.Parameters.AddWithValue("responses", indexes.Select(i => responses[i].ResponseJson).ToArray());
+            command.Parameters.Add(new NpgsqlParameter<int?[]>("schedule_ids", indexes.Select(i => responses[i].ScheduleId).ToArray()) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Integer });
+            command.Parameters.Add(new NpgsqlParameter<string?[]>("endpoints", indexes.Select(i => responses[i].Endpoint).ToArray()) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
             await ReadOutcomesAsync(command, byKey, outcomes, cancellationToken);
         }
 

@@ -13,8 +13,19 @@ public sealed class ResponseStoreDbContext(DbContextOptions<ResponseStoreDbConte
 
     public DbSet<CrewResponse> CrewResponses => Set<CrewResponse>();
 
+    public DbSet<RunOrigin> RunOrigins => Set<RunOrigin>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        modelBuilder.Entity<RunOrigin>(entity =>
+        {
+            entity.ToTable("run_origins", HistorySchema);
+            entity.HasKey(e => e.RunId);
+            entity.Property(e => e.Endpoint).HasMaxLength(40);
+            entity.HasIndex(e => e.ScheduleId);
+            entity.HasIndex(e => e.Endpoint);
+        });
+
         modelBuilder.Entity<CrewResponse>(entity =>
         {
             // The table keeps the host application's name and shape (api-contract.md), so it lives in public.

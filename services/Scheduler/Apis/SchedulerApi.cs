@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
 using CrewPlatform.Scheduler.Scheduling;
@@ -11,7 +12,7 @@ namespace CrewPlatform.Scheduler.Apis;
 
 public sealed record RunSummary(
     Guid Id, string Status, string Trigger, DateTimeOffset? DueAt, DateTimeOffset StartedAt, DateTimeOffset? CompletedAt,
-    int Dispatched, int Succeeded, int Failed, int Skipped);
+    int Dispatched, int Succeeded, int Failed, int Skipped, int? ScheduleId, string? Segment, string Endpoint, string Priority);
 
 public sealed record SchedulerStatus(bool IsRunning, int IntervalMinutes, string ApiUrl, DateTimeOffset? NextRunAt, RunSummary? LastRun);
 
@@ -19,7 +20,8 @@ public sealed record FailedUser(string UserUid, string? Reason);
 
 public sealed record RunDetails(
     Guid Id, string Status, string Trigger, DateTimeOffset? DueAt, DateTimeOffset StartedAt, DateTimeOffset? CompletedAt,
-    int Dispatched, int Succeeded, int Failed, int Skipped, bool FanOutCompleted, IReadOnlyList<FailedUser> FailedUsers);
+    int Dispatched, int Succeeded, int Failed, int Skipped, bool FanOutCompleted, IReadOnlyList<FailedUser> FailedUsers,
+    int? ScheduleId, string? Segment, string Endpoint, string Priority);
 
 public sealed record RunAccepted(Guid RunId, string StatusUrl);
 
@@ -34,6 +36,11 @@ public static class SchedulerApi
     /// <summary>A run's details list at most this many failed users, so a run that failed for everyone stays readable.</summary>
     public const int MaxFailedUsersListed = 1000;
 
+    /// <summary>A run-now of listed users takes at most this many uids.</summary>
+    public const int MaxRunNowUsers = 10_000;
+
+    private const int MaxUnknownUidsListed = 100;
+
     private const string ValidActions = "Valid actions: start, stop, run-now";
 
     public static IEndpointRouteBuilder MapSchedulerApi(this IEndpointRouteBuilder app)
@@ -44,6 +51,7 @@ public static class SchedulerApi
         api.MapGet("/runs", ListRunsAsync);
         api.MapGet("/runs/{id}", GetRunAsync);
         api.MapPost("/runs/{id}/retry-failed", RetryFailedAsync);
+        app.MapSchedulesApi();
         return app;
     }
 
@@ -55,26 +63,17 @@ public static class SchedulerApi
 
     public static async Task<IResult> PostActionAsync(
         HttpRequest request, ScheduleService schedule, RunStarter runStarter, SchedulerDbContext db, IOptions<SchedulerOptions> options,
-        CancellationToken cancellationToken)
+        HostUsers users, CancellationToken cancellationToken)
     {
-        JsonDocument document;
-        try
+        var (document, bodyError) = await JsonBody.ReadObjectAsync(request, cancellationToken);
+        if (bodyError is not null)
         {
-            document = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
-        }
-        catch (JsonException)
-        {
-            return ApiResults.BadRequest("Request body is not valid JSON");
+            return ApiResults.BadRequest(bodyError);
         }
 
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                return ApiResults.BadRequest("Request body must be a JSON object");
-            }
-
-            var body = document.RootElement;
+            var body = document!.RootElement;
             var hasAction = body.TryGetProperty("action", out var actionElement) && actionElement.ValueKind != JsonValueKind.Null;
             var action = actionElement.ValueKind == JsonValueKind.String && JsonShape.TryGetString(actionElement, out var text) ? text : null;
             if (!hasAction || action?.Length == 0)
@@ -101,7 +100,15 @@ public static class SchedulerApi
                     return ApiResults.Ok(await StatusAsync(stopped, db, options.Value, cancellationToken), "Scheduler stopped");
 
                 case "run-now":
-                    var run = await runStarter.StartManualAsync(cancellationToken);
+                    var (target, uids, runNowError) = await RunNowTargetAsync(body, schedule, users, options.Value, cancellationToken);
+                    if (runNowError is not null)
+                    {
+                        return runNowError;
+                    }
+
+                    var run = uids is null
+                        ? await runStarter.StartManualAsync(target!, cancellationToken)
+                        : await runStarter.StartForUsersAsync(target!, uids, cancellationToken);
                     var statusUrl = $"/api/scheduler/runs/{run.Id}";
                     return ApiResults.Accepted(statusUrl, new RunAccepted(run.Id, statusUrl), "Run started");
 
@@ -111,7 +118,8 @@ public static class SchedulerApi
         }
     }
 
-    public static async Task<IResult> ListRunsAsync(string? limit, string? offset, SchedulerDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> ListRunsAsync(
+        string? limit, string? offset, string? scheduleId, string? endpoint, string? segment, SchedulerDbContext db, CancellationToken cancellationToken)
     {
         var take = DefaultRunsLimit;
         if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take < 1 || take > MaxRunsLimit))
@@ -125,11 +133,38 @@ public static class SchedulerApi
             return ApiResults.BadRequest("offset must be a whole number of 0 or more");
         }
 
-        var runs = await db.Runs.AsNoTracking()
-            .OrderByDescending(r => r.StartedAt).ThenByDescending(r => r.Id)
-            .Skip(skip).Take(take)
-            .Select(r => new RunSummary(r.Id, r.Status, r.Trigger, r.DueAt, r.StartedAt, r.CompletedAt, r.Dispatched, r.Succeeded, r.Failed, r.Skipped))
-            .ToListAsync(cancellationToken);
+        var query = db.Runs.AsNoTracking();
+        if (scheduleId is not null)
+        {
+            if (!int.TryParse(scheduleId, NumberStyles.None, CultureInfo.InvariantCulture, out var schedule))
+            {
+                return ApiResults.BadRequest("scheduleId must be a whole number");
+            }
+
+            query = query.Where(r => r.ScheduleId == schedule);
+        }
+
+        if (endpoint is not null)
+        {
+            if (!CrewEndpointDefinition.IsValidName(endpoint))
+            {
+                return ApiResults.BadRequest("endpoint must be an endpoint name: 1 to 40 lower-case letters, digits and dashes");
+            }
+
+            query = query.Where(r => r.Endpoint == endpoint);
+        }
+
+        if (segment is not null)
+        {
+            if (!SegmentDefinition.IsValidName(segment))
+            {
+                return ApiResults.BadRequest("segment must be a segment name: 1 to 64 lower-case letters, digits, dashes and underscores");
+            }
+
+            query = query.Where(r => r.Segment == segment);
+        }
+
+        var runs = await RunSummaries(query).Skip(skip).Take(take).ToListAsync(cancellationToken);
         return ApiResults.Ok(runs, count: runs.Count);
     }
 
@@ -155,7 +190,8 @@ public static class SchedulerApi
 
         return ApiResults.Ok(new RunDetails(
             run.Id, run.Status, run.Trigger, run.DueAt, run.StartedAt, run.CompletedAt,
-            run.Dispatched, run.Succeeded, run.Failed, run.Skipped, run.FanOutCompleted, failedUsers));
+            run.Dispatched, run.Succeeded, run.Failed, run.Skipped, run.FanOutCompleted, failedUsers,
+            run.ScheduleId, run.Segment, run.Endpoint, run.Priority));
     }
 
     /// <summary>Replays a completed run's failed users (the crew caller calls again for them); 409 while the run is running.</summary>
@@ -182,18 +218,100 @@ public static class SchedulerApi
 
     private static async Task<SchedulerStatus> StatusAsync(ScheduleState state, SchedulerDbContext db, SchedulerOptions settings, CancellationToken cancellationToken)
     {
-        var lastRun = await db.Runs.AsNoTracking()
-            .OrderByDescending(r => r.StartedAt).ThenByDescending(r => r.Id)
-            .Select(r => new RunSummary(r.Id, r.Status, r.Trigger, r.DueAt, r.StartedAt, r.CompletedAt, r.Dispatched, r.Succeeded, r.Failed, r.Skipped))
-            .FirstOrDefaultAsync(cancellationToken);
+        var lastRun = await RunSummaries(db.Runs.AsNoTracking().Where(r => r.ScheduleId == state.Id)).FirstOrDefaultAsync(cancellationToken);
         return new SchedulerStatus(state.IsRunning, state.IntervalMinutes, settings.ApiUrl, state.IsRunning ? state.NextDueAt : null, lastRun);
+    }
+
+    /// <summary>Runs newest first, as the API shows them.</summary>
+    public static IQueryable<RunSummary> RunSummaries(IQueryable<Run> runs) =>
+        runs.OrderByDescending(r => r.StartedAt).ThenByDescending(r => r.Id)
+            .Select(r => new RunSummary(
+                r.Id, r.Status, r.Trigger, r.DueAt, r.StartedAt, r.CompletedAt, r.Dispatched, r.Succeeded, r.Failed, r.Skipped,
+                r.ScheduleId, r.Segment, r.Endpoint, r.Priority));
+
+    /// <summary>
+    /// What a run-now runs: the default schedule's users; <c>scheduleId</c>: that schedule's segment, endpoint and
+    /// priority; <c>segment</c> (with optional <c>endpoint</c> and <c>priority</c>); or <c>userUids</c>, up to
+    /// <see cref="MaxRunNowUsers"/> uids that must all be in the users table (the unknown ones are named in the 400).
+    /// </summary>
+    private static async Task<(RunTarget? Target, IReadOnlyList<HostUser>? Users, IResult? Error)> RunNowTargetAsync(
+        JsonElement body, ScheduleService schedules, HostUsers users, SchedulerOptions settings, CancellationToken cancellationToken)
+    {
+        static (RunTarget?, IReadOnlyList<HostUser>?, IResult?) Fail(string error) => (null, null, ApiResults.BadRequest(error));
+
+        var given = new[] { "scheduleId", "segment", "userUids" }.Where(name => body.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null).ToList();
+        if (given.Count > 1)
+        {
+            return Fail("run-now takes at most one of scheduleId, segment and userUids");
+        }
+
+        var (segment, segmentError) = SchedulesApi.OptionalString(body, "segment");
+        var (endpoint, endpointError) = SchedulesApi.OptionalString(body, "endpoint");
+        var (priority, priorityError) = SchedulesApi.OptionalString(body, "priority");
+        if ((segmentError ?? endpointError ?? priorityError) is { } fieldError)
+        {
+            return Fail(fieldError);
+        }
+
+        if (SchedulesApi.CheckTarget(segment, endpoint, users, settings) is { } targetError)
+        {
+            return Fail(targetError);
+        }
+
+        if (priority is not null && !CrewPriority.All.Contains(priority))
+        {
+            return Fail("priority must be 'high' or 'normal'");
+        }
+
+        if (body.TryGetProperty("scheduleId", out var idElement) && idElement.ValueKind != JsonValueKind.Null)
+        {
+            if (endpoint is not null || priority is not null)
+            {
+                return Fail("A run-now of a schedule takes the schedule's endpoint and priority");
+            }
+
+            if (idElement.ValueKind != JsonValueKind.Number || !idElement.TryGetInt32(out var scheduleId) || scheduleId < 1)
+            {
+                return Fail("scheduleId must be a whole number of 1 or more");
+            }
+
+            return await schedules.GetAsync(scheduleId, cancellationToken) is { } schedule
+                ? (RunTarget.Of(schedule), null, null)
+                : (null, null, ApiResults.NotFound("Schedule not found"));
+        }
+
+        if (!body.TryGetProperty("userUids", out var uidsElement) || uidsElement.ValueKind == JsonValueKind.Null)
+        {
+            return segment is null && endpoint is null && priority is null
+                ? (new RunTarget(ScheduleState.DefaultId, SegmentDefinition.All, CrewEndpointNames.Default, CrewPriority.Normal), null, null)
+                : (new RunTarget(null, segment ?? SegmentDefinition.All, endpoint ?? CrewEndpointNames.Default, priority ?? CrewPriority.Normal), null, null);
+        }
+
+        if (uidsElement.ValueKind != JsonValueKind.Array || uidsElement.GetArrayLength() is 0 or > MaxRunNowUsers
+            || uidsElement.EnumerateArray().Any(u => u.ValueKind != JsonValueKind.String || !JsonShape.TryGetString(u, out var uid) || uid.Length is 0 or > 255))
+        {
+            return Fail($"userUids must be an array of 1 to {MaxRunNowUsers} non-empty strings of at most 255 characters");
+        }
+
+        var uids = uidsElement.EnumerateArray().Select(u => u.GetString()!).Distinct(StringComparer.Ordinal).ToList();
+        var found = await users.ReadByUidsAsync(uids, cancellationToken);
+        var unknown = uids.Where(uid => !found.ContainsKey(uid)).ToList();
+        if (unknown.Count > 0)
+        {
+            var listed = string.Join(", ", unknown.Take(MaxUnknownUidsListed));
+            var more = unknown.Count > MaxUnknownUidsListed ? $" and {unknown.Count - MaxUnknownUidsListed} more" : "";
+            return Fail($"{unknown.Count} unknown user uids: {listed}{more}");
+        }
+
+        var target = new RunTarget(null, null, endpoint ?? CrewEndpointNames.Default, priority ?? CrewPriority.Normal);
+        return (target, uids.Select(uid => found[uid]).ToList(), null);
     }
 
     /// <summary>
     /// The original's rule (missing or not greater than 0 is one message) plus what it let through: a fraction,
     /// a string or a boolean, and more than a week.
     /// </summary>
-    private static (int Minutes, string? Error) ParseInterval(JsonElement body)
+    public static (int Minutes, string? Error) ParseInterval(JsonElement body)
     {
         const string required = "intervalMinutes is required and must be greater than 0";
         const string wholeNumber = "intervalMinutes must be a whole number of minutes";

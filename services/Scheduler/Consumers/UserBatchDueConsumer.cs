@@ -19,7 +19,7 @@ public sealed partial class UserBatchDueConsumer(
         var page = context.Message;
         var cancellationToken = context.CancellationToken;
 
-        var pageUsers = await users.ReadPageAsync(page.AfterUserUid, page.PageSize, cancellationToken);
+        var pageUsers = await users.ReadPageAsync(page.AfterUserUid, page.PageSize, cancellationToken, page.Segment);
         var isLastPage = pageUsers.Count < page.PageSize;
 
         var recorded = await progress.RecordPageAsync(page.RunId, page.PageNumber, pageUsers, isLastPage, cancellationToken);
@@ -33,11 +33,15 @@ public sealed partial class UserBatchDueConsumer(
         // and the crew caller ignores a (run, user) it has already handled.
         var commands = pageUsers
             .Where(u => u.IsEligible)
-            .Select(u => new RunCrewForUser { RunId = page.RunId, UserUid = u.Uid, Context = u.Context, Goal = u.Goal })
+            .Select(u => new RunCrewForUser
+            {
+                RunId = page.RunId, UserUid = u.Uid, Context = u.Context, Goal = u.Goal,
+                Endpoint = page.Endpoint, Priority = page.Priority, ScheduleId = page.ScheduleId,
+            })
             .ToList();
         if (commands.Count > 0)
         {
-            var endpoint = await context.GetSendEndpoint(RunCrewCommands.Queue);
+            var endpoint = await context.GetSendEndpoint(RunCrewCommands.QueueOf(page.Endpoint, page.Priority));
             await endpoint.SendBatch(commands, cancellationToken);
         }
 
@@ -54,13 +58,7 @@ public sealed partial class UserBatchDueConsumer(
             }
 
             await context.Publish(
-                new UserBatchDue
-                {
-                    RunId = page.RunId,
-                    AfterUserUid = pageUsers[^1].Uid,
-                    PageSize = page.PageSize,
-                    PageNumber = page.PageNumber + 1,
-                },
+                page with { AfterUserUid = pageUsers[^1].Uid, PageNumber = page.PageNumber + 1 },
                 cancellationToken);
             return;
         }

@@ -27,6 +27,18 @@ public sealed class Run
     public Guid Id { get; set; }
     public string Trigger { get; set; } = RunTrigger.Manual;
 
+    /// <summary>The schedule the run belongs to; null for a run-now of a segment or of a list of users.</summary>
+    public int? ScheduleId { get; set; }
+
+    /// <summary>The segment the fan-out walks; null for a run of a list of users (its users are recorded at its start).</summary>
+    public string? Segment { get; set; } = SegmentDefinition.All;
+
+    /// <summary>The crew endpoint the run's users are called on.</summary>
+    public string Endpoint { get; set; } = Contracts.CrewEndpointNames.Default;
+
+    /// <summary>The priority of the run's commands in the endpoint's queues.</summary>
+    public string Priority { get; set; } = Contracts.CrewPriority.Normal;
+
     /// <summary>The due time the schedule claimed; null for manual runs.</summary>
     public DateTimeOffset? DueAt { get; set; }
 

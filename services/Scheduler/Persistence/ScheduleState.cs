@@ -1,11 +1,18 @@
+using CrewPlatform.Contracts;
+
 namespace CrewPlatform.Scheduler.Persistence;
 
-/// <summary>The one schedule every replica shares (a single row, id 1).</summary>
+/// <summary>
+/// One schedule every replica shares: a segment of users, called on one crew endpoint at one priority, every
+/// interval. Id 1 is the default schedule (every user, the default endpoint) that <c>/api/scheduler</c> acts on.
+/// </summary>
 public sealed class ScheduleState
 {
-    public const int SingletonId = 1;
+    public const int DefaultId = 1;
+    public const string DefaultName = "default";
 
-    public int Id { get; set; } = SingletonId;
+    public int Id { get; set; }
+    public string Name { get; set; } = DefaultName;
     public bool IsRunning { get; set; }
     public int IntervalMinutes { get; set; }
 
@@ -13,4 +20,16 @@ public sealed class ScheduleState
     public DateTimeOffset? NextDueAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>A configured segment's name, or <c>all</c>.</summary>
+    public string Segment { get; set; } = SegmentDefinition.All;
+
+    /// <summary>A configured crew endpoint's name, or <c>default</c>.</summary>
+    public string Endpoint { get; set; } = CrewEndpointNames.Default;
+
+    /// <summary><c>high</c> or <c>normal</c>.</summary>
+    public string Priority { get; set; } = CrewPriority.Normal;
+
+    /// <summary><c>skip</c> or <c>allow</c>; null on the default schedule, which follows <c>CREW_SCHEDULER_OVERLAP</c>.</summary>
+    public string? Overlap { get; set; }
 }

@@ -19,9 +19,16 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
 
         modelBuilder.Entity<ScheduleState>(schedule =>
         {
-            schedule.ToTable("schedule", t => t.HasCheckConstraint("ck_schedule_single_row", "id = 1"));
+            // Id 1 (the default schedule) is inserted explicitly; the schedules an operator adds take 2, 3 ...
+            schedule.ToTable("schedule");
             schedule.HasKey(s => s.Id).HasName("PK_schedule");
-            schedule.Property(s => s.Id).ValueGeneratedNever();
+            schedule.Property(s => s.Id).UseIdentityByDefaultColumn().HasIdentityOptions(startValue: 2);
+            schedule.Property(s => s.Name).HasMaxLength(64).HasDefaultValue(ScheduleState.DefaultName);
+            schedule.HasIndex(s => s.Name).IsUnique();
+            schedule.Property(s => s.Segment).HasMaxLength(64).HasDefaultValue(SegmentDefinition.All);
+            schedule.Property(s => s.Endpoint).HasMaxLength(40).HasDefaultValue(Contracts.CrewEndpointNames.Default);
+            schedule.Property(s => s.Priority).HasMaxLength(16).HasDefaultValue(Contracts.CrewPriority.Normal);
+            schedule.Property(s => s.Overlap).HasMaxLength(16);
         });
 
         modelBuilder.Entity<Run>(run =>
@@ -35,6 +42,10 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
             // The overlap check asks "is any run still going?" on every due time.
             run.HasIndex(r => r.Status).HasFilter("status = 'running'").HasDatabaseName("IX_runs_status");
             run.Property(r => r.FanOutAfterUid).HasMaxLength(255);
+            run.Property(r => r.Segment).HasMaxLength(64);
+            run.Property(r => r.Endpoint).HasMaxLength(40).HasDefaultValue(Contracts.CrewEndpointNames.Default);
+            run.Property(r => r.Priority).HasMaxLength(16).HasDefaultValue(Contracts.CrewPriority.Normal);
+            run.HasIndex(r => new { r.ScheduleId, r.StartedAt }).IsDescending(false, true);
 
             // The reconciler asks "which completions were never announced?" on every pass.
             run.HasIndex(r => r.CompletedAt).HasFilter("status = 'completed' AND completion_published_at IS NULL")

@@ -2,6 +2,7 @@ using CrewPlatform.Contracts;
 using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Scheduler.Persistence;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
 
 namespace CrewPlatform.Scheduler.Runs;
 
@@ -14,27 +15,36 @@ public sealed record DispatchedUser(string Uid, bool ReplayFailed);
 /// now; a user who has left it cannot be called and is recorded as failed, which may complete the run.
 /// </summary>
 public sealed partial class RunCrewCommands(
+    SchedulerDbContext db,
     HostUsers users,
     RunProgress progress,
     ISendEndpointProvider sendEndpoints,
     IPublishEndpoint publishEndpoint,
     ILogger<RunCrewCommands> logger)
 {
-    /// <summary>The crew caller's command queue.</summary>
-    public static readonly Uri Queue = ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUser);
+    /// <summary>The crew caller's command queue for a crew endpoint at a priority.</summary>
+    public static Uri QueueOf(string? endpoint, string? priority) =>
+        ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUserOn(endpoint, priority));
 
     public const string UserGoneReason = "user no longer exists";
 
     /// <summary>Sends one page of commands; returns how many were sent (users gone from the table are not).</summary>
     public async Task<int> SendAsync(Guid runId, IReadOnlyList<DispatchedUser> page, CancellationToken cancellationToken)
     {
+        var run = await db.Runs.AsNoTracking().Where(r => r.Id == runId)
+            .Select(r => new { r.Endpoint, r.Priority, r.ScheduleId })
+            .SingleAsync(cancellationToken);
         var current = await users.ReadByUidsAsync(page.Select(u => u.Uid).ToList(), cancellationToken);
         var commands = new List<RunCrewForUser>(page.Count);
         foreach (var user in page)
         {
             if (current.TryGetValue(user.Uid, out var row))
             {
-                commands.Add(new RunCrewForUser { RunId = runId, UserUid = user.Uid, Context = row.Context, Goal = row.Goal, ReplayFailed = user.ReplayFailed });
+                commands.Add(new RunCrewForUser
+                {
+                    RunId = runId, UserUid = user.Uid, Context = row.Context, Goal = row.Goal, ReplayFailed = user.ReplayFailed,
+                    Endpoint = run.Endpoint, Priority = run.Priority, ScheduleId = run.ScheduleId,
+                });
                 continue;
             }
 
@@ -47,7 +57,7 @@ public sealed partial class RunCrewCommands(
 
         if (commands.Count > 0)
         {
-            var endpoint = await sendEndpoints.GetSendEndpoint(Queue);
+            var endpoint = await sendEndpoints.GetSendEndpoint(QueueOf(run.Endpoint, run.Priority));
             await endpoint.SendBatch(commands, cancellationToken);
         }
 

@@ -1,3 +1,4 @@
+using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Contracts;
 using MassTransit;
 using Npgsql;
@@ -81,7 +82,7 @@ public sealed partial class RunReconciler(
             UPDATE scheduler.runs SET last_reconciled_at = @now
             WHERE status = 'running' AND NOT fan_out_completed
               AND greatest(last_progress_at, last_reconciled_at) < @stalledBefore
-            RETURNING id, fan_out_after_uid, next_page_number
+            RETURNING id, fan_out_after_uid, next_page_number, segment, endpoint, priority, schedule_id
             """);
         claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
         claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("stalledBefore", now.AddSeconds(-settings.FanOutStallSeconds)));
@@ -90,13 +91,15 @@ public sealed partial class RunReconciler(
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                pages.Add(new UserBatchDue
+                var run = new Run
                 {
-                    RunId = reader.GetGuid(0),
-                    AfterUserUid = reader.IsDBNull(1) ? null : reader.GetString(1),
-                    PageSize = settings.PageSize,
-                    PageNumber = reader.GetInt32(2),
-                });
+                    Id = reader.GetGuid(0),
+                    Segment = reader.IsDBNull(3) ? null : reader.GetString(3),
+                    Endpoint = reader.GetString(4),
+                    Priority = reader.GetString(5),
+                    ScheduleId = reader.IsDBNull(6) ? null : reader.GetInt32(6),
+                };
+                pages.Add(RunStarter.Page(run, reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2), settings.PageSize));
             }
         }
 

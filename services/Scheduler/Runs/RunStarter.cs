@@ -5,17 +5,25 @@ using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler.Runs;
 
+/// <summary>Whom a run calls and where: a schedule's segment, endpoint and priority, or those of a run-now.</summary>
+public sealed record RunTarget(int? ScheduleId, string? Segment, string Endpoint, string Priority)
+{
+    public static RunTarget Of(ScheduleState schedule) => new(schedule.Id, schedule.Segment, schedule.Endpoint, schedule.Priority);
+}
+
 /// <summary>Starts a run: writes its row, then publishes its first <see cref="UserBatchDue"/> page.</summary>
 public sealed partial class RunStarter(
     SchedulerDbContext db,
     IPublishEndpoint publishEndpoint,
+    RunCrewCommands commands,
+    RunProgress progress,
     IOptions<SchedulerOptions> options,
     TimeProvider time,
     ILogger<RunStarter> logger)
 {
     private readonly SchedulerOptions settings = options.Value;
 
-    public Run NewRun(string trigger, DateTimeOffset? dueAt, string status)
+    public Run NewRun(string trigger, DateTimeOffset? dueAt, string status, RunTarget target)
     {
         var now = time.GetUtcNow();
         return new Run
@@ -27,19 +35,81 @@ public sealed partial class RunStarter(
             Status = status,
             CompletedAt = status == RunStatus.Skipped ? now : null,
             LastProgressAt = now,
+            ScheduleId = target.ScheduleId,
+            Segment = target.Segment,
+            Endpoint = target.Endpoint,
+            Priority = target.Priority,
         };
     }
 
+    /// <summary>A run-now of the default schedule.</summary>
+    public Task<Run> StartManualAsync(CancellationToken cancellationToken) =>
+        StartManualAsync(new RunTarget(ScheduleState.DefaultId, SegmentDefinition.All, CrewEndpointNames.Default, CrewPriority.Normal), cancellationToken);
+
     /// <summary>A run-now: starts at once, whatever the overlap policy, because an operator asked for it explicitly.</summary>
-    public async Task<Run> StartManualAsync(CancellationToken cancellationToken)
+    public async Task<Run> StartManualAsync(RunTarget target, CancellationToken cancellationToken)
     {
-        var run = NewRun(RunTrigger.Manual, dueAt: null, RunStatus.Running);
+        var run = NewRun(RunTrigger.Manual, dueAt: null, RunStatus.Running, target);
         db.Runs.Add(run);
         await db.SaveChangesAsync(cancellationToken);
-        LogManualRun(logger, run.Id);
+        LogManualRun(logger, run.Id, target.Segment, target.Endpoint);
         await PublishFirstPageAsync(run, cancellationToken);
         return run;
     }
+
+    /// <summary>
+    /// A run-now of listed users: the run and all its users are recorded in one transaction with the fan-out already
+    /// complete (there is no table walk), then their commands are sent page by page. Should the sending fail or this
+    /// process die, the reconciler re-sends the commands of users still without an outcome.
+    /// </summary>
+    public async Task<Run> StartForUsersAsync(RunTarget target, IReadOnlyList<HostUser> users, CancellationToken cancellationToken)
+    {
+        var run = NewRun(RunTrigger.Manual, dueAt: null, RunStatus.Running, target);
+        run.FanOutCompleted = true;
+        run.NextPageNumber = 0;
+        run.Dispatched = users.Count(u => u.IsEligible);
+        run.Skipped = users.Count - run.Dispatched;
+        db.Runs.Add(run);
+        db.RunUsers.AddRange(users.Select(u => new RunUser
+        {
+            RunId = run.Id, UserUid = u.Uid, Status = u.IsEligible ? RunUserStatus.Dispatched : RunUserStatus.Skipped,
+        }));
+        await db.SaveChangesAsync(cancellationToken);
+        LogUsersRun(logger, run.Id, users.Count, target.Endpoint);
+
+        try
+        {
+            foreach (var page in users.Where(u => u.IsEligible).Chunk(settings.PageSize))
+            {
+                await commands.SendAsync(run.Id, page.Select(u => new DispatchedUser(u.Uid, ReplayFailed: false)).ToList(), cancellationToken);
+            }
+
+            // Users who were all skipped get no outcome that could complete the run.
+            if (await progress.TryCompleteAsync(run.Id, cancellationToken) is { } completed)
+            {
+                await progress.PublishCompletedAsync(publishEndpoint, completed, cancellationToken);
+            }
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogSendFailed(logger, ex, run.Id, settings.RedispatchAfterMinutes);
+        }
+
+        return run;
+    }
+
+    /// <summary>A page of a run's fan-out, carrying the run's segment, endpoint, priority and schedule.</summary>
+    public static UserBatchDue Page(Run run, string? afterUserUid, int pageNumber, int pageSize) => new()
+    {
+        RunId = run.Id,
+        AfterUserUid = afterUserUid,
+        PageSize = pageSize,
+        PageNumber = pageNumber,
+        Segment = run.Segment,
+        Endpoint = run.Endpoint,
+        Priority = run.Priority,
+        ScheduleId = run.ScheduleId,
+    };
 
     /// <summary>
     /// Published after the run row is committed, so the page consumer always finds its run. Should the publish fail
@@ -50,9 +120,7 @@ public sealed partial class RunStarter(
     {
         try
         {
-            await publishEndpoint.Publish(
-                new UserBatchDue { RunId = run.Id, AfterUserUid = null, PageSize = settings.PageSize, PageNumber = 1 },
-                cancellationToken);
+            await publishEndpoint.Publish(Page(run, afterUserUid: null, pageNumber: 1, settings.PageSize), cancellationToken);
         }
         catch (Exception ex)
         {
@@ -60,8 +128,14 @@ public sealed partial class RunStarter(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Manual run {RunId} started")]
-    private static partial void LogManualRun(ILogger logger, Guid runId);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Manual run {RunId} started (segment {Segment}, endpoint {Endpoint})")]
+    private static partial void LogManualRun(ILogger logger, Guid runId, string? segment, string endpoint);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Manual run {RunId} of {Users} listed users started (endpoint {Endpoint})")]
+    private static partial void LogUsersRun(ILogger logger, Guid runId, int users, string endpoint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: sending the listed users' commands failed; the reconciler sends them again after {Minutes} min without outcome")]
+    private static partial void LogSendFailed(ILogger logger, Exception exception, Guid runId, int minutes);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish the first page of run {RunId}; the reconciler re-drives it once it has stalled for {StallSeconds} s")]
     private static partial void LogPublishFailed(ILogger logger, Exception exception, Guid runId, int stallSeconds);

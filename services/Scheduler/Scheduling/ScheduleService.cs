@@ -30,15 +30,29 @@ public sealed partial class ScheduleService(
 {
     private readonly SchedulerOptions settings = options.Value;
 
-    /// <summary>The schedule, created from the settings on the very first call of a fresh install.</summary>
-    public async Task<ScheduleState> GetAsync(CancellationToken cancellationToken)
+    /// <summary>The default schedule, created from the settings on the very first call of a fresh install.</summary>
+    public Task<ScheduleState> GetAsync(CancellationToken cancellationToken) => GetAsync(ScheduleState.DefaultId, cancellationToken)!;
+
+    /// <summary>A schedule by id, or null; the default one always exists.</summary>
+    public async Task<ScheduleState?> GetAsync(int id, CancellationToken cancellationToken)
     {
         await EnsureAsync(cancellationToken);
-        return await db.Schedule.AsNoTracking().SingleAsync(cancellationToken);
+        return await db.Schedule.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id, cancellationToken);
     }
 
-    /// <summary>Starts the schedule, or changes the interval of a running one (the next run is then one new interval away).</summary>
-    public async Task<ScheduleState> StartAsync(int intervalMinutes, CancellationToken cancellationToken)
+    /// <summary>Every schedule, the default one first.</summary>
+    public async Task<List<ScheduleState>> ListAsync(CancellationToken cancellationToken)
+    {
+        await EnsureAsync(cancellationToken);
+        return await db.Schedule.AsNoTracking().OrderBy(s => s.Id).ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Starts the default schedule, or changes the interval of a running one (the next run is then one new interval away).</summary>
+    public Task<ScheduleState> StartAsync(int intervalMinutes, CancellationToken cancellationToken) =>
+        StartAsync(ScheduleState.DefaultId, intervalMinutes, cancellationToken)!;
+
+    /// <summary>Starts (resumes) a schedule at an interval; null when there is no such schedule.</summary>
+    public async Task<ScheduleState?> StartAsync(int id, int intervalMinutes, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(intervalMinutes, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(intervalMinutes, SchedulerOptions.MaxIntervalMinutes);
@@ -49,50 +63,139 @@ public sealed partial class ScheduleService(
 
         // Starting an already running schedule with the same interval keeps its due time, so a repeated
         // start (a retrying client, a deploy script) does not push the next run back.
-        await db.Schedule.Where(s => s.Id == ScheduleState.SingletonId).ExecuteUpdateAsync(s => s
+        await db.Schedule.Where(s => s.Id == id).ExecuteUpdateAsync(s => s
             .SetProperty(x => x.NextDueAt, x => x.IsRunning && x.IntervalMinutes == intervalMinutes && x.NextDueAt != null ? x.NextDueAt : restartedDue)
             .SetProperty(x => x.IsRunning, true)
             .SetProperty(x => x.IntervalMinutes, intervalMinutes)
             .SetProperty(x => x.UpdatedAt, now), cancellationToken);
 
-        var state = await db.Schedule.AsNoTracking().SingleAsync(cancellationToken);
-        LogStarted(logger, state.IntervalMinutes, state.NextDueAt);
+        var state = await db.Schedule.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id, cancellationToken);
+        if (state is not null)
+        {
+            LogStarted(logger, state.Name, state.IntervalMinutes, state.NextDueAt);
+        }
+
         return state;
     }
 
-    public async Task<ScheduleState> StopAsync(CancellationToken cancellationToken)
+    public Task<ScheduleState> StopAsync(CancellationToken cancellationToken) => StopAsync(ScheduleState.DefaultId, cancellationToken)!;
+
+    /// <summary>Stops (pauses) a schedule; null when there is no such schedule.</summary>
+    public async Task<ScheduleState?> StopAsync(int id, CancellationToken cancellationToken)
     {
         await EnsureAsync(cancellationToken);
         var now = time.GetUtcNow();
-        await db.Schedule.Where(s => s.Id == ScheduleState.SingletonId).ExecuteUpdateAsync(s => s
+        await db.Schedule.Where(s => s.Id == id).ExecuteUpdateAsync(s => s
             .SetProperty(x => x.IsRunning, false)
             .SetProperty(x => x.NextDueAt, (DateTimeOffset?)null)
             .SetProperty(x => x.UpdatedAt, now), cancellationToken);
-        LogStopped(logger);
-        return await db.Schedule.AsNoTracking().SingleAsync(cancellationToken);
+        var state = await db.Schedule.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id, cancellationToken);
+        if (state is not null)
+        {
+            LogStopped(logger, state.Name);
+        }
+
+        return state;
+    }
+
+    /// <summary>Adds a schedule; running ones are first due one interval from now. Null when the name is taken.</summary>
+    public async Task<ScheduleState?> CreateAsync(ScheduleState schedule, CancellationToken cancellationToken)
+    {
+        await EnsureAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        schedule.Id = 0;
+        schedule.UpdatedAt = now;
+        schedule.NextDueAt = schedule.IsRunning ? now.AddMinutes(schedule.IntervalMinutes) : null;
+        db.Schedule.Add(schedule);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
+        {
+            return null;
+        }
+
+        LogCreated(logger, schedule.Name, schedule.Id, schedule.Segment, schedule.Endpoint, schedule.IntervalMinutes, schedule.Priority);
+        return schedule;
     }
 
     /// <summary>
-    /// Fires the due time if there is one. The claim is one conditional UPDATE that moves <c>next_due_at</c> from the
+    /// Changes a schedule's segment, endpoint, overlap and priority (taking effect from its next run) and its interval
+    /// (a running schedule is then next due one new interval from now, as with start).
+    /// </summary>
+    public async Task<ScheduleState?> ChangeAsync(int id, Action<ScheduleState> change, CancellationToken cancellationToken)
+    {
+        await EnsureAsync(cancellationToken);
+        var schedule = await db.Schedule.SingleOrDefaultAsync(s => s.Id == id, cancellationToken);
+        if (schedule is null)
+        {
+            return null;
+        }
+
+        var interval = schedule.IntervalMinutes;
+        change(schedule);
+        var now = time.GetUtcNow();
+        if (schedule.IsRunning && schedule.IntervalMinutes != interval)
+        {
+            schedule.NextDueAt = now.AddMinutes(schedule.IntervalMinutes);
+        }
+
+        schedule.UpdatedAt = now;
+        await db.SaveChangesAsync(cancellationToken);
+        return schedule;
+    }
+
+    /// <summary>Deletes a schedule (its runs stay, with their schedule id); the default schedule cannot be deleted.</summary>
+    public async Task<bool> DeleteAsync(int id, CancellationToken cancellationToken)
+    {
+        var deleted = await db.Schedule.Where(s => s.Id == id && s.Id != ScheduleState.DefaultId).ExecuteDeleteAsync(cancellationToken);
+        return deleted == 1;
+    }
+
+    /// <summary>
+    /// Fires every schedule's due time, if it has one; the outcome is the most any schedule did (a run started beats
+    /// a skip beats nothing).
+    /// </summary>
+    public async Task<TickOutcome> TickAsync(CancellationToken cancellationToken)
+    {
+        await EnsureAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        var due = await db.Schedule.AsNoTracking()
+            .Where(s => s.IsRunning && s.NextDueAt != null && s.NextDueAt <= now)
+            .OrderBy(s => s.NextDueAt).ThenBy(s => s.Id)
+            .ToListAsync(cancellationToken);
+        var outcome = TickOutcome.NothingDue;
+        foreach (var schedule in due)
+        {
+            var fired = await TickAsync(schedule, cancellationToken);
+            outcome = outcome == TickOutcome.RunStarted || fired == TickOutcome.NothingDue ? outcome : fired;
+        }
+
+        return outcome;
+    }
+
+    /// <summary>
+    /// Fires one schedule's due time. The claim is one conditional UPDATE that moves <c>next_due_at</c> from the
     /// value this replica read to the next one: of several replicas reading the same due time, the first to update
     /// wins, and the others' UPDATE then matches no row (PostgreSQL re-checks the WHERE against the committed row).
     /// The run row is written in the same transaction as the claim, so a due time is never claimed without its run.
     /// </summary>
-    public async Task<TickOutcome> TickAsync(CancellationToken cancellationToken)
+    private async Task<TickOutcome> TickAsync(ScheduleState observed, CancellationToken cancellationToken)
     {
-        var observed = await GetAsync(cancellationToken);
         var now = time.GetUtcNow();
-        if (!observed.IsRunning || observed.NextDueAt is not { } due || due > now)
+        if (observed.NextDueAt is not { } due)
         {
             return TickOutcome.NothingDue;
         }
 
         var next = ScheduleMath.NextDueAfter(due, observed.IntervalMinutes, now);
         var interval = observed.IntervalMinutes;
+        var id = observed.Id;
 
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var claimed = await db.Schedule
-            .Where(s => s.Id == ScheduleState.SingletonId && s.IsRunning && s.IntervalMinutes == interval
+            .Where(s => s.Id == id && s.IsRunning && s.IntervalMinutes == interval
                         && s.NextDueAt == due && s.NextDueAt <= now)
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.NextDueAt, next).SetProperty(x => x.UpdatedAt, now), cancellationToken);
         if (claimed == 0)
@@ -101,28 +204,32 @@ public sealed partial class ScheduleService(
         }
 
         // Measured from the last progress, not the start: a long run that keeps recording outcomes still blocks,
-        // one whose outcomes were lost or parked stops blocking after the stale limit.
+        // one whose outcomes were lost or parked stops blocking after the stale limit. Only this schedule's runs.
         var staleBefore = now.AddMinutes(-settings.RunStaleAfterMinutes);
-        if (settings.Overlap == OverlapPolicy.Skip
-            && await db.Runs.AnyAsync(r => r.Status == RunStatus.Running && r.LastProgressAt > staleBefore, cancellationToken))
+        if (OverlapOf(observed) == OverlapPolicy.Skip
+            && await db.Runs.AnyAsync(r => r.ScheduleId == id && r.Status == RunStatus.Running && r.LastProgressAt > staleBefore, cancellationToken))
         {
-            var skipped = runStarter.NewRun(RunTrigger.Schedule, due, RunStatus.Skipped);
+            var skipped = runStarter.NewRun(RunTrigger.Schedule, due, RunStatus.Skipped, RunTarget.Of(observed));
             db.Runs.Add(skipped);
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            LogSkipped(logger, due, skipped.Id, next);
+            LogSkipped(logger, observed.Name, due, skipped.Id, next);
             return TickOutcome.RunSkipped;
         }
 
-        var run = runStarter.NewRun(RunTrigger.Schedule, due, RunStatus.Running);
+        var run = runStarter.NewRun(RunTrigger.Schedule, due, RunStatus.Running, RunTarget.Of(observed));
         db.Runs.Add(run);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        LogFired(logger, due, run.Id, next);
+        LogFired(logger, observed.Name, due, run.Id, next);
 
         await runStarter.PublishFirstPageAsync(run, cancellationToken);
         return TickOutcome.RunStarted;
     }
+
+    /// <summary>The schedule's own overlap policy; the default schedule's is <c>CREW_SCHEDULER_OVERLAP</c> unless set.</summary>
+    public OverlapPolicy OverlapOf(ScheduleState schedule) =>
+        Enum.TryParse<OverlapPolicy>(schedule.Overlap, ignoreCase: true, out var policy) ? policy : settings.Overlap;
 
     // INSERT .. ON CONFLICT DO NOTHING: replicas starting together agree on one row, and an existing row (the
     // state an operator set) is never overwritten by this replica's environment.
@@ -135,22 +242,25 @@ public sealed partial class ScheduleService(
         // Raw SQL: EF has no INSERT .. ON CONFLICT DO NOTHING.
         await db.Database.ExecuteSqlAsync(
             $"""
-            INSERT INTO scheduler.schedule (id, is_running, interval_minutes, next_due_at, updated_at)
-            VALUES ({ScheduleState.SingletonId}, {running}, {interval}, {nextDue}, {now})
-            ON CONFLICT (id) DO NOTHING
+            INSERT INTO scheduler.schedule (id, name, is_running, interval_minutes, next_due_at, updated_at)
+            VALUES ({ScheduleState.DefaultId}, {ScheduleState.DefaultName}, {running}, {interval}, {nextDue}, {now})
+            ON CONFLICT DO NOTHING
             """,
             cancellationToken);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler started with interval {IntervalMinutes} min, next run due at {NextDueAt}")]
-    private static partial void LogStarted(ILogger logger, int intervalMinutes, DateTimeOffset? nextDueAt);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} started with interval {IntervalMinutes} min, next run due at {NextDueAt}")]
+    private static partial void LogStarted(ILogger logger, string schedule, int intervalMinutes, DateTimeOffset? nextDueAt);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Scheduler stopped")]
-    private static partial void LogStopped(ILogger logger);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} stopped")]
+    private static partial void LogStopped(ILogger logger, string schedule);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Due time {DueAt} claimed: run {RunId} started, next due at {NextDueAt}")]
-    private static partial void LogFired(ILogger logger, DateTimeOffset dueAt, Guid runId, DateTimeOffset nextDueAt);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} ({Id}) created: segment {Segment}, endpoint {Endpoint}, every {IntervalMinutes} min, priority {Priority}")]
+    private static partial void LogCreated(ILogger logger, string schedule, int id, string segment, string endpoint, int intervalMinutes, string priority);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Due time {DueAt} skipped as run {RunId}: the previous run has not completed; next due at {NextDueAt}")]
-    private static partial void LogSkipped(ILogger logger, DateTimeOffset dueAt, Guid runId, DateTimeOffset nextDueAt);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule}: due time {DueAt} claimed: run {RunId} started, next due at {NextDueAt}")]
+    private static partial void LogFired(ILogger logger, string schedule, DateTimeOffset dueAt, Guid runId, DateTimeOffset nextDueAt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Schedule {Schedule}: due time {DueAt} skipped as run {RunId}: the previous run has not completed; next due at {NextDueAt}")]
+    private static partial void LogSkipped(ILogger logger, string schedule, DateTimeOffset dueAt, Guid runId, DateTimeOffset nextDueAt);
 }

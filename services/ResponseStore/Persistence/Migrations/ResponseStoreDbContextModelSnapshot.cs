@@ -60,7 +60,8 @@ namespace CrewPlatform.ResponseStore.Persistence.Migrations
                         .HasColumnType("character varying(255)")
                         .HasColumnName("user_uid");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("PK_crew_responses");
 
                     b.HasIndex("CreatedAt")
                         .IsDescending()
@@ -78,6 +79,35 @@ namespace CrewPlatform.ResponseStore.Persistence.Migrations
                         .HasDatabaseName("idx_crew_responses_user_uid_created_at");
 
                     b.ToTable("crew_responses", "public");
+                });
+
+            modelBuilder.Entity("CrewPlatform.ResponseStore.Persistence.RunOrigin", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("run_id");
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("endpoint");
+
+                    b.Property<int?>("ScheduleId")
+                        .HasColumnType("integer")
+                        .HasColumnName("schedule_id");
+
+                    b.HasKey("RunId")
+                        .HasName("pk_run_origins");
+
+                    b.HasIndex("Endpoint")
+                        .HasDatabaseName("ix_run_origins_endpoint");
+
+                    b.HasIndex("ScheduleId")
+                        .HasDatabaseName("ix_run_origins_schedule_id");
+
+                    b.ToTable("run_origins", "response_store");
                 });
 #pragma warning restore 612, 618
         }

@@ -46,6 +46,14 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("due_at");
 
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasDefaultValue("default")
+                        .HasColumnName("endpoint");
+
                     b.Property<int>("Failed")
                         .HasColumnType("integer")
                         .HasColumnName("failed");
@@ -71,6 +79,23 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("next_page_number");
 
+                    b.Property<string>("Priority")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasDefaultValue("normal")
+                        .HasColumnName("priority");
+
+                    b.Property<int?>("ScheduleId")
+                        .HasColumnType("integer")
+                        .HasColumnName("schedule_id");
+
+                    b.Property<string>("Segment")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("segment");
+
                     b.Property<int>("Skipped")
                         .HasColumnType("integer")
                         .HasColumnName("skipped");
@@ -95,16 +120,24 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("character varying(16)")
                         .HasColumnName("trigger");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("PK_runs");
 
                     b.HasIndex("CompletedAt")
+                        .HasDatabaseName("IX_runs_completed_at")
                         .HasFilter("status = 'completed' AND completion_published_at IS NULL");
 
                     b.HasIndex("StartedAt")
-                        .IsDescending();
+                        .IsDescending()
+                        .HasDatabaseName("IX_runs_started_at");
 
                     b.HasIndex("Status")
+                        .HasDatabaseName("IX_runs_status")
                         .HasFilter("status = 'running'");
+
+                    b.HasIndex("ScheduleId", "StartedAt")
+                        .IsDescending(false, true)
+                        .HasDatabaseName("ix_runs_schedule_id_started_at");
 
                     b.ToTable("runs", "scheduler");
                 });
@@ -134,9 +167,11 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("character varying(16)")
                         .HasColumnName("status");
 
-                    b.HasKey("RunId", "UserUid");
+                    b.HasKey("RunId", "UserUid")
+                        .HasName("PK_run_users");
 
-                    b.HasIndex("RunId", "Status");
+                    b.HasIndex("RunId", "Status")
+                        .HasDatabaseName("IX_run_users_run_id_status");
 
                     b.ToTable("run_users", "scheduler");
                 });
@@ -144,8 +179,20 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
             modelBuilder.Entity("CrewPlatform.Scheduler.Persistence.ScheduleState", b =>
                 {
                     b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("integer")
                         .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+                    NpgsqlPropertyBuilderExtensions.HasIdentityOptions(b.Property<int>("Id"), 2L, null, null, null, null, null);
+
+                    b.Property<string>("Endpoint")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasDefaultValue("default")
+                        .HasColumnName("endpoint");
 
                     b.Property<int>("IntervalMinutes")
                         .HasColumnType("integer")
@@ -155,20 +202,51 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("is_running");
 
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasDefaultValue("default")
+                        .HasColumnName("name");
+
                     b.Property<DateTimeOffset?>("NextDueAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("next_due_at");
+
+                    b.Property<string>("Overlap")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("overlap");
+
+                    b.Property<string>("Priority")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasDefaultValue("normal")
+                        .HasColumnName("priority");
+
+                    b.Property<string>("Segment")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasDefaultValue("all")
+                        .HasColumnName("segment");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
 
-                    b.HasKey("Id");
+                    b.HasKey("Id")
+                        .HasName("PK_schedule");
 
-                    b.ToTable("schedule", "scheduler", t =>
-                        {
-                            t.HasCheckConstraint("ck_schedule_single_row", "id = 1");
-                        });
+                    b.HasIndex("Name")
+                        .IsUnique()
+                        .HasDatabaseName("ix_schedule_name");
+
+                    b.ToTable("schedule", "scheduler");
                 });
 
             modelBuilder.Entity("CrewPlatform.Scheduler.Persistence.RunUser", b =>
@@ -177,7 +255,8 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .WithMany()
                         .HasForeignKey("RunId")
                         .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
+                        .IsRequired()
+                        .HasConstraintName("FK_run_users_runs_run_id");
                 });
 #pragma warning restore 612, 618
         }
