@@ -11,19 +11,8 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
 {
     private readonly HttpClient client = fixture.App.CreateClient();
 
-    private async Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> SendAsync(HttpMethod method, string url, string? json = null)
-    {
-        using var request = new HttpRequestMessage(method, url);
-        if (json is not null)
-        {
-            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        }
-
-        var response = await client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        using var document = JsonDocument.Parse(text);
-        return (response.StatusCode, document.RootElement.Clone(), response);
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> SendAsync(HttpMethod method, string url, string? json = null) =>
+        client.SendJsonAsync(method, url, json);
 
     private Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> PostAsync(string json) =>
         SendAsync(HttpMethod.Post, "/api/scheduler", json);
