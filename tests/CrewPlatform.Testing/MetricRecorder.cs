@@ -36,6 +36,9 @@ public sealed class MetricRecorder : IDisposable
     /// <summary>How many values were recorded (for a histogram: how many observations).</summary>
     public int Count(string instrument, params (string Name, string Value)[] tags) => Matching(instrument, tags).Count();
 
+    /// <summary>The values recorded on <paramref name="instrument"/>, in order.</summary>
+    public IReadOnlyList<double> Values(string instrument, params (string Name, string Value)[] tags) => Matching(instrument, tags).Select(m => m.Value).ToList();
+
     /// <summary>What the observable gauge <paramref name="instrument"/> reports now, or null when it reports nothing.</summary>
     public double? Observe(string instrument, params (string Name, string Value)[] tags)
     {
