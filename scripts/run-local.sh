@@ -119,6 +119,7 @@ monitoring_up() {
   local dir="$ROOT/.run-local/prometheus" name pid edits=(-e 's/rabbitmq:15692/127.0.0.1:15692/' -e 's/alertmanager:9093/127.0.0.1:9093/')
   command -v prometheus >/dev/null || { log "RUN_LOCAL_MONITORING=1 needs Debian's prometheus package"; return 1; }
   if pid="$(cat "$PID_DIR/prometheus.pid" 2>/dev/null)" && grep -qa prometheus "/proc/$pid/cmdline" 2>/dev/null; then return; fi
+  if port_taken http://127.0.0.1:9090; then log "not starting prometheus: 127.0.0.1:9090 is taken (the package's own service?)"; return; fi
   mkdir -p "$dir"
   for name in scheduler crew-caller response-store gateway; do edits+=(-e "s|$name:8080|$(url_of "$name" | sed 's|^http://||')|"); done
   sed "${edits[@]}" deploy/prometheus/prometheus.yml >"$dir/prometheus.yml"
