@@ -22,7 +22,7 @@ public sealed class SchedulerMetrics
     {
         var meter = PlatformMeters.Create(meterFactory, "Scheduler");
         runs = meter.CreateCounter<long>("scheduler_runs", description:
-            "Runs that reached a final status: completed (every user succeeded or was skipped), failed (completed with at least one failed user), skipped (a due time that found the previous run going)");
+            "Runs that reached a final status: completed (every user succeeded or was skipped), failed (completed with at least one failed user), skipped (a due time that found the previous run going). A run reopened by retry-failed counts again when it completes again");
         runDuration = meter.CreateHistogram("scheduler_run_duration", "s",
             "Time from a run's start to its completion", advice: PlatformMeters.SecondsAdvice);
         runUsers = meter.CreateCounter<long>("scheduler_run_users", description:
