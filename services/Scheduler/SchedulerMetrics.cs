@@ -7,7 +7,7 @@ namespace CrewPlatform.Scheduler;
 
 /// <summary>What <see cref="RunGaugesRefresh"/> last read from the database; gauges report it at the next scrape.</summary>
 public sealed record RunGauges(
-    DateTimeOffset? NextDueAt, int RunsRunning, TimeSpan LongestWithoutProgress, int StalledFanOuts, int RunsAwaitingOutcomes);
+    IReadOnlyList<(string Schedule, DateTimeOffset DueAt)> NextDue, int RunsRunning, TimeSpan LongestWithoutProgress, int StalledFanOuts, int RunsAwaitingOutcomes);
 
 /// <summary>The Scheduler's metrics, each defined here once; the run code reports with one call per event.</summary>
 public sealed class SchedulerMetrics
@@ -30,8 +30,8 @@ public sealed class SchedulerMetrics
         reconcilerActions = meter.CreateCounter<long>("scheduler_reconciler_actions", description:
             "What the run reconciler repaired: fan_out_redriven, completion_published, run_redispatched, command_resent");
 
-        meter.CreateObservableGauge("scheduler_next_due_timestamp", () => Observe(g => g.NextDueAt?.ToUnixTimeMilliseconds() / 1000.0), "s",
-            "When the running schedule is next due (Unix time); absent while it is stopped. Left in the past, due runs are not starting");
+        meter.CreateObservableGauge("scheduler_next_due_timestamp", ObserveNextDue, "s",
+            "When each running schedule (label schedule) is next due, Unix time; absent while it is stopped. Left in the past, due runs are not starting");
         meter.CreateObservableGauge("scheduler_runs_running", () => Observe(g => g.RunsRunning), description: "Runs still running");
         meter.CreateObservableGauge("scheduler_run_progress_age", () => Observe(g => g.LongestWithoutProgress.TotalSeconds), "s",
             "How long the running run that recorded a page or an outcome longest ago has gone without one; 0 with no run running");
@@ -62,6 +62,10 @@ public sealed class SchedulerMetrics
 
     private IEnumerable<Measurement<double>> Observe(Func<RunGauges, double?> value) =>
         gauges is { } current && value(current) is { } measured ? [new Measurement<double>(measured)] : [];
+
+    private IEnumerable<Measurement<double>> ObserveNextDue() => gauges is { } current
+        ? current.NextDue.Select(due => new Measurement<double>(due.DueAt.ToUnixTimeMilliseconds() / 1000.0, Label("schedule", due.Schedule)))
+        : [];
 
     private IEnumerable<Measurement<int>> ObserveBacklog() => gauges is { } current
         ? [new(current.StalledFanOuts, Label("kind", "stalled_fan_out")), new(current.RunsAwaitingOutcomes, Label("kind", "awaiting_outcomes"))]

@@ -61,7 +61,7 @@ public sealed class SchedulerMetricsTests(SchedulerDatabase database) : IClassFi
         clock.Advance(TimeSpan.FromMinutes(20));
         await RefreshAsync(host);
 
-        Assert.Equal(Now.AddMinutes(30).ToUnixTimeSeconds(), metrics.Observe("scheduler_next_due_timestamp"));
+        Assert.Equal(Now.AddMinutes(30).ToUnixTimeSeconds(), metrics.Observe("scheduler_next_due_timestamp", ("schedule", "default")));
         Assert.Equal(1, metrics.Observe("scheduler_runs_running"));
         Assert.Equal(20 * 60, metrics.Observe("scheduler_run_progress_age"));
         Assert.Equal(1, metrics.Observe("scheduler_reconciler_backlog", ("kind", "awaiting_outcomes")));
