@@ -13,6 +13,7 @@ namespace CrewPlatform.ResponseStore.Consumers;
 public sealed partial class CrewResponseReceivedConsumer(
     CrewResponseBatchWriter writer,
     TimeProvider clock,
+    ResponseStoreMetrics metrics,
     ILogger<CrewResponseReceivedConsumer> logger) : IConsumer<Batch<CrewResponseReceived>>
 {
     public const string UserNoLongerExists = "user no longer exists";
@@ -63,6 +64,7 @@ public sealed partial class CrewResponseReceivedConsumer(
         }
 
         await Task.WhenAll(publishes);
+        metrics.BatchStored(outcomes);
         LogBatchStored(logger, context.Message.Length, items.Count, inserted);
     }
 

@@ -27,7 +27,7 @@ public enum PageRecorded
 /// <c>run_users</c>, and a counter moves only when that row is inserted or changes status. Raw SQL because each
 /// step must be one atomic statement or one short transaction, and these are the hot paths of a run.
 /// </summary>
-public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvider time, ILogger<RunProgress> logger)
+public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvider time, SchedulerMetrics metrics, ILogger<RunProgress> logger)
 {
     /// <summary>
     /// Records one page: inserts the (run, user) rows not yet there and adds exactly the inserted ones to
@@ -224,7 +224,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     }
 
     private const string Completable = "status = 'running' AND fan_out_completed AND succeeded + failed = dispatched";
-    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at";
+    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at, started_at";
 
     // The event carries completed_at as stored (microseconds), so PublishCompletedAsync can match it exactly.
     private async Task<IReadOnlyList<CrewRunCompleted>> ReadCompletionsAsync(NpgsqlCommand command, CancellationToken cancellationToken, bool log = true)
@@ -245,6 +245,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
             if (log)
             {
                 LogCompleted(logger, completed.RunId, completed.Dispatched, completed.Succeeded, completed.Failed, completed.Skipped);
+                metrics.RunCompleted(completed, reader.GetFieldValue<DateTimeOffset>(6));
             }
 
             completions.Add(completed);

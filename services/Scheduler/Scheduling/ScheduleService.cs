@@ -26,6 +26,7 @@ public sealed partial class ScheduleService(
     RunStarter runStarter,
     IOptions<SchedulerOptions> options,
     TimeProvider time,
+    SchedulerMetrics metrics,
     ILogger<ScheduleService> logger)
 {
     private readonly SchedulerOptions settings = options.Value;
@@ -214,6 +215,7 @@ public sealed partial class ScheduleService(
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             LogSkipped(logger, observed.Name, due, skipped.Id, next);
+            metrics.RunSkipped();
             return TickOutcome.RunSkipped;
         }
 
