@@ -195,6 +195,8 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     [InlineData("offset=-1", "offset must be a whole number of 0 or more")]
     [InlineData("offset=x", "offset must be a whole number of 0 or more")]
     [InlineData("offset=99999999999", "offset must be a whole number of 0 or more")]
+    [InlineData("limit=1%00", "limit must be a whole number from 1 to 1000")]
+    [InlineData("offset=0%00", "offset must be a whole number of 0 or more")]
     public async Task A_bad_limit_or_offset_is_a_400(string query, string error) =>
         ApiAssert.Error(HttpStatusCode.BadRequest, error, await SendAsync(HttpMethod.Get, $"/api/scheduler/runs?{query}"));
 
