@@ -8,6 +8,8 @@ using System.Text.Json;
 using CrewPlatform.FakeCrewApi;
 using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using SchedulerService::CrewPlatform.Scheduler.Runs;
 using CrewCallerDb = CrewCallerService::CrewPlatform.CrewCaller.Persistence.CrewCallerDbContext;
 using ResponseStoreDb = ResponseStoreService::CrewPlatform.ResponseStore.Persistence.ResponseStoreDbContext;
 using SchedulerDb = SchedulerService::CrewPlatform.Scheduler.Persistence.SchedulerDbContext;
@@ -21,6 +23,11 @@ namespace CrewPlatform.Tracing.Tests;
 /// </summary>
 public sealed class TracedStack : RealInfrastructure
 {
+    public static readonly string[] Users = ["trace-user-1", "trace-user-2", "trace-user-3"];
+
+    /// <summary>What the test itself does, e.g. standing in for the reconciler's pass.</summary>
+    public static readonly ActivitySource TestSource = new("CrewPlatform.Tracing.Tests");
+
     private static readonly Dictionary<string, string?> QuietLogs = new()
     {
         ["Logging:LogLevel:Default"] = "Warning",
@@ -37,7 +44,7 @@ public sealed class TracedStack : RealInfrastructure
     {
         await base.InitializeAsync();
         // Read before the listener is added: the services' sources are created here, not inside its own callback.
-        HashSet<string> sources = [.. CrewTracing.SourceNames, "MassTransit", "System.Net.Http"];
+        HashSet<string> sources = [.. CrewTracing.SourceNames, "MassTransit", "System.Net.Http", TestSource.Name];
         listener = new ActivityListener
         {
             ShouldListenTo = source => sources.Contains(source.Name),
@@ -46,6 +53,7 @@ public sealed class TracedStack : RealInfrastructure
         };
         ActivitySource.AddActivityListener(listener);
 
+        await AddUsersAsync(Users.Select(uid => (uid, (string?)$"context of {uid}", (string?)"grow")));
         await MigrateAsync<SchedulerDb>(SchedulerDb.Schema);
         await MigrateAsync<CrewCallerDb>(CrewCallerDb.Schema);
         await MigrateAsync<ResponseStoreDb>(ResponseStoreDb.HistorySchema);
@@ -64,12 +72,51 @@ public sealed class TracedStack : RealInfrastructure
         _ = Scheduler.Server;
     }
 
-    public async Task<Guid> RunNowAsync()
+    /// <summary>A run-now of every user (two pages), once it has completed.</summary>
+    public async Task<Guid> RunNowToCompletionAsync()
     {
         using var client = Scheduler.CreateClient();
         using var response = await client.PostAsJsonAsync("/api/scheduler", new { action = "run-now" });
         response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("runId").GetGuid();
+        var runId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("runId").GetGuid();
+        await Eventually.HoldsAsync(
+            async () => await ScalarAsync<string>("SELECT status FROM scheduler.runs WHERE id = $1", runId) == "completed",
+            $"run {runId} has completed",
+            TimeSpan.FromSeconds(90));
+        return runId;
+    }
+
+    /// <summary>The run's spans, once each user has as many answer spans as given (they end just after the run completes).</summary>
+    public async Task<List<Activity>> RunSpansAsync(Guid runId, int answersPerUser = 1)
+    {
+        var traceId = CrewTracing.TraceIdOf(runId);
+        List<Activity> spans = [];
+        await Eventually.HoldsAsync(
+            () =>
+            {
+                spans = Spans.Where(s => s.TraceId == traceId).ToList();
+                return Users.All(uid => spans.Count(s => IsSpan(s, CrewTracing.ResponseStore, "store answer", uid)) >= answersPerUser);
+            },
+            $"every user's {answersPerUser} answer span(s) have ended",
+            TimeSpan.FromSeconds(30));
+        return spans;
+    }
+
+    public static bool IsSpan(Activity span, ActivitySource source, string name, string? userUid = null) =>
+        span.Source == source && span.DisplayName == name && (userUid is null || span.GetTagItem(CrewTracing.UserUidTag) as string == userUid);
+
+    /// <summary>The span's parents, nearest first, as far as the collected spans go.</summary>
+    public static List<Activity> Ancestors(Activity span, IEnumerable<Activity> spans)
+    {
+        var byId = spans.ToDictionary(s => s.SpanId);
+        var chain = new List<Activity>();
+        while (span.ParentSpanId != default && byId.TryGetValue(span.ParentSpanId, out var parent))
+        {
+            chain.Add(parent);
+            span = parent;
+        }
+
+        return chain;
     }
 
     public override async Task DisposeAsync()
@@ -86,75 +133,79 @@ public sealed class TracedStack : RealInfrastructure
 
 public sealed class RunTraceTests(TracedStack stack) : IClassFixture<TracedStack>
 {
-    private static readonly string[] Users = ["trace-user-1", "trace-user-2", "trace-user-3"];
-
     [Fact]
     public async Task A_runs_spans_in_all_three_services_form_one_trace_whose_id_is_the_run_id()
     {
-        await stack.AddUsersAsync(Users.Select(uid => (uid, (string?)$"context of {uid}", (string?)"grow")));
-
-        var runId = await stack.RunNowAsync();
-        await Eventually.HoldsAsync(
-            async () => await stack.ScalarAsync<string>("SELECT status FROM scheduler.runs WHERE id = $1", runId) == "completed",
-            $"run {runId} has completed",
-            TimeSpan.FromSeconds(90));
-
+        var runId = await stack.RunNowToCompletionAsync();
+        var spans = await stack.RunSpansAsync(runId);
         var traceId = CrewTracing.TraceIdOf(runId);
         var run = runId.ToString();
 
-        // Every user's answer span ends after its outcome event is published, so just after the run completed.
-        List<Activity> spans = [];
-        await Eventually.HoldsAsync(
-            () =>
-            {
-                spans = stack.Spans.Where(s => s.TraceId == traceId).ToList();
-                return Users.All(uid => spans.Any(s => IsSpan(s, CrewTracing.ResponseStore, "store answer", uid)));
-            },
-            "every user's answer span has ended",
-            TimeSpan.FromSeconds(30));
-
-        // Everything tagged with the run, in any service, is in the run's trace, and nothing else is.
+        // Everything tagged with the run, in any service, is in the run's trace, and everything of ours there is tagged.
         var tagged = stack.Spans.Where(s => s.GetTagItem(CrewTracing.RunIdTag) as string == run).ToList();
         Assert.All(tagged, s => Assert.Equal(traceId, s.TraceId));
-        Assert.All(spans.Where(s => s.Source.Name.StartsWith("CrewPlatform.", StringComparison.Ordinal)), s => Assert.Equal(run, s.GetTagItem(CrewTracing.RunIdTag)));
+        Assert.All(spans.Where(s => CrewTracing.SourceNames.Contains(s.Source.Name)), s => Assert.Equal(run, s.GetTagItem(CrewTracing.RunIdTag)));
 
-        var root = Assert.Single(spans, s => IsSpan(s, CrewTracing.Scheduler, "run-now"));
+        // The run-now is the top of the trace: it has no parent, not even the HTTP request it answered.
+        var root = Assert.Single(spans, s => TracedStack.IsSpan(s, CrewTracing.Scheduler, "run-now"));
         Assert.Equal(default, root.ParentSpanId);
-        var pages = spans.Where(s => IsSpan(s, CrewTracing.Scheduler, "fan-out page")).ToList();
+        var pages = spans.Where(s => TracedStack.IsSpan(s, CrewTracing.Scheduler, "fan-out page")).ToList();
         Assert.Equal(2, pages.Count);
 
-        var byId = spans.ToDictionary(s => s.SpanId);
-        foreach (var uid in Users)
+        foreach (var uid in TracedStack.Users)
         {
-            var call = Assert.Single(spans, s => IsSpan(s, CrewTracing.CrewCaller, "crew call", uid));
-            var stored = Assert.Single(spans, s => IsSpan(s, CrewTracing.ResponseStore, "store answer", uid));
-            var http = spans.Where(s => s.Source.Name == "System.Net.Http" && s.Kind == ActivityKind.Client).ToList();
+            var call = Assert.Single(spans, s => TracedStack.IsSpan(s, CrewTracing.CrewCaller, "crew call", uid));
+            var stored = Assert.Single(spans, s => TracedStack.IsSpan(s, CrewTracing.ResponseStore, "store answer", uid));
 
             // The answer's span descends, across the broker, from this user's crew call, a fan-out page and the run-now.
-            var ancestors = Ancestors(stored, byId);
+            var ancestors = TracedStack.Ancestors(stored, spans);
             Assert.Contains(call, ancestors);
-            Assert.Contains(ancestors, a => pages.Contains(a));
+            Assert.Contains(ancestors, pages.Contains);
             Assert.Equal(root, ancestors[^1]);
             Assert.Contains(ancestors, a => a.Source.Name == "MassTransit" && a.Kind == ActivityKind.Consumer);
 
             // The crew API's HTTP request is the crew call's descendant.
-            Assert.Contains(http, h => Ancestors(h, byId).Contains(call) && h.GetTagItem("url.full") is string url && url.EndsWith("/run-crew", StringComparison.Ordinal));
+            Assert.Contains(spans, h => h.Source.Name == "System.Net.Http" && h.Kind == ActivityKind.Client
+                && h.GetTagItem("url.full") is string url && url.EndsWith("/run-crew", StringComparison.Ordinal)
+                && TracedStack.Ancestors(h, spans).Contains(call));
         }
     }
 
-    private static bool IsSpan(Activity span, ActivitySource source, string name, string? userUid = null) =>
-        span.Source == source && span.DisplayName == name && (userUid is null || span.GetTagItem(CrewTracing.UserUidTag) as string == userUid);
-
-    /// <summary>The span's parents, nearest first, as far as the collected spans go.</summary>
-    private static List<Activity> Ancestors(Activity span, Dictionary<ActivitySpanId, Activity> byId)
+    [Fact]
+    public async Task A_command_sent_again_later_joins_the_runs_trace_and_links_the_span_that_sent_it()
     {
-        var chain = new List<Activity>();
-        while (span.ParentSpanId != default && byId.TryGetValue(span.ParentSpanId, out var parent))
+        var runId = await stack.RunNowToCompletionAsync();
+        await stack.RunSpansAsync(runId);
+
+        // As the reconciler re-sends a lost outcome's command: from outside the run's trace.
+        var uid = TracedStack.Users[0];
+        Activity? pass;
+        using (pass = TracedStack.TestSource.StartActivity("reconciler pass"))
+        await using (var scope = stack.Scheduler.Services.CreateAsyncScope())
         {
-            chain.Add(parent);
-            span = parent;
+            Assert.NotNull(pass);
+            await scope.ServiceProvider.GetRequiredService<RunCrewCommands>().SendAsync(runId, [new DispatchedUser(uid, ReplayFailed: false)], CancellationToken.None);
         }
 
-        return chain;
+        // The crew caller re-announces the stored answer, and the response store sees it again: all in the run's trace.
+        List<Activity> spans = [];
+        await Eventually.HoldsAsync(
+            () =>
+            {
+                spans = stack.Spans.Where(s => s.TraceId == CrewTracing.TraceIdOf(runId)).ToList();
+                return spans.Count(s => TracedStack.IsSpan(s, CrewTracing.ResponseStore, "store answer", uid)) == 2;
+            },
+            "the re-sent command's answer span has ended",
+            TimeSpan.FromSeconds(60));
+
+        var resent = Assert.Single(spans, s => TracedStack.IsSpan(s, CrewTracing.Scheduler, "send commands"));
+        Assert.Equal(default, resent.ParentSpanId);
+        Assert.Contains(resent.Links, link => link.Context.SpanId == pass.SpanId && link.Context.TraceId == pass.TraceId);
+        Assert.NotEqual(pass.TraceId, resent.TraceId);
+
+        var secondCall = Assert.Single(
+            spans.Where(s => TracedStack.IsSpan(s, CrewTracing.CrewCaller, "crew call", uid)),
+            call => TracedStack.Ancestors(call, spans).Contains(resent));
+        Assert.Contains(spans, s => TracedStack.IsSpan(s, CrewTracing.ResponseStore, "store answer", uid) && TracedStack.Ancestors(s, spans).Contains(secondCall));
     }
 }
