@@ -50,6 +50,8 @@ public sealed partial class RunCrewForUserConsumer(
     public async Task Consume(ConsumeContext<RunCrewForUser> context)
     {
         var command = context.Message;
+        using var activity = CrewTracing.CrewCaller.StartRunActivity("crew call", command.RunId, command.UserUid);
+        activity?.SetTag("crew.endpoint", command.Endpoint);
 
         // The endpoint's high and normal queues share its concurrency; a high-priority user gets the next free slot.
         // A user still waiting for one when a stop begins goes back to the queue at once, like one between attempts.

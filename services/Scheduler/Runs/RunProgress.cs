@@ -1,5 +1,6 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 using Npgsql;
 using NpgsqlTypes;
@@ -210,6 +211,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     /// </summary>
     public async Task PublishCompletedAsync(IPublishEndpoint publisher, CrewRunCompleted completed, CancellationToken cancellationToken)
     {
+        using var activity = CrewTracing.Scheduler.StartRunActivity("run completed", completed.RunId);
         await publisher.Publish(completed, cancellationToken);
         // Raw SQL: run bookkeeping works on the data source without a DbContext; a conditional single-row UPDATE.
         await using var command = dataSource.CreateCommand(

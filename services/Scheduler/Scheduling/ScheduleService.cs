@@ -1,3 +1,4 @@
+using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
 using Microsoft.EntityFrameworkCore;
@@ -220,6 +221,8 @@ public sealed partial class ScheduleService(
         }
 
         var run = runStarter.NewRun(RunTrigger.Schedule, due, RunStatus.Running, RunTarget.Of(observed));
+        using var activity = CrewTracing.Scheduler.StartRunActivity("scheduled run", run.Id);
+        activity?.SetTag("crew.schedule_id", id);
         db.Runs.Add(run);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
