@@ -58,11 +58,6 @@ public static partial class WebhooksApi
     public static async Task<IResult> CreateAsync(
         NewWebhook body, WebhooksDbContext db, WebhookTargets targets, TimeProvider clock, CancellationToken cancellationToken)
     {
-        if (await targets.RefusalAsync(body.Url, cancellationToken) is { } refusal)
-        {
-            return ApiResults.BadRequest(refusal);
-        }
-
         if (body.Events is not { Length: > 0 } events || events.Any(e => !WebhookEventTypes.All.Contains(e, StringComparer.Ordinal)))
         {
             return ApiResults.BadRequest($"events must list one or more of: {string.Join(", ", WebhookEventTypes.All)}");
@@ -71,6 +66,11 @@ public static partial class WebhooksApi
         if (body.Segment is { } segment && !SegmentName().IsMatch(segment))
         {
             return ApiResults.BadRequest("segment must be 1 to 64 lower-case letters, digits, dashes and underscores");
+        }
+
+        if (await targets.RefusalAsync(body.Url, cancellationToken) is { } refusal)
+        {
+            return ApiResults.BadRequest(refusal);
         }
 
         var subscription = new Subscription

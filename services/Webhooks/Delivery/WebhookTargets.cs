@@ -59,49 +59,39 @@ public sealed class WebhookTargets(IOptions<WebhooksOptions> options)
             return "url must not carry credentials";
         }
 
-        try
-        {
-            await AllowedAddressesAsync(uri.DnsSafeHost, cancellationToken);
-            return null;
-        }
-        catch (RefusedTargetException refused)
-        {
-            return refused.Message;
-        }
+        // A name that does not resolve now is let through: it is checked again on every connection.
+        var addresses = await ResolveAsync(uri.DnsSafeHost, cancellationToken);
+        return addresses is not null && Refuses(addresses) ? PrivateRefusal(uri.DnsSafeHost) : null;
     }
 
     /// <summary>The host's addresses, or <see cref="RefusedTargetException"/> when it does not resolve or any of them is not public (unless allowed).</summary>
     public async Task<IPAddress[]> AllowedAddressesAsync(string host, CancellationToken cancellationToken)
     {
-        IPAddress[] addresses;
+        var addresses = await ResolveAsync(host, cancellationToken) ?? throw new RefusedTargetException($"url's host {host} does not resolve");
+        return Refuses(addresses) ? throw new RefusedTargetException(PrivateRefusal(host)) : addresses;
+    }
+
+    // Any non-public address refuses the host: connecting would pick one of them, perhaps the private one.
+    private bool Refuses(IPAddress[] addresses) => !options.Value.AllowPrivateTargets && addresses.Any(IsNonPublic);
+
+    private static string PrivateRefusal(string host) => $"url's host {host} is a loopback, link-local or private address; refused";
+
+    private static async Task<IPAddress[]?> ResolveAsync(string host, CancellationToken cancellationToken)
+    {
         if (IPAddress.TryParse(host, out var literal))
         {
-            addresses = [literal];
-        }
-        else
-        {
-            try
-            {
-                addresses = await Dns.GetHostAddressesAsync(host, cancellationToken);
-            }
-            catch (SocketException)
-            {
-                throw new RefusedTargetException($"url's host {host} does not resolve");
-            }
+            return [literal];
         }
 
-        if (addresses.Length == 0)
+        try
         {
-            throw new RefusedTargetException($"url's host {host} does not resolve");
+            var addresses = await Dns.GetHostAddressesAsync(host, cancellationToken);
+            return addresses.Length == 0 ? null : addresses;
         }
-
-        // Any non-public address refuses the host: connecting would pick one of them, perhaps the private one.
-        if (!options.Value.AllowPrivateTargets && addresses.Any(IsNonPublic))
+        catch (SocketException)
         {
-            throw new RefusedTargetException($"url's host {host} is a loopback, link-local or private address; refused");
+            return null;
         }
-
-        return addresses;
     }
 
     /// <summary>

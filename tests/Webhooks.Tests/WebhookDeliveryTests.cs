@@ -1,0 +1,109 @@
+using System.Text.Json;
+using CrewPlatform.Contracts;
+using CrewPlatform.Testing;
+
+namespace CrewPlatform.Webhooks.Tests;
+
+/// <summary>Events published on the real broker reach a real receiver, signed, once per webhook-id, through failures and restarts.</summary>
+public sealed class WebhookDeliveryTests : IAsyncLifetime
+{
+    private readonly WebhooksService service = new();
+    private WebhookReceiver receiver = null!;
+
+    public async Task InitializeAsync()
+    {
+        await service.InitializeAsync();
+        receiver = await WebhookReceiver.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await receiver.DisposeAsync();
+        await service.DisposeAsync();
+    }
+
+    private static CrewRunCompleted Completed(Guid runId) => new()
+    {
+        RunId = runId, Dispatched = 3, Succeeded = 2, Failed = 1, Skipped = 0, CompletedAt = DateTimeOffset.UtcNow,
+    };
+
+    [Fact]
+    public async Task A_completed_run_is_delivered_signed_once_even_when_the_event_is_redelivered()
+    {
+        await service.SubscribeAsync(receiver, "run.completed");
+        var completed = Completed(Guid.NewGuid());
+
+        await service.Bus.Publish(completed);
+        await service.Bus.Publish(completed);
+
+        await Eventually.HoldsAsync(() => receiver.Processed.Count == 1, "the receiver processed the run's webhook");
+        var webhook = Assert.Single(receiver.Received);
+        Assert.True(webhook.SignatureValid);
+        using var body = JsonDocument.Parse(webhook.Body);
+        Assert.Equal("run.completed", body.RootElement.GetProperty("type").GetString());
+        Assert.Equal(completed.RunId, body.RootElement.GetProperty("data").GetProperty("runId").GetGuid());
+        Assert.Equal(1, await service.ScalarAsync<long>("SELECT count(*) FROM webhooks.deliveries"));
+    }
+
+    [Fact]
+    public async Task A_stored_answer_is_delivered_as_crew_response_stored_and_a_run_where_all_failed_as_run_failed()
+    {
+        await service.SubscribeAsync(receiver, "crew-response.stored", "run.failed");
+
+        await service.Bus.Publish(new CrewResponseStored { RunId = Guid.NewGuid(), UserUid = "u-1", ResponseId = 42, StoredAt = DateTimeOffset.UtcNow });
+        await service.Bus.Publish(Completed(Guid.NewGuid()) with { Succeeded = 0, Failed = 3 });
+        await service.Bus.Publish(Completed(Guid.NewGuid())); // run.completed: not subscribed
+
+        await Eventually.HoldsAsync(() => receiver.Processed.Count == 2, "both webhooks were processed");
+        var types = receiver.Received.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("type").GetString()).Order().ToList();
+        Assert.Equal(["crew-response.stored", "run.failed"], types);
+        Assert.All(receiver.Received, r => Assert.True(r.SignatureValid));
+        var stored = receiver.Received.Single(r => r.Body.Contains("crew-response.stored", StringComparison.Ordinal));
+        Assert.Equal(42, JsonDocument.Parse(stored.Body).RootElement.GetProperty("data").GetProperty("responseId").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_failing_receiver_is_retried_with_growing_delays_and_every_attempt_is_logged()
+    {
+        receiver.Answer = n => n <= 3 ? 500 : 200;
+        var subscription = await service.SubscribeAsync(receiver, "run.completed");
+
+        await service.Bus.Publish(Completed(Guid.NewGuid()));
+
+        await Eventually.HoldsAsync(() => receiver.Processed.Count == 1, "the fourth attempt got through", TimeSpan.FromSeconds(90));
+        var attempts = receiver.Received;
+        Assert.Equal([500, 500, 500, 200], attempts.Select(a => a.AnsweredWith));
+        Assert.Single(attempts.Select(a => a.WebhookId).Distinct());
+
+        // 0.2 s, 1.2 s, 4.8 s: each wait longer than the one before.
+        var gaps = attempts.Zip(attempts.Skip(1), (a, b) => b.At - a.At).ToList();
+        Assert.True(gaps[0] >= TimeSpan.FromSeconds(0.15), $"first retry after {gaps[0]}");
+        Assert.True(gaps[1] > gaps[0] && gaps[2] > gaps[1], $"gaps {string.Join(", ", gaps)}");
+
+        IReadOnlyList<JsonElement> logged = [];
+        await Eventually.HoldsAsync(async () => (logged = await service.AttemptsAsync(subscription)).Count == 4, "four attempts are logged");
+        Assert.Equal([1, 2, 3, 4], logged.Select(a => a.GetProperty("attempt").GetInt32()));
+        Assert.Equal([500, 500, 500, 200], logged.Select(a => a.GetProperty("statusCode").GetInt32()));
+        Assert.Equal("HTTP 500", logged[0].GetProperty("error").GetString());
+        Assert.Equal(JsonValueKind.Null, logged[3].GetProperty("nextAttemptAt").ValueKind);
+        Assert.NotEqual(JsonValueKind.Null, logged[3].GetProperty("deliveredAt").ValueKind);
+    }
+
+    [Fact]
+    public async Task A_delivery_cut_off_by_a_restart_is_sent_again_under_the_same_webhook_id()
+    {
+        await service.SubscribeAsync(receiver, "run.completed");
+        receiver.HoldNextRequest();
+
+        await service.Bus.Publish(Completed(Guid.NewGuid()));
+        await receiver.HeldRequestArrived.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        await service.StopAsync();
+        await service.StartAsync();
+
+        await Eventually.HoldsAsync(() => receiver.Processed.Count == 1, "the restarted service delivered the webhook");
+        var requests = receiver.Received;
+        Assert.Equal(2, requests.Count);
+        Assert.Equal(requests[0].WebhookId, requests[1].WebhookId);
+        Assert.All(requests, r => Assert.True(r.SignatureValid));
+    }
+}
