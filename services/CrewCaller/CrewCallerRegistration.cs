@@ -75,6 +75,7 @@ public static class CrewCallerRegistration
         services.AddHostedService<ClaimHeartbeat>();
         services.AddSingleton<CrewApiCircuit>();
         services.AddSingleton<CrewEndpoints>();
+        services.AddHostedService<CrewApiAvailabilityAnnouncer>();
         services.AddTransient<CrewApiInvoker>();
 
         // The generated client: Refit 16's reflection builder is not supported here. No resilience handler and no

@@ -39,6 +39,7 @@ public static class WebhooksRegistration
     {
         x.AddConsumer<CrewRunCompletedConsumer, CrewRunCompletedConsumerDefinition>();
         x.AddConsumer<CrewResponseStoredConsumer, CrewResponseStoredConsumerDefinition>();
+        x.AddConsumer<CrewApiAvailabilityChangedConsumer, CrewApiAvailabilityChangedConsumerDefinition>();
         return x;
     }
 }

@@ -63,6 +63,22 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_crew_endpoint_going_down_and_coming_back_is_delivered_as_unavailable_then_recovered()
+    {
+        await service.SubscribeAsync(receiver, "crew-api.unavailable", "crew-api.recovered");
+        var downAt = DateTimeOffset.UtcNow;
+
+        await service.Bus.Publish(new CrewApiAvailabilityChanged { Endpoint = "default", Available = false, ChangedAt = downAt });
+        await Eventually.HoldsAsync(() => receiver.Processed.Count == 1, "the unavailable webhook was processed");
+        await service.Bus.Publish(new CrewApiAvailabilityChanged { Endpoint = "default", Available = true, ChangedAt = downAt.AddSeconds(30) });
+        await Eventually.HoldsAsync(() => receiver.Processed.Count == 2, "the recovered webhook was processed");
+
+        var bodies = receiver.Received.Select(r => JsonDocument.Parse(r.Body).RootElement).ToList();
+        Assert.Equal(["crew-api.unavailable", "crew-api.recovered"], bodies.Select(b => b.GetProperty("type").GetString()));
+        Assert.All(bodies, b => Assert.Equal("default", b.GetProperty("data").GetProperty("endpoint").GetString()));
+    }
+
+    [Fact]
     public async Task A_failing_receiver_is_retried_with_growing_delays_and_every_attempt_is_logged()
     {
         receiver.Answer = n => n <= 3 ? 500 : 200;
