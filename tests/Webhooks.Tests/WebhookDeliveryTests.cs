@@ -63,6 +63,20 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_subscription_of_a_segment_gets_that_segments_runs_only()
+    {
+        await service.SubscribeAsync(receiver, "vip", ["run.completed"]);
+        var vipRun = Completed(Guid.NewGuid()) with { Segment = "vip" };
+
+        await service.Bus.Publish(Completed(Guid.NewGuid()) with { Segment = "all" });
+        await service.Bus.Publish(vipRun);
+
+        await Eventually.HoldsAsync(() => receiver.Processed.Count == 1, "the vip run's webhook was processed");
+        Assert.Equal(vipRun.RunId, JsonDocument.Parse(Assert.Single(receiver.Received).Body).RootElement.GetProperty("data").GetProperty("runId").GetGuid());
+        Assert.Equal(1, await service.ScalarAsync<long>("SELECT count(*) FROM webhooks.deliveries"));
+    }
+
+    [Fact]
     public async Task A_crew_endpoint_going_down_and_coming_back_is_delivered_as_unavailable_then_recovered()
     {
         await service.SubscribeAsync(receiver, "crew-api.unavailable", "crew-api.recovered");

@@ -50,9 +50,11 @@ public sealed class WebhooksService : RealInfrastructure
     }
 
     /// <summary>Creates a subscription of the receiver and hands the receiver its secret.</summary>
-    public async Task<Guid> SubscribeAsync(WebhookReceiver receiver, params string[] events)
+    public Task<Guid> SubscribeAsync(WebhookReceiver receiver, params string[] events) => SubscribeAsync(receiver, segment: null, events);
+
+    public async Task<Guid> SubscribeAsync(WebhookReceiver receiver, string? segment, string[] events)
     {
-        using var response = await Client.PostAsJsonAsync("/api/webhooks", new { url = receiver.Url, events });
+        using var response = await Client.PostAsJsonAsync("/api/webhooks", new { url = receiver.Url, events, segment });
         Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var data = json.RootElement.GetProperty("data");

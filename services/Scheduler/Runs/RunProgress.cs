@@ -224,7 +224,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     }
 
     private const string Completable = "status = 'running' AND fan_out_completed AND succeeded + failed = dispatched";
-    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at";
+    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at, segment";
 
     // The event carries completed_at as stored (microseconds), so PublishCompletedAsync can match it exactly.
     private async Task<IReadOnlyList<CrewRunCompleted>> ReadCompletionsAsync(NpgsqlCommand command, CancellationToken cancellationToken, bool log = true)
@@ -241,6 +241,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
                 Failed = reader.GetInt32(3),
                 Skipped = reader.GetInt32(4),
                 CompletedAt = reader.GetFieldValue<DateTimeOffset>(5),
+                Segment = reader.IsDBNull(6) ? null : reader.GetString(6),
             };
             if (log)
             {

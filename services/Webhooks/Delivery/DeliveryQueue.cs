@@ -26,7 +26,8 @@ public sealed partial class DeliveryQueue(NpgsqlDataSource dataSource, IOptions<
     private readonly WebhooksOptions settings = options.Value;
 
     /// <summary>
-    /// One delivery per enabled subscription that wants this event type, in one statement: a redelivered event meets
+    /// One delivery per enabled subscription that wants this event type (and, for an event of a segment, names no
+    /// segment or that one), in one statement: a redelivered event meets
     /// the unique (subscription, event) key and adds nothing, so the dedup and the write are one transaction.
     /// </summary>
     /// <returns>How many deliveries were added.</returns>
