@@ -120,6 +120,33 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_subscription_failing_for_longer_than_the_disable_time_is_disabled_and_says_why()
+    {
+        await service.StopAsync();
+        await service.StartAsync(new Dictionary<string, string?>(WebhooksService.TestSettings) { ["WEBHOOKS_DISABLE_AFTER_HOURS"] = "0.0005" }); // 1.8 s
+        receiver.Answer = _ => 503;
+        var subscription = await service.SubscribeAsync(receiver, "run.completed");
+
+        await service.Bus.Publish(Completed(Guid.NewGuid()));
+
+        JsonElement webhook = default;
+        await Eventually.HoldsAsync(
+            async () => !(webhook = await service.WebhookAsync(subscription)).GetProperty("enabled").GetBoolean(),
+            "the subscription was disabled");
+        Assert.Contains("last error: HTTP 503", webhook.GetProperty("disabledReason").GetString(), StringComparison.Ordinal);
+        var attemptsWhenDisabled = receiver.Received.Count;
+        Assert.True(attemptsWhenDisabled >= 2, $"{attemptsWhenDisabled} attempts");
+
+        // Disabled means no more attempts, and new events add no deliveries.
+        await service.Bus.Publish(Completed(Guid.NewGuid()));
+        await service.Bus.Publish(Completed(Guid.NewGuid()));
+        await Eventually.HoldsAsync(
+            async () => await service.QueueAckCountAsync("crew-run-completed") >= 3, "the later events were consumed", TimeSpan.FromSeconds(30));
+        Assert.Equal(1, await service.ScalarAsync<long>("SELECT count(*) FROM webhooks.deliveries"));
+        Assert.Equal(attemptsWhenDisabled, receiver.Received.Count);
+    }
+
+    [Fact]
     public async Task A_delivery_cut_off_by_a_restart_is_sent_again_under_the_same_webhook_id()
     {
         await service.SubscribeAsync(receiver, "run.completed");

@@ -62,6 +62,13 @@ public sealed class WebhooksService : RealInfrastructure
         return data.GetProperty("webhook").GetProperty("id").GetGuid();
     }
 
+    /// <summary>The subscription as <c>GET /api/webhooks/{id}</c> shows it.</summary>
+    public async Task<JsonElement> WebhookAsync(Guid subscription)
+    {
+        using var json = JsonDocument.Parse(await Client.GetStringAsync($"/api/webhooks/{subscription}"));
+        return json.RootElement.GetProperty("data").Clone();
+    }
+
     /// <summary>The subscription's delivery attempts as <c>GET /api/webhooks/{id}/deliveries</c> lists them, oldest first.</summary>
     public async Task<IReadOnlyList<JsonElement>> AttemptsAsync(Guid subscription)
     {
