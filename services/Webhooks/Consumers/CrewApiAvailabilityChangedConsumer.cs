@@ -15,5 +15,3 @@ public sealed class CrewApiAvailabilityChangedConsumer(DeliveryQueue queue) : IC
             $"{type}:{change.Endpoint}:{change.ChangedAt.ToUnixTimeMilliseconds()}", type, change.ChangedAt, change, segment: null, context.CancellationToken);
     }
 }
-
-public sealed class CrewApiAvailabilityChangedConsumerDefinition : WebhookEventConsumerDefinition<CrewApiAvailabilityChangedConsumer>;

@@ -18,5 +18,3 @@ public sealed class CrewResponseStoredConsumer(DeliveryQueue queue) : IConsumer<
             segment: null, context.CancellationToken);
     }
 }
-
-public sealed class CrewResponseStoredConsumerDefinition : WebhookEventConsumerDefinition<CrewResponseStoredConsumer>;

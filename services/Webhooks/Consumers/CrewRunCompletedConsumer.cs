@@ -17,5 +17,3 @@ public sealed class CrewRunCompletedConsumer(DeliveryQueue queue) : IConsumer<Cr
         return queue.EnqueueAsync(eventId, type, run.CompletedAt, run, run.Segment, context.CancellationToken);
     }
 }
-
-public sealed class CrewRunCompletedConsumerDefinition : WebhookEventConsumerDefinition<CrewRunCompletedConsumer>;
