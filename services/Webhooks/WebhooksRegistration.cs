@@ -38,6 +38,7 @@ public static class WebhooksRegistration
     public static IBusRegistrationConfigurator AddWebhooksConsumers(this IBusRegistrationConfigurator x)
     {
         x.AddConsumer<CrewRunCompletedConsumer, CrewRunCompletedConsumerDefinition>();
+        x.AddConsumer<CrewRunSkippedConsumer, CrewRunSkippedConsumerDefinition>();
         x.AddConsumer<CrewResponseStoredConsumer, CrewResponseStoredConsumerDefinition>();
         x.AddConsumer<CrewApiAvailabilityChangedConsumer, CrewApiAvailabilityChangedConsumerDefinition>();
         return x;

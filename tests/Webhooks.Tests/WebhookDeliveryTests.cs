@@ -46,17 +46,18 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_stored_answer_is_delivered_as_crew_response_stored_and_a_run_where_all_failed_as_run_failed()
+    public async Task A_stored_answer_a_run_where_all_failed_and_a_skipped_due_time_are_delivered_as_their_event_types()
     {
-        await service.SubscribeAsync(receiver, "crew-response.stored", "run.failed");
+        await service.SubscribeAsync(receiver, "crew-response.stored", "run.failed", "run.skipped");
 
         await service.Bus.Publish(new CrewResponseStored { RunId = Guid.NewGuid(), UserUid = "u-1", ResponseId = 42, StoredAt = DateTimeOffset.UtcNow });
         await service.Bus.Publish(Completed(Guid.NewGuid()) with { Succeeded = 0, Failed = 3 });
+        await service.Bus.Publish(new CrewRunSkipped { RunId = Guid.NewGuid(), ScheduleId = 1, Segment = "all", DueAt = DateTimeOffset.UtcNow });
         await service.Bus.Publish(Completed(Guid.NewGuid())); // run.completed: not subscribed
 
-        await Eventually.HoldsAsync(() => receiver.Processed.Count == 2, "both webhooks were processed");
+        await Eventually.HoldsAsync(() => receiver.Processed.Count == 3, "the three webhooks were processed");
         var types = receiver.Received.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("type").GetString()).Order().ToList();
-        Assert.Equal(["crew-response.stored", "run.failed"], types);
+        Assert.Equal(["crew-response.stored", "run.failed", "run.skipped"], types);
         Assert.All(receiver.Received, r => Assert.True(r.SignatureValid));
         var stored = receiver.Received.Single(r => r.Body.Contains("crew-response.stored", StringComparison.Ordinal));
         Assert.Equal(42, JsonDocument.Parse(stored.Body).RootElement.GetProperty("data").GetProperty("responseId").GetInt32());

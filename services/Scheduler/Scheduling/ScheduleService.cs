@@ -214,6 +214,7 @@ public sealed partial class ScheduleService(
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             LogSkipped(logger, observed.Name, due, skipped.Id, next);
+            await runStarter.PublishSkippedAsync(skipped, cancellationToken);
             return TickOutcome.RunSkipped;
         }
 

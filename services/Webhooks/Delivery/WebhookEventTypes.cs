@@ -9,6 +9,9 @@ public static class WebhookEventTypes
     /// <summary><c>CrewRunCompleted</c> where every dispatched user failed.</summary>
     public const string RunFailed = "run.failed";
 
+    /// <summary><c>CrewRunSkipped</c>: a due time found the previous run still going.</summary>
+    public const string RunSkipped = "run.skipped";
+
     /// <summary><c>CrewResponseStored</c>: one per stored answer.</summary>
     public const string CrewResponseStored = "crew-response.stored";
 
@@ -18,5 +21,5 @@ public static class WebhookEventTypes
     /// <summary><c>CrewApiAvailabilityChanged</c>: an endpoint's circuit closed again.</summary>
     public const string CrewApiRecovered = "crew-api.recovered";
 
-    public static readonly string[] All = [RunCompleted, RunFailed, CrewResponseStored, CrewApiUnavailable, CrewApiRecovered];
+    public static readonly string[] All = [RunCompleted, RunFailed, RunSkipped, CrewResponseStored, CrewApiUnavailable, CrewApiRecovered];
 }
