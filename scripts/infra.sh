@@ -18,8 +18,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 
 # Each service's PostgreSQL role and RabbitMQ user, as deploy/env/<service>.env names them. Locally a password is its
 # user name; the services refuse such a password in Production.
-export SCHEDULER_DB_PASSWORD=scheduler CREW_CALLER_DB_PASSWORD=crew_caller RESPONSE_STORE_DB_PASSWORD=response_store
-export SCHEDULER_RABBITMQ_PASSWORD=scheduler CREW_CALLER_RABBITMQ_PASSWORD=crew-caller RESPONSE_STORE_RABBITMQ_PASSWORD=response-store
+export SCHEDULER_DB_PASSWORD=scheduler CREW_CALLER_DB_PASSWORD=crew_caller RESPONSE_STORE_DB_PASSWORD=response_store WEBHOOKS_DB_PASSWORD=webhooks
+export SCHEDULER_RABBITMQ_PASSWORD=scheduler CREW_CALLER_RABBITMQ_PASSWORD=crew-caller RESPONSE_STORE_RABBITMQ_PASSWORD=response-store WEBHOOKS_RABBITMQ_PASSWORD=webhooks
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -76,7 +76,7 @@ SQL
   wait_for 30 "a password login as $DB_USER" env PGPASSWORD="$DB_PASSWORD" psql -h 127.0.0.1 -U "$DB_USER" -d "$DB_NAME" -tAqc "SELECT 1"
   ensure_users_table
   PGHOST=127.0.0.1 PGPORT=5432 PGUSER="$DB_USER" PGPASSWORD="$DB_PASSWORD" PGDATABASE="$DB_NAME" "$ROOT/deploy/postgres/provision.sh"
-  log "PostgreSQL ready on 127.0.0.1:5432 (database $DB_NAME; admin $DB_USER, services scheduler, crew_caller, response_store)"
+  log "PostgreSQL ready on 127.0.0.1:5432 (database $DB_NAME; admin $DB_USER, services scheduler, crew_caller, response_store, webhooks)"
 }
 
 # The host application's table, which the services' roles are granted: created, with demo users, only when absent.

@@ -2,7 +2,8 @@
 # Runs the whole CrewPlatform stack as processes on this machine, without Docker.
 #   scripts/run-local.sh up      RabbitMQ + PostgreSQL with the users table and each service's own role and user
 #                                (scripts/infra.sh up), one Release build, the fake crew API (unless CREW_API_URL is
-#                                set), then Scheduler :8081, CrewCaller :8082, ResponseStore :8083, Gateway :8080;
+#                                set), then Scheduler :8081, CrewCaller :8082, ResponseStore :8083, Webhooks :8084,
+#                                Gateway :8080;
 #                                waits until the gateway's /health/ready answers 200 and prints the URLs. The first
 #                                `up` generates the gateway's admin token into .run-local/admin-token and prints it
 #                                once (CREW_ADMIN_TOKEN from your environment wins). Run again, it starts only what
@@ -30,9 +31,9 @@ READY_TIMEOUT="${RUN_LOCAL_READY_TIMEOUT:-180}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 # Started in this order. Each has deploy/env/<name>.env and the assembly CrewPlatform.<last part of its folder>.
-SERVICES=(fake-crew-api scheduler crew-caller response-store gateway)
+SERVICES=(fake-crew-api scheduler crew-caller response-store webhooks gateway)
 declare -A FOLDER=([fake-crew-api]=tools/FakeCrewApi [scheduler]=services/Scheduler [crew-caller]=services/CrewCaller
-  [response-store]=services/ResponseStore [gateway]=services/Gateway)
+  [response-store]=services/ResponseStore [webhooks]=services/Webhooks [gateway]=services/Gateway)
 
 log() { printf '[run-local] %s\n' "$*" >&2; }
 assembly() { printf 'CrewPlatform.%s' "${FOLDER[$1]##*/}"; }
@@ -146,9 +147,9 @@ up() {
   done
 
   if [ -z "${CREW_API_URL:-}" ]; then wait_ready "the fake crew API" "$(url_of fake-crew-api)/stats" '[1-9][0-9][0-9]'; fi
-  for name in scheduler crew-caller response-store; do wait_ready "$name" "$(url_of "$name")/health/ready" 200; done
+  for name in scheduler crew-caller response-store webhooks; do wait_ready "$name" "$(url_of "$name")/health/ready" 200; done
   gateway="$(url_of gateway)"
-  wait_ready "the gateway (its health checks of Scheduler and ResponseStore)" "$gateway/health/ready" 200
+  wait_ready "the gateway (its health checks of Scheduler, ResponseStore and Webhooks)" "$gateway/health/ready" 200
   if [ "${RUN_LOCAL_MONITORING:-0}" = 1 ]; then monitoring_up; fi
 
   cat <<INFO

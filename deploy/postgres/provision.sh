@@ -19,5 +19,7 @@ psql -X -q -v ON_ERROR_STOP=1 \
   -v crew_caller_password="${CREW_CALLER_DB_PASSWORD:?set CREW_CALLER_DB_PASSWORD}" \
   -v response_store_role="${RESPONSE_STORE_DB_USER:-response_store}" \
   -v response_store_password="${RESPONSE_STORE_DB_PASSWORD:?set RESPONSE_STORE_DB_PASSWORD}" \
+  -v webhooks_role="${WEBHOOKS_DB_USER:-webhooks}" \
+  -v webhooks_password="${WEBHOOKS_DB_PASSWORD:?set WEBHOOKS_DB_PASSWORD}" \
   -f "$here/provision.sql"
-echo "[provision] PostgreSQL roles ${SCHEDULER_DB_USER:-scheduler}, ${CREW_CALLER_DB_USER:-crew_caller}, ${RESPONSE_STORE_DB_USER:-response_store} ready in database ${PGDATABASE:-?}" >&2
+echo "[provision] PostgreSQL roles ${SCHEDULER_DB_USER:-scheduler}, ${CREW_CALLER_DB_USER:-crew_caller}, ${RESPONSE_STORE_DB_USER:-response_store}, ${WEBHOOKS_DB_USER:-webhooks} ready in database ${PGDATABASE:-?}" >&2

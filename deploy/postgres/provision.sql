@@ -1,6 +1,7 @@
 -- CrewPlatform's database roles, one login role per service, each the owner of its own schema and nothing else:
 --   scheduler       schema scheduler; reads the host application's public.users
 --   crew_caller     schema crew_caller
+--   webhooks        schema webhooks
 --   response_store  schema response_store (its migrations history) and public.crew_responses, the table the original
 --                   application kept in public: the one role that may create tables in public; reads users and
 --                   references it (crew_responses.user_uid)
@@ -13,7 +14,9 @@ SELECT set_config('crewplatform.scheduler_role', :'scheduler_role', false),
        set_config('crewplatform.crew_caller_role', :'crew_caller_role', false),
        set_config('crewplatform.crew_caller_password', :'crew_caller_password', false),
        set_config('crewplatform.response_store_role', :'response_store_role', false),
-       set_config('crewplatform.response_store_password', :'response_store_password', false) \g /dev/null
+       set_config('crewplatform.response_store_password', :'response_store_password', false),
+       set_config('crewplatform.webhooks_role', :'webhooks_role', false),
+       set_config('crewplatform.webhooks_password', :'webhooks_password', false) \g /dev/null
 
 DO $provision$
 DECLARE
@@ -29,7 +32,8 @@ BEGIN
         SELECT * FROM (VALUES
             ('scheduler', scheduler_role, current_setting('crewplatform.scheduler_password')),
             ('crew_caller', current_setting('crewplatform.crew_caller_role'), current_setting('crewplatform.crew_caller_password')),
-            ('response_store', response_store_role, current_setting('crewplatform.response_store_password'))
+            ('response_store', response_store_role, current_setting('crewplatform.response_store_password')),
+            ('webhooks', current_setting('crewplatform.webhooks_role'), current_setting('crewplatform.webhooks_password'))
         ) AS s(schema_name, role_name, password)
     LOOP
         IF EXISTS (SELECT FROM pg_roles WHERE rolname = service.role_name) THEN

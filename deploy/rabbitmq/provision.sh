@@ -5,9 +5,9 @@
 #   RABBITMQ_MANAGEMENT_URL                         default http://127.0.0.1:15672
 #   RABBITMQ_ADMIN_USER, RABBITMQ_ADMIN_PASSWORD    an administrator of the broker (required)
 #   CREW_RABBITMQ_VHOST                             default crewplatform
-#   SCHEDULER_RABBITMQ_PASSWORD, CREW_CALLER_RABBITMQ_PASSWORD, RESPONSE_STORE_RABBITMQ_PASSWORD (required)
-#   SCHEDULER_RABBITMQ_USER, CREW_CALLER_RABBITMQ_USER, RESPONSE_STORE_RABBITMQ_USER
-#                                                   default scheduler, crew-caller, response-store
+#   SCHEDULER_RABBITMQ_PASSWORD, CREW_CALLER_RABBITMQ_PASSWORD, RESPONSE_STORE_RABBITMQ_PASSWORD, WEBHOOKS_RABBITMQ_PASSWORD (required)
+#   SCHEDULER_RABBITMQ_USER, CREW_CALLER_RABBITMQ_USER, RESPONSE_STORE_RABBITMQ_USER, WEBHOOKS_RABBITMQ_USER
+#                                                   default scheduler, crew-caller, response-store, webhooks
 # POSIX sh and curl only (the compose container is curlimages/curl). Waits up to 60 s for the API. Idempotent: run
 # again, it sets the passwords again and takes away any right a user has on another virtual host.
 set -eu
@@ -48,4 +48,5 @@ JSON
 provision_user "${SCHEDULER_RABBITMQ_USER:-scheduler}" "${SCHEDULER_RABBITMQ_PASSWORD:?set SCHEDULER_RABBITMQ_PASSWORD}"
 provision_user "${CREW_CALLER_RABBITMQ_USER:-crew-caller}" "${CREW_CALLER_RABBITMQ_PASSWORD:?set CREW_CALLER_RABBITMQ_PASSWORD}"
 provision_user "${RESPONSE_STORE_RABBITMQ_USER:-response-store}" "${RESPONSE_STORE_RABBITMQ_PASSWORD:?set RESPONSE_STORE_RABBITMQ_PASSWORD}"
-echo "[provision] RabbitMQ virtual host $vhost ready for ${SCHEDULER_RABBITMQ_USER:-scheduler}, ${CREW_CALLER_RABBITMQ_USER:-crew-caller}, ${RESPONSE_STORE_RABBITMQ_USER:-response-store}" >&2
+provision_user "${WEBHOOKS_RABBITMQ_USER:-webhooks}" "${WEBHOOKS_RABBITMQ_PASSWORD:?set WEBHOOKS_RABBITMQ_PASSWORD}"
+echo "[provision] RabbitMQ virtual host $vhost ready for ${SCHEDULER_RABBITMQ_USER:-scheduler}, ${CREW_CALLER_RABBITMQ_USER:-crew-caller}, ${RESPONSE_STORE_RABBITMQ_USER:-response-store}, ${WEBHOOKS_RABBITMQ_USER:-webhooks}" >&2

@@ -84,6 +84,7 @@ public static class CrewCallerRegistration
         services.AddSingleton<CrewEndpoints>();
         services.AddMetrics();
         services.AddSingleton<CrewCallerMetrics>();
+        services.AddHostedService<CrewApiAvailabilityAnnouncer>();
         services.AddTransient<CrewApiInvoker>();
 
         // The generated client: Refit 16's reflection builder is not supported here. No resilience handler and no

@@ -72,6 +72,9 @@ public sealed class GatewayOptions : IValidatableObject
     [ConfigurationKeyName("GATEWAY_RESPONSE_STORE_URL")]
     public string ResponseStoreUrl { get; set; } = "http://127.0.0.1:8083";
 
+    [ConfigurationKeyName("GATEWAY_WEBHOOKS_URL")]
+    public string WebhooksUrl { get; set; } = "http://127.0.0.1:8084";
+
     [ConfigurationKeyName("GATEWAY_BACKEND_TIMEOUT_SECONDS")]
     [Range(1, int.MaxValue, ErrorMessage = "GATEWAY_BACKEND_TIMEOUT_SECONDS must be a whole number of seconds > 0")]
     public int BackendTimeoutSeconds { get; set; } = 100;
@@ -90,6 +93,7 @@ public sealed class GatewayOptions : IValidatableObject
     {
         ["scheduler"] = SchedulerUrl,
         ["response-store"] = ResponseStoreUrl,
+        ["webhooks"] = WebhooksUrl,
     };
 
     /// <summary>The entries of <c>CREW_GATEWAY_KNOWN_PROXIES</c>, each an address or a network; both null for an entry that is neither.</summary>
@@ -136,6 +140,11 @@ public sealed class GatewayOptions : IValidatableObject
         if (!HttpUrl.IsAbsoluteHttp(ResponseStoreUrl))
         {
             yield return new ValidationResult("GATEWAY_RESPONSE_STORE_URL must be an absolute http:// or https:// URL", [nameof(ResponseStoreUrl)]);
+        }
+
+        if (!HttpUrl.IsAbsoluteHttp(WebhooksUrl))
+        {
+            yield return new ValidationResult("GATEWAY_WEBHOOKS_URL must be an absolute http:// or https:// URL", [nameof(WebhooksUrl)]);
         }
     }
 

@@ -20,4 +20,7 @@ public sealed record CrewRunCompleted
 
     /// <summary>When the run completed.</summary>
     public required DateTimeOffset CompletedAt { get; init; }
+
+    /// <summary>The segment of users the run covered (<c>all</c> for every user); null for a run of listed users and in older messages.</summary>
+    public string? Segment { get; init; }
 }

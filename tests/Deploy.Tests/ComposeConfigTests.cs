@@ -27,7 +27,7 @@ public sealed partial class ComposeConfigTests : IDisposable
         Assert.Contains("CREW_ADMIN_TOKEN", Secrets);
         Assert.Contains("POSTGRES_PASSWORD", Secrets);
         Assert.Contains("RABBITMQ_ADMIN_PASSWORD", Secrets);
-        foreach (var service in new[] { "SCHEDULER", "CREW_CALLER", "RESPONSE_STORE" })
+        foreach (var service in new[] { "SCHEDULER", "CREW_CALLER", "RESPONSE_STORE", "WEBHOOKS" })
         {
             Assert.Contains($"{service}_DB_PASSWORD", Secrets);
             Assert.Contains($"{service}_RABBITMQ_PASSWORD", Secrets);

@@ -17,6 +17,7 @@ public sealed class ProvisionedDatabase : RealInfrastructure
         ["SCHEDULER"] = "scheduler",
         ["CREW_CALLER"] = "crew_caller",
         ["RESPONSE_STORE"] = "response_store",
+        ["WEBHOOKS"] = "webhooks",
     };
 
     private static readonly Dictionary<string, string> ServiceBuilds = new()
@@ -24,6 +25,7 @@ public sealed class ProvisionedDatabase : RealInfrastructure
         ["SCHEDULER"] = "Scheduler",
         ["CREW_CALLER"] = "CrewCaller",
         ["RESPONSE_STORE"] = "ResponseStore",
+        ["WEBHOOKS"] = "Webhooks",
     };
 
     private readonly Dictionary<string, string> passwords = [];

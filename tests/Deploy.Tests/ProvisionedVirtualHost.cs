@@ -10,7 +10,7 @@ namespace CrewPlatform.Deploy.Tests;
 /// </summary>
 public sealed class ProvisionedVirtualHost : RealInfrastructure
 {
-    public static readonly string[] Services = ["SCHEDULER", "CREW_CALLER", "RESPONSE_STORE"];
+    public static readonly string[] Services = ["SCHEDULER", "CREW_CALLER", "RESPONSE_STORE", "WEBHOOKS"];
 
     private readonly Dictionary<string, string> passwords = [];
 

@@ -174,6 +174,7 @@ public sealed class ScheduleTests(SchedulerDatabase database) : IClassFixture<Sc
         Assert.Equal((RunStatus.Skipped, Start.AddMinutes(60), Start.AddMinutes(60)), (runs[1].Status, runs[1].DueAt!.Value, runs[1].CompletedAt!.Value));
         Assert.Equal(0, runs[1].Dispatched);
         Assert.Equal(Start.AddMinutes(90), (await host.GetScheduleAsync()).NextDueAt);
+        Assert.True(await host.Harness.Published.Any<CrewPlatform.Contracts.CrewRunSkipped>(m => m.Context.Message.RunId == runs[1].Id && m.Context.Message.DueAt == Start.AddMinutes(60)));
     }
 
     [Fact]

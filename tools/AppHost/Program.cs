@@ -14,6 +14,7 @@ var rabbitPassword = builder.AddParameter("rabbitmq-password", secret: true);
 string[] supplied =
 [
     "ASPNETCORE_URLS", "ConnectionStrings__Postgres", "RabbitMq__", "CREW_API_URL", "GATEWAY_SCHEDULER_URL", "GATEWAY_RESPONSE_STORE_URL",
+    "GATEWAY_WEBHOOKS_URL",
 ];
 
 IResourceBuilder<ProjectResource> Service<TProject>(string name) where TProject : IProjectMetadata, new()
@@ -47,11 +48,14 @@ var crewApiUrl = ReferenceExpression.Create($"{fakeCrewApi.GetEndpoint("http")}/
 var scheduler = Backend<Projects.CrewPlatform_Scheduler>("scheduler").WithEnvironment("CREW_API_URL", crewApiUrl);
 Backend<Projects.CrewPlatform_CrewCaller>("crew-caller").WithEnvironment("CREW_API_URL", crewApiUrl).WaitFor(fakeCrewApi);
 var responseStore = Backend<Projects.CrewPlatform_ResponseStore>("response-store");
+var webhooks = Backend<Projects.CrewPlatform_Webhooks>("webhooks");
 
 Service<Projects.CrewPlatform_Gateway>("gateway")
     .WithEnvironment("GATEWAY_SCHEDULER_URL", scheduler.GetEndpoint("http"))
     .WithEnvironment("GATEWAY_RESPONSE_STORE_URL", responseStore.GetEndpoint("http"))
+    .WithEnvironment("GATEWAY_WEBHOOKS_URL", webhooks.GetEndpoint("http"))
     .WaitFor(scheduler)
-    .WaitFor(responseStore);
+    .WaitFor(responseStore)
+    .WaitFor(webhooks);
 
 builder.Build().Run();

@@ -39,6 +39,12 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
     private DateTimeOffset openedAt;
     private TaskCompletionSource changed = NewSignal();
 
+    /// <summary>
+    /// Raised, outside the circuit's lock, with the endpoint's name and false when the circuit opens, true when a probe
+    /// closes it again; a failed probe that keeps it open raises nothing.
+    /// </summary>
+    public event Action<string, bool>? AvailabilityChanged;
+
     /// <summary>The circuit's state now, for metrics and tests.</summary>
     public CrewApiCircuitState State
     {
@@ -82,6 +88,18 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
     /// <returns>Whether an unavailable attempt counts against the user's <c>CREW_MAX_ATTEMPTS</c>: not when the circuit was open or this attempt tripped it, since the API, not the user, is the problem.</returns>
     private bool Record(CircuitPermit permit, bool available)
     {
+        bool? availabilityChangedTo = null;
+        var counts = Record(permit, available, ref availabilityChangedTo);
+        if (availabilityChangedTo is { } nowAvailable)
+        {
+            AvailabilityChanged?.Invoke(endpoint, nowAvailable);
+        }
+
+        return counts;
+    }
+
+    private bool Record(CircuitPermit permit, bool available, ref bool? availabilityChangedTo)
+    {
         lock (gate)
         {
             var now = timeProvider.GetUtcNow();
@@ -92,6 +110,7 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
                     ClearWindow();
                     SetState(CrewApiCircuitState.Closed);
                     LogClosed(logger, endpoint);
+                    availabilityChangedTo = true;
                 }
                 else
                 {
@@ -132,6 +151,7 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
             ClearWindow();
             openedAt = now;
             SetState(CrewApiCircuitState.Open);
+            availabilityChangedTo = false;
             return false;
         }
     }

@@ -14,6 +14,7 @@ public static class DocsApi
             .WithTitle("CrewPlatform API")
             .AddDocument("scheduler", "Scheduler", "/openapi/scheduler.json", isDefault: true)
             .AddDocument("crew-responses", "Crew responses", "/openapi/crew-responses.json")
+            .AddDocument("webhooks", "Webhooks", "/openapi/webhooks.json")
             // "Try it" goes to this gateway (with the token), never to a backend's internal address.
             .AddServer("/", "CrewPlatform gateway")
             // Nothing from the internet: the page's scripts are served by the gateway itself; its default fonts and

@@ -226,7 +226,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     }
 
     private const string Completable = "status = 'running' AND fan_out_completed AND succeeded + failed = dispatched";
-    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at, started_at";
+    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at, segment, started_at";
 
     // The event carries completed_at as stored (microseconds), so PublishCompletedAsync can match it exactly.
     private async Task<IReadOnlyList<CrewRunCompleted>> ReadCompletionsAsync(NpgsqlCommand command, CancellationToken cancellationToken, bool log = true)
@@ -243,11 +243,12 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
                 Failed = reader.GetInt32(3),
                 Skipped = reader.GetInt32(4),
                 CompletedAt = reader.GetFieldValue<DateTimeOffset>(5),
+                Segment = reader.IsDBNull(6) ? null : reader.GetString(6),
             };
             if (log)
             {
                 LogCompleted(logger, completed.RunId, completed.Dispatched, completed.Succeeded, completed.Failed, completed.Skipped);
-                metrics.RunCompleted(completed, reader.GetFieldValue<DateTimeOffset>(6));
+                metrics.RunCompleted(completed, reader.GetFieldValue<DateTimeOffset>(7));
             }
 
             completions.Add(completed);

@@ -119,6 +119,24 @@ public sealed partial class RunStarter(
     /// (or this process die before it), the run stays running with no page recorded, and the reconciler publishes the
     /// first page once the fan-out has stalled: the run is not lost, and does not block the schedule for good.
     /// </summary>
+    /// <summary>
+    /// Announces a skipped due time (for webhooks' <c>run.skipped</c>). After the commit, and best effort: a skip is a
+    /// notice, not work the platform owes, so one lost while the broker is away is logged rather than re-driven.
+    /// </summary>
+    public async Task PublishSkippedAsync(Run run, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await publishEndpoint.Publish(
+                new CrewRunSkipped { RunId = run.Id, ScheduleId = run.ScheduleId, Segment = run.Segment, DueAt = run.DueAt ?? run.StartedAt },
+                cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            LogSkipNotAnnounced(logger, ex, run.Id);
+        }
+    }
+
     public async Task PublishFirstPageAsync(Run run, CancellationToken cancellationToken)
     {
         try
@@ -130,6 +148,9 @@ public sealed partial class RunStarter(
             LogPublishFailed(logger, ex, run.Id, settings.FanOutStallSeconds);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped run {RunId} not announced")]
+    private static partial void LogSkipNotAnnounced(ILogger logger, Exception exception, Guid runId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Manual run {RunId} started (segment {Segment}, endpoint {Endpoint})")]
     private static partial void LogManualRun(ILogger logger, Guid runId, string? segment, string endpoint);

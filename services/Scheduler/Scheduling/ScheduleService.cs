@@ -217,6 +217,7 @@ public sealed partial class ScheduleService(
             await transaction.CommitAsync(cancellationToken);
             LogSkipped(logger, observed.Name, due, skipped.Id, next);
             metrics.RunSkipped();
+            await runStarter.PublishSkippedAsync(skipped, cancellationToken);
             return TickOutcome.RunSkipped;
         }
 

@@ -129,6 +129,21 @@ public sealed class CrewApiCircuitTests
         Assert.Equal(0, metrics.Observe("crew_circuit_open", ("endpoint", "default")));
     }
 
+    [Fact]
+    public async Task It_announces_opening_and_closing_but_not_a_failed_probe()
+    {
+        var changes = new List<(string Endpoint, bool Available)>();
+        circuit.AvailabilityChanged += (endpoint, available) => changes.Add((endpoint, available));
+
+        await TripAsync();
+        clock.Advance(TimeSpan.FromSeconds(10));
+        (await circuit.EnterAsync(CancellationToken.None)).Record(available: false);
+        clock.Advance(TimeSpan.FromSeconds(10));
+        (await circuit.EnterAsync(CancellationToken.None)).Record(available: true);
+
+        Assert.Equal([("default", false), ("default", true)], changes);
+    }
+
     private async Task<bool> RecordAsync(bool available)
     {
         using var permit = await circuit.EnterAsync(CancellationToken.None);

@@ -20,14 +20,20 @@ public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings
 {
     public const string Token = "test-admin-token";
 
-    /// <summary>Settings for a gateway in front of the given backends, probing them every 250 ms so health changes show at once.</summary>
+    /// <summary>
+    /// Settings for a gateway in front of the given backends, probing them every 250 ms so health changes show at once.
+    /// The webhooks cluster goes to the scheduler's backend: the gateway's tests look at two backends, and its readiness
+    /// waits for every cluster.
+    /// </summary>
     public static Dictionary<string, string?> SettingsFor(string schedulerUrl, string responseStoreUrl) => new()
     {
         ["CREW_ADMIN_TOKEN"] = Token,
         ["GATEWAY_SCHEDULER_URL"] = schedulerUrl,
         ["GATEWAY_RESPONSE_STORE_URL"] = responseStoreUrl,
+        ["GATEWAY_WEBHOOKS_URL"] = schedulerUrl,
         ["ReverseProxy:Clusters:scheduler:HealthCheck:Active:Interval"] = "00:00:00.250",
         ["ReverseProxy:Clusters:response-store:HealthCheck:Active:Interval"] = "00:00:00.250",
+        ["ReverseProxy:Clusters:webhooks:HealthCheck:Active:Interval"] = "00:00:00.250",
     };
 
     public CapturedLogs Logs { get; } = new();

@@ -1,0 +1,150 @@
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using CrewPlatform.ServiceDefaults;
+using CrewPlatform.Webhooks.Delivery;
+using CrewPlatform.Webhooks.Persistence;
+using Microsoft.EntityFrameworkCore;
+
+namespace CrewPlatform.Webhooks.Apis;
+
+/// <summary>A new subscription: where to POST, which event types, and optionally only the runs of one segment.</summary>
+public sealed record NewWebhook(string? Url, string[]? Events, string? Segment);
+
+public sealed record WebhookView(
+    Guid Id, string Url, string[] Events, string? Segment, DateTimeOffset CreatedAt, bool Enabled, DateTimeOffset? DisabledAt, string? DisabledReason)
+{
+    public static WebhookView Of(Subscription s) =>
+        new(s.Id, s.Url, s.EventTypes, s.Segment, s.CreatedAt, s.DisabledAt is null, s.DisabledAt, s.DisabledReason);
+}
+
+/// <summary>A subscription as created or rotated: the only time its secret is shown.</summary>
+public sealed record WebhookWithSecret(WebhookView Webhook, string Secret);
+
+public sealed record DeliveryAttemptView(
+    string WebhookId, string EventType, string EventId, int Attempt, DateTimeOffset StartedAt, int? StatusCode, string? Error, long DurationMs,
+    DateTimeOffset? NextAttemptAt, DateTimeOffset? DeliveredAt);
+
+/// <summary>
+/// <c>/api/webhooks</c>: subscriptions to the platform's events, signed per Standard Webhooks. Every change is an admin
+/// action at the gateway.
+/// </summary>
+public static partial class WebhooksApi
+{
+    public const int MaxDeliveryRows = 200;
+
+    public static IEndpointRouteBuilder MapWebhooksApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/webhooks");
+        api.MapGet("/", ListAsync);
+        api.MapPost("/", CreateAsync);
+        api.MapGet("/{id}", GetAsync);
+        api.MapDelete("/{id}", DeleteAsync);
+        api.MapPost("/{id}/rotate-secret", RotateSecretAsync);
+        api.MapGet("/{id}/deliveries", DeliveriesAsync);
+        return app;
+    }
+
+    public static async Task<IResult> ListAsync(WebhooksDbContext db, CancellationToken cancellationToken)
+    {
+        var subscriptions = await db.Subscriptions.AsNoTracking().OrderBy(s => s.CreatedAt).ToListAsync(cancellationToken);
+        return ApiResults.Ok(subscriptions.Select(WebhookView.Of).ToList(), count: subscriptions.Count);
+    }
+
+    public static async Task<IResult> GetAsync(string id, WebhooksDbContext db, CancellationToken cancellationToken) =>
+        await FindAsync(id, db, cancellationToken) is { } subscription
+            ? ApiResults.Ok(WebhookView.Of(subscription))
+            : ApiResults.NotFound("Webhook not found");
+
+    public static async Task<IResult> CreateAsync(
+        NewWebhook body, WebhooksDbContext db, WebhookTargets targets, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        if (body.Events is not { Length: > 0 } events || events.Any(e => !WebhookEventTypes.All.Contains(e, StringComparer.Ordinal)))
+        {
+            return ApiResults.BadRequest($"events must list one or more of: {string.Join(", ", WebhookEventTypes.All)}");
+        }
+
+        if (body.Segment is { } segment && !SegmentName().IsMatch(segment))
+        {
+            return ApiResults.BadRequest("segment must be 1 to 64 lower-case letters, digits, dashes and underscores");
+        }
+
+        if (await targets.RefusalAsync(body.Url, cancellationToken) is { } refusal)
+        {
+            return ApiResults.BadRequest(refusal);
+        }
+
+        var subscription = new Subscription
+        {
+            Id = Guid.NewGuid(),
+            Url = body.Url!,
+            EventTypes = events.Distinct(StringComparer.Ordinal).ToArray(),
+            Segment = body.Segment,
+            Secret = NewSecret(),
+            CreatedAt = clock.GetUtcNow(),
+        };
+        db.Subscriptions.Add(subscription);
+        await db.SaveChangesAsync(cancellationToken);
+        return ApiResults.Created($"/api/webhooks/{subscription.Id}", new WebhookWithSecret(WebhookView.Of(subscription), subscription.Secret));
+    }
+
+    public static async Task<IResult> DeleteAsync(string id, WebhooksDbContext db, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(id, db, cancellationToken) is not { } subscription)
+        {
+            return ApiResults.NotFound("Webhook not found");
+        }
+
+        // Its pending deliveries and their log go with it (ON DELETE CASCADE).
+        db.Subscriptions.Remove(subscription);
+        await db.SaveChangesAsync(cancellationToken);
+        return ApiResults.Message("Webhook deleted");
+    }
+
+    /// <summary>A new secret, effective for the next attempt of every delivery, pending ones included.</summary>
+    public static async Task<IResult> RotateSecretAsync(string id, WebhooksDbContext db, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(id, db, cancellationToken) is not { } subscription)
+        {
+            return ApiResults.NotFound("Webhook not found");
+        }
+
+        subscription.Secret = NewSecret();
+        await db.SaveChangesAsync(cancellationToken);
+        return ApiResults.Ok(new WebhookWithSecret(WebhookView.Of(subscription), subscription.Secret));
+    }
+
+    /// <summary>The latest attempts of the subscription's deliveries, newest first, with when each delivery is tried next.</summary>
+    public static async Task<IResult> DeliveriesAsync(string id, WebhooksDbContext db, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(id, db, cancellationToken) is not { } subscription)
+        {
+            return ApiResults.NotFound("Webhook not found");
+        }
+
+        var attempts = await (
+                from attempt in db.DeliveryAttempts
+                join delivery in db.Deliveries on attempt.DeliveryId equals delivery.Id
+                where delivery.SubscriptionId == subscription.Id
+                orderby attempt.StartedAt descending, attempt.Id descending
+                select new { delivery, attempt })
+            .AsNoTracking()
+            .Take(MaxDeliveryRows)
+            .ToListAsync(cancellationToken);
+        var views = attempts.Select(row => new DeliveryAttemptView(
+                row.delivery.WebhookId, row.delivery.EventType, row.delivery.EventId, row.attempt.Attempt, row.attempt.StartedAt,
+                row.attempt.StatusCode, row.attempt.Error, row.attempt.DurationMs, row.delivery.NextAttemptAt, row.delivery.DeliveredAt))
+            .ToList();
+        return ApiResults.Ok(views, count: views.Count);
+    }
+
+    private static async Task<Subscription?> FindAsync(string id, WebhooksDbContext db, CancellationToken cancellationToken) =>
+        Guid.TryParse(id, out var subscriptionId)
+            ? await db.Subscriptions.FirstOrDefaultAsync(s => s.Id == subscriptionId, cancellationToken)
+            : null;
+
+    /// <summary>A Standard Webhooks secret: <c>whsec_</c> and 32 random bytes in base64.</summary>
+    private static string NewSecret() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
+    private static partial Regex SegmentName();
+}

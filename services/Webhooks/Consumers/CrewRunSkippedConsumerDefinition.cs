@@ -1,0 +1,3 @@
+namespace CrewPlatform.Webhooks.Consumers;
+
+public sealed class CrewRunSkippedConsumerDefinition : WebhookEventConsumerDefinition<CrewRunSkippedConsumer>;

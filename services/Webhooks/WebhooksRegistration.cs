@@ -1,0 +1,46 @@
+using CrewPlatform.ServiceDefaults;
+using CrewPlatform.Webhooks.Apis;
+using CrewPlatform.Webhooks.Consumers;
+using CrewPlatform.Webhooks.Delivery;
+using CrewPlatform.Webhooks.Persistence;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace CrewPlatform.Webhooks;
+
+public static class WebhooksRegistration
+{
+    /// <summary>Settings, the database, the delivery queue and its dispatcher, and the bus with the events webhooks carry.</summary>
+    public static WebApplicationBuilder AddWebhooks(this WebApplicationBuilder builder)
+    {
+        builder.AddPostgresDbContext<WebApplicationBuilder, WebhooksDbContext>(WebhooksDbContext.Schema);
+        builder.AddValidatedOptions<WebhooksOptions>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<WebhookTargets>();
+        builder.Services.AddSingleton<DeliveryQueue>();
+        builder.Services.AddHttpClient(WebhookSender.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(services => services.GetRequiredService<WebhookTargets>().CreateHandler())
+            .ConfigureHttpClient((services, client) => client.Timeout = services.GetRequiredService<IOptions<WebhooksOptions>>().Value.Timeout);
+        builder.Services.AddHostedService<WebhookDispatcher>();
+        builder.AddMessaging(x => x.AddWebhooksConsumers());
+        return builder;
+    }
+
+    /// <summary><c>/api/webhooks</c>.</summary>
+    public static WebApplication MapWebhooks(this WebApplication app)
+    {
+        app.MapWebhooksApi();
+        return app;
+    }
+
+    /// <summary>The events that become deliveries, for the service's bus and for harness tests alike.</summary>
+    public static IBusRegistrationConfigurator AddWebhooksConsumers(this IBusRegistrationConfigurator x)
+    {
+        x.AddConsumer<CrewRunCompletedConsumer, CrewRunCompletedConsumerDefinition>();
+        x.AddConsumer<CrewRunSkippedConsumer, CrewRunSkippedConsumerDefinition>();
+        x.AddConsumer<CrewResponseStoredConsumer, CrewResponseStoredConsumerDefinition>();
+        x.AddConsumer<CrewApiAvailabilityChangedConsumer, CrewApiAvailabilityChangedConsumerDefinition>();
+        return x;
+    }
+}

@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using CrewPlatform.Contracts;
+using CrewPlatform.Testing;
+
+namespace CrewPlatform.Webhooks.Tests;
+
+/// <summary><c>/api/webhooks</c>: subscriptions, their secrets, and the targets they may not have.</summary>
+public sealed class WebhooksApiTests : IAsyncLifetime
+{
+    private static readonly Dictionary<string, string?> PrivateTargetsRefused =
+        new(WebhooksService.TestSettings) { ["WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = "false" };
+
+    private readonly WebhooksService service = new();
+
+    public Task InitializeAsync() => service.InitializeAsync();
+
+    public Task DisposeAsync() => service.DisposeAsync();
+
+    [Fact]
+    public async Task A_subscription_shows_its_secret_at_create_and_rotate_only_and_can_be_deleted()
+    {
+        using var created = await service.Client.PostAsJsonAsync("/api/webhooks",
+            new { url = "https://hooks.example.com/crew", events = new[] { "run.completed", "crew-api.unavailable" }, segment = "vip" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var createdJson = JsonDocument.Parse(await created.Content.ReadAsStringAsync());
+        var data = createdJson.RootElement.GetProperty("data");
+        var secret = data.GetProperty("secret").GetString()!;
+        Assert.StartsWith("whsec_", secret, StringComparison.Ordinal);
+        var id = data.GetProperty("webhook").GetProperty("id").GetGuid();
+        Assert.Equal($"/api/webhooks/{id}", created.Headers.Location?.ToString());
+
+        var listed = await service.Client.GetStringAsync("/api/webhooks");
+        Assert.Contains("hooks.example.com", listed, StringComparison.Ordinal);
+        Assert.Contains("\"segment\":\"vip\"", listed, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, listed, StringComparison.Ordinal);
+        Assert.DoesNotContain("whsec_", await service.Client.GetStringAsync($"/api/webhooks/{id}"), StringComparison.Ordinal);
+
+        using var rotated = await service.Client.PostAsync($"/api/webhooks/{id}/rotate-secret", null);
+        using var rotatedJson = JsonDocument.Parse(await rotated.Content.ReadAsStringAsync());
+        var newSecret = rotatedJson.RootElement.GetProperty("data").GetProperty("secret").GetString();
+        Assert.StartsWith("whsec_", newSecret, StringComparison.Ordinal);
+        Assert.NotEqual(secret, newSecret);
+
+        Assert.Equal(HttpStatusCode.OK, (await service.Client.DeleteAsync($"/api/webhooks/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await service.Client.GetAsync($"/api/webhooks/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await service.Client.DeleteAsync($"/api/webhooks/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await service.Client.GetAsync("/api/webhooks/not-a-guid/deliveries")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"url":"ftp://example.com/x","events":["run.completed"]}""", "url must be")]
+    [InlineData("""{"url":"https://example.com/x","events":[]}""", "events must list")]
+    [InlineData("""{"url":"https://example.com/x","events":["run.exploded"]}""", "events must list")]
+    [InlineData("""{"url":"https://example.com/x","events":["run.completed"],"segment":"Not A Segment"}""", "segment must be")]
+    [InlineData("""{"url":"https://user:pw@example.com/x","events":["run.completed"]}""", "credentials")]
+    [InlineData("""{"url":"https://example.com/x","events":"run.completed"}""", "not valid JSON")]
+    public async Task Bad_subscriptions_are_refused_with_the_error_envelope(string body, string error)
+    {
+        using var response = await service.Client.PostAsync("/api/webhooks", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.False(json.RootElement.GetProperty("success").GetBoolean());
+        Assert.Contains(error, json.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Loopback_link_local_and_private_targets_are_refused_unless_allowed()
+    {
+        await service.StopAsync();
+        await service.StartAsync(PrivateTargetsRefused);
+        string[] urls =
+        [
+            "http://10.0.0.1/hook", "http://127.0.0.1:8080/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]/hook",
+            "http://192.168.1.10/hook", "http://[::ffff:127.0.0.1]/hook", "http://localhost/hook",
+        ];
+        foreach (var url in urls)
+        {
+            using var response = await service.Client.PostAsJsonAsync("/api/webhooks", new { url, events = new[] { "run.completed" } });
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{url}: {response.StatusCode}");
+            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            Assert.Contains("refused", json.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, await service.ScalarAsync<long>("SELECT count(*) FROM webhooks.subscriptions"));
+    }
+
+    [Fact]
+    public async Task A_target_that_became_private_is_refused_at_send_time()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var subscription = await service.SubscribeAsync(receiver, "run.completed"); // allowed while the service allows private targets
+
+        await service.StopAsync();
+        await service.StartAsync(PrivateTargetsRefused);
+        await service.Bus.Publish(new CrewRunCompleted
+        {
+            RunId = Guid.NewGuid(), Dispatched = 1, Succeeded = 1, Failed = 0, Skipped = 0, CompletedAt = DateTimeOffset.UtcNow,
+        });
+
+        IReadOnlyList<JsonElement> attempts = [];
+        await Eventually.HoldsAsync(async () => (attempts = await service.AttemptsAsync(subscription)).Count >= 1, "the attempt is logged");
+        Assert.Contains("refused", attempts[0].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, attempts[0].GetProperty("statusCode").ValueKind);
+        Assert.NotEqual(JsonValueKind.Null, attempts[0].GetProperty("nextAttemptAt").ValueKind);
+        Assert.Empty(receiver.Received);
+    }
+}
