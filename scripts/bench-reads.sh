@@ -49,7 +49,7 @@ psql_admin -d "$NAME" <<SQL
 INSERT INTO users (uid, context, goal)
   SELECT 'reads-' || lpad(i::text, 7, '0'), 'Business ' || i, 'Goal ' || i FROM generate_series(1, $USERS) AS i;
 INSERT INTO crew_responses (user_uid, request_context, request_goal, response_data, created_at)
-  SELECT 'reads-' || lpad((1 + (i * 7919) % $USERS)::text, 7, '0'), 'Business', 'Goal',
+  SELECT 'reads-' || lpad((1 + (i::bigint * 7919) % $USERS)::text, 7, '0'), 'Business', 'Goal',
          '{"Questions":[{"Question 1":"Who buys?","Answers":["Riders","Shops"]}]}',
          (now() AT TIME ZONE 'utc') - (i * (interval '1 year' / $ROWS))
   FROM generate_series(1, $ROWS) AS i;
