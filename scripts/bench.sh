@@ -172,7 +172,7 @@ while :; do
 done
 end_ns=$(date +%s%N)
 stop_sampling
-python3 -c 'import json,sys; r=json.loads(sys.argv[1])["data"]; print(f"# crewplatform run: dispatched={r[\"dispatched\"]} succeeded={r[\"succeeded\"]} failed={r[\"failed\"]} skipped={r[\"skipped\"]}")' "$run"
+python3 -c 'import json,sys; r=json.loads(sys.argv[1])["data"]; print("# crewplatform run: " + " ".join(f"{k}={r[k]}" for k in ("dispatched", "succeeded", "failed", "skipped")))' "$run"
 echo "crewplatform $(( (end_ns - start_ns) / 1000000 ))" >"$WORK/makespans"
 scripts/run-local.sh down >/dev/null 2>&1
 
