@@ -1,36 +1,147 @@
 #!/usr/bin/env bash
-# A first benchmark (not a test): how close one run gets to the ideal makespan N*L/C.
-#   scripts/bench.sh                      N=2000 users, fake crew latency L=200 ms, CREW_MAX_CONCURRENCY C=32
-#   N=500 L=1000 C=16 scripts/bench.sh
-# Brings the local stack up (scripts/run-local.sh) on a private database and RabbitMQ virtual host, loads N users,
-# triggers run-now through the gateway, waits until the run completes and prints N, L, C, the measured makespan,
-# the ideal N*L/C and their ratio. Stops the stack and removes the database and virtual host afterwards.
+# The benchmark (not a test): CrewPlatform and, when PEER_DIR is set, the Hangfire + PostgreSQL peer, one after the
+# other in one invocation, on the same fake crew API with the same N users, latency L ms and concurrency C.
+#   scripts/bench.sh [scenario]      quick (default): N=1000 L=0 C=32
+#                                    throughput:      N=5000 L=0 C=32
+#                                    latency:         N=2000 L=200 C=32
+#                                    slow:            N=500 L=1000 C=64
+#                                    memory:          N=100000 L=0 C=32 (is RSS flat in N?)
+#   N=300 L=50 C=8 scripts/bench.sh   N, L and C from the environment win over the scenario's
+#   PEER_DIR=<peers folder>           holds run-hangfire.sh and fakecrew/fakecrew.py; without it the peer is skipped
+#                                     and CrewPlatform runs against its own fake (tools/FakeCrewApi)
+# For each it prints the makespan (run-now to the run's completion; the peer's own clock from its fan-out), the
+# ideal N*L/C, their ratio, users per second, CPU ms per user (utime+stime of every process of the stack, sampled
+# from /proc: the services, RabbitMQ's beam.smp and the PostgreSQL backends of the bench's database; for the peer
+# its process, which includes its start-up and loading the users, and its database's backends) and each process's
+# peak RSS; then CrewPlatform/peer ratios. RabbitMQ is shared with whatever else runs on the machine.
+# CrewPlatform runs through scripts/run-local.sh (ports 8080-8083) on a private database and RabbitMQ virtual host,
+# removed afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-N="${N:-2000}"; L="${L:-200}"; C="${C:-32}"
+SCENARIO="${1:-quick}"
+case "$SCENARIO" in
+  quick) defaults=(1000 0 32) ;;
+  throughput) defaults=(5000 0 32) ;;
+  latency) defaults=(2000 200 32) ;;
+  slow) defaults=(500 1000 64) ;;
+  memory) defaults=(100000 0 32) ;;
+  *) echo "usage: $0 [quick|throughput|latency|slow|memory]" >&2; exit 2 ;;
+esac
+N="${N:-${defaults[0]}}"; L="${L:-${defaults[1]}}"; C="${C:-${defaults[2]}}"
 BENCH_TIMEOUT="${BENCH_TIMEOUT:-1800}"
 NAME="crewbench_$(date +%s)"
 TOKEN="bench-token"
 GATEWAY="http://127.0.0.1:8080"
-
-scripts/infra.sh up
+WORK="$(mktemp -d)"
+PEER_PG="Host=127.0.0.1;Username=crew;Password=crew"
 
 psql_admin() { PGPASSWORD=crew psql -h 127.0.0.1 -U crew -v ON_ERROR_STOP=1 -qtA "$@"; }
 mgmt() { curl -fsS -u guest:guest -H 'content-type: application/json' "$@"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+FAKE_PID=""; SAMPLER_PID=""
 cleanup() {
+  [ -z "$SAMPLER_PID" ] || kill "$SAMPLER_PID" 2>/dev/null || true
+  [ -z "$FAKE_PID" ] || kill "$FAKE_PID" 2>/dev/null || true
   scripts/run-local.sh down >/dev/null 2>&1 || true
   mgmt -X DELETE "http://127.0.0.1:15672/api/vhosts/$NAME" >/dev/null 2>&1 || true
   psql_admin -d crewplatform -c "DROP DATABASE IF EXISTS \"$NAME\" WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-if scripts/run-local.sh status >/dev/null 2>&1; then
-  echo "the local stack is running; stop it first (scripts/run-local.sh down)" >&2
+# sample <label> <database> <pid files or "peer:<ancestor pid>">...: every 200 ms, until killed, the CPU ticks and
+# RSS of the stack's processes; writes $WORK/<label>.json on exit.
+sample() {
+  python3 - "$WORK/$1.json" "$2" "${@:3}" <<'PY' &
+import json, os, signal, sys, time
+out, database, sources = sys.argv[1], sys.argv[2], sys.argv[3:]
+tick = os.sysconf("SC_CLK_TCK")
+first, last, rss, names = {}, {}, {}, {}
+
+def read(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    with open(f"/proc/{pid}/status") as f:
+        kb = next((int(l.split()[1]) for l in f if l.startswith("VmRSS:")), 0)
+    return int(fields[11]) + int(fields[12]), kb, int(fields[1])
+
+def processes():
+    found = {}
+    for source in sources:
+        if source.startswith("peer:"):
+            continue
+        try:
+            found[int(open(source).read())] = os.path.basename(source).removesuffix(".pid")
+        except (OSError, ValueError):
+            pass
+    ancestors = {int(s[5:]) for s in sources if s.startswith("peer:")}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+            comm = open(f"/proc/{entry}/comm").read().strip()
+        except OSError:
+            continue
+        if comm == "beam.smp" and not ancestors:
+            found[int(entry)] = "rabbitmq"
+        elif cmd.startswith("postgres: ") and f" {database} " in cmd:
+            found[int(entry)] = "postgres"
+        elif "HangfireBench.dll" in cmd and ancestors:
+            found[int(entry)] = "hangfire"
+    return found
+
+def stop(*_):
+    cpu = {}
+    for pid, ticks in last.items():
+        cpu[names[pid]] = cpu.get(names[pid], 0) + (ticks - first[pid]) * 1000 / tick
+    peak = {}
+    for pid, kb in rss.items():
+        if names[pid] != "postgres":
+            peak[f"{names[pid]}[{pid}]"] = kb // 1024
+    json.dump({"cpu_ms": cpu, "peak_rss_mb": peak}, open(out, "w"))
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, stop)
+while True:
+    for pid, name in processes().items():
+        try:
+            ticks, kb, _ = read(pid)
+        except (OSError, IndexError):
+            continue
+        names[pid] = name
+        first.setdefault(pid, ticks)
+        last[pid] = ticks
+        rss[pid] = max(rss.get(pid, 0), kb)
+    time.sleep(0.2)
+PY
+  SAMPLER_PID=$!
+}
+
+stop_sampling() { kill "$SAMPLER_PID"; while kill -0 "$SAMPLER_PID" 2>/dev/null; do sleep 0.1; done; SAMPLER_PID=""; }
+
+if ss -ltn | grep -qE ':80(8[0-9]|90)\b'; then
+  echo "ports 8080-8090 are in use (a local stack or another benchmark runs); stop it first" >&2
   exit 1
 fi
+scripts/infra.sh up >/dev/null
 
+if [ -n "${PEER_DIR:-}" ] && [ -x "$PEER_DIR/run-hangfire.sh" ] && [ -f "$PEER_DIR/fakecrew/fakecrew.py" ]; then
+  FAKE_PORT="$(free_port)"
+  python3 "$PEER_DIR/fakecrew/fakecrew.py" --port "$FAKE_PORT" --latency-ms "$L" >/dev/null 2>&1 &
+  FAKE_PID=$!
+  export CREW_API_URL="http://127.0.0.1:$FAKE_PORT/run-crew"
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$FAKE_PORT/stats" >/dev/null && break; sleep 0.1; done
+  FAKE="fakecrew.py (the peer's)"
+else
+  echo "# peer skipped: set PEER_DIR to the folder holding run-hangfire.sh and fakecrew/fakecrew.py to compare" >&2
+  unset CREW_API_URL PEER_DIR
+  FAKE="tools/FakeCrewApi"
+fi
+
+# --- CrewPlatform ---
 psql_admin -d crewplatform -c "CREATE DATABASE \"$NAME\""
 psql_admin -d "$NAME" -f deploy/postgres/init/01-users.sql >/dev/null
 psql_admin -d "$NAME" -c "INSERT INTO users (uid, context, goal)
@@ -38,18 +149,19 @@ psql_admin -d "$NAME" -c "INSERT INTO users (uid, context, goal)
 mgmt -X PUT "http://127.0.0.1:15672/api/vhosts/$NAME" >/dev/null
 mgmt -X PUT "http://127.0.0.1:15672/api/permissions/$NAME/guest" -d '{"configure":".*","write":".*","read":".*"}' >/dev/null
 
-export ConnectionStrings__Postgres="Host=127.0.0.1;Port=5432;Database=$NAME;Username=crew;Password=crew"
-export RabbitMq__VirtualHost="$NAME" RabbitMq__Username=guest RabbitMq__Password=guest
-export CREW_ADMIN_TOKEN="$TOKEN" CREW_RATE_LIMIT_PER_MINUTE=0 CREW_MAX_CONCURRENCY="$C"
-export FakeCrew__LatencyMs="$L" FakeCrew__JitterMs=0 FakeCrew__FailureRate=0 FakeCrew__RateLimitRate=0 FakeCrew__HangRate=0 FakeCrew__NonJsonRate=0
-unset CREW_API_URL
-scripts/run-local.sh up >/dev/null
+(
+  export ConnectionStrings__Postgres="Host=127.0.0.1;Port=5432;Database=$NAME;Username=crew;Password=crew"
+  export RabbitMq__VirtualHost="$NAME" RabbitMq__Username=guest RabbitMq__Password=guest
+  export CREW_ADMIN_TOKEN="$TOKEN" CREW_RATE_LIMIT_PER_MINUTE=0 CREW_MAX_CONCURRENCY="$C"
+  export FakeCrew__LatencyMs="$L" FakeCrew__JitterMs=0 FakeCrew__FailureRate=0 FakeCrew__RateLimitRate=0 FakeCrew__HangRate=0 FakeCrew__NonJsonRate=0
+  scripts/run-local.sh up >/dev/null
+)
 
 auth=(-H "Authorization: Bearer $TOKEN")
+sample crewplatform "$NAME" .run-local/pids/{scheduler,crew-caller,response-store,gateway}.pid
 start_ns=$(date +%s%N)
 run_id=$(curl -fsS "${auth[@]}" -H 'content-type: application/json' -d '{"action":"run-now"}' "$GATEWAY/api/scheduler" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["runId"])')
-
 deadline=$((SECONDS + BENCH_TIMEOUT))
 while :; do
   run=$(curl -fsS "${auth[@]}" "$GATEWAY/api/scheduler/runs/$run_id")
@@ -59,13 +171,42 @@ while :; do
   sleep 0.2
 done
 end_ns=$(date +%s%N)
+stop_sampling
+python3 -c 'import json,sys; r=json.loads(sys.argv[1])["data"]; print("# crewplatform run: " + " ".join(f"{k}={r[k]}" for k in ("dispatched", "succeeded", "failed", "skipped")))' "$run"
+echo "crewplatform $(( (end_ns - start_ns) / 1000000 ))" >"$WORK/makespans"
+scripts/run-local.sh down >/dev/null 2>&1
 
-python3 - "$N" "$L" "$C" "$start_ns" "$end_ns" "$run" <<'PY'
-import json, sys
-n, l, c, start, end, run = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), json.loads(sys.argv[6])["data"]
-makespan = (end - start) / 1e9
+# --- the peer ---
+if [ -n "${PEER_DIR:-}" ]; then
+  kill "$FAKE_PID"; FAKE_PID="" # run-hangfire.sh starts its own fakecrew.py with the same latency
+  PG="$PEER_PG" "$PEER_DIR/run-hangfire.sh" "$N" "$L" "$C" >"$WORK/peer.out" 2>&1 &
+  peer=$!
+  sample hangfire hfbench "peer:$peer"
+  wait "$peer" || { cat "$WORK/peer.out" >&2; exit 1; }
+  stop_sampling
+  grep '^#' "$WORK/peer.out" | sed 's/^# /# hangfire /' || true
+  python3 -c 'import re,sys; print("hangfire", round(float(re.search(r"makespan=([0-9.]+)s", open(sys.argv[1]).read()).group(1)) * 1000))' \
+    "$WORK/peer.out" >>"$WORK/makespans"
+fi
+
+python3 - "$WORK" "$N" "$L" "$C" "$FAKE" <<'PY'
+import json, os, sys
+work, n, l, c, fake = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 ideal = n * l / 1000 / c
-print(f"N={n} L={l}ms C={c}")
-print(f"run: dispatched={run['dispatched']} succeeded={run['succeeded']} failed={run['failed']} skipped={run['skipped']}")
-print(f"makespan={makespan:.1f}s ideal=N*L/C={ideal:.1f}s ratio={makespan / ideal:.2f}")
+print(f"N={n} L={l}ms C={c} fake={fake} ideal=N*L/C={ideal:.1f}s")
+results = {}
+for line in open(os.path.join(work, "makespans")):
+    name, ms = line.split()
+    makespan = int(ms) / 1000
+    sampled = json.load(open(os.path.join(work, f"{name}.json")))
+    cpu = sum(sampled["cpu_ms"].values())
+    results[name] = (makespan, n / makespan, cpu / n)
+    parts = " ".join(f"{k}={v / n:.2f}" for k, v in sorted(sampled["cpu_ms"].items()))
+    rss = " ".join(f"{k}={v}" for k, v in sorted(sampled["peak_rss_mb"].items()))
+    ratio = f"{makespan / ideal:.2f}" if ideal else "n/a"
+    print(f"{name:13} makespan={makespan:.1f}s ratio={ratio} users/s={n / makespan:.1f} "
+          f"cpu_ms_per_user={cpu / n:.2f} ({parts}) peak_rss_mb: {rss}")
+if len(results) == 2:
+    (cm, cu, cc), (hm, hu, hc) = results["crewplatform"], results["hangfire"]
+    print(f"crewplatform/hangfire: makespan={cm / hm:.2f} users/s={cu / hu:.2f} cpu_per_user={cc / hc:.2f}")
 PY

@@ -4,14 +4,15 @@ using Microsoft.AspNetCore.Http;
 namespace CrewPlatform.ServiceDefaults;
 
 /// <summary>
-/// The wire contract's success envelope: <c>{"success":true,"data":...,"message"?,"count"?,"total"?}</c>. Data is an
+/// The wire contract's success envelope: <c>{"success":true,"data":...,"message"?,"count"?,"total"?,"nextCursor"?}</c>. Data is an
 /// object, a list or text: System.Text.Json refuses WhenWritingNull on a value type at the first response, a 500.
 /// </summary>
 public sealed record SuccessEnvelope<T>(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] T? Data,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Message = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Count = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Total = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Total = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NextCursor = null)
     where T : class?
 {
     [JsonPropertyOrder(-1)]
@@ -36,8 +37,9 @@ public sealed class InvalidRequestException(string message, int statusCode = Sta
 /// <summary>Results in the contract's envelope, so every service answers the same shape.</summary>
 public static class ApiResults
 {
-    public static IResult Ok<T>(T data, string? message = null, int? count = null, long? total = null) where T : class? =>
-        Results.Json(new SuccessEnvelope<T>(data, message, count, total));
+    public static IResult Ok<T>(T data, string? message = null, int? count = null, long? total = null, string? nextCursor = null)
+        where T : class? =>
+        Results.Json(new SuccessEnvelope<T>(data, message, count, total, nextCursor));
 
     public static IResult Created<T>(string location, T data) where T : class? =>
         Results.Json(new SuccessEnvelope<T>(data), statusCode: StatusCodes.Status201Created)

@@ -88,20 +88,97 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
         var newest = await InsertAsync(user, t0.AddHours(2));
         await InsertAsync(other, t0.AddHours(3));
 
-        var all = await ListAsync($"?userUid={user}");
+        var all = await ListAsync($"?userUid={user}&includeTotal=true");
         Assert.Equal([newest, tieB, tieA, oldest], all.Ids);
         Assert.Equal(4, all.Count);
         Assert.Equal(4, all.Total);
 
-        var page = await ListAsync($"?userUid={user}&limit=2&offset=1");
+        var page = await ListAsync($"?userUid={user}&limit=2&offset=1&includeTotal=true");
         Assert.Equal([tieB, tieA], page.Ids);
         Assert.Equal(2, page.Count);
         Assert.Equal(4, page.Total);
 
-        var beyond = await ListAsync($"?userUid={user}&offset=10");
+        var beyond = await ListAsync($"?userUid={user}&offset=10&includeTotal=true");
         Assert.Empty(beyond.Ids);
         Assert.Equal(0, beyond.Count);
         Assert.Equal(4, beyond.Total);
+    }
+
+    [Fact]
+    public async Task Without_include_total_the_list_counts_nothing_and_gives_no_total()
+    {
+        var user = await NewUserAsync();
+        await InsertAsync(user, DateTime.UtcNow);
+
+        var page = await ListAsync($"?userUid={user}");
+        Assert.Equal(1, page.Count);
+        Assert.Null(page.Total);
+
+        Assert.Null((await ListAsync($"?userUid={user}&includeTotal=false")).Total);
+        Assert.Equal(1, (await ListAsync($"?userUid={user}&includeTotal=true")).Total);
+    }
+
+    [Fact]
+    public async Task Following_next_cursors_walks_every_row_once_in_order_through_ties_and_stops_after_the_last_full_page()
+    {
+        var user = await NewUserAsync();
+        var t0 = new DateTime(2024, 5, 1, 8, 0, 0, DateTimeKind.Utc);
+        var inserted = new List<(int Id, int Hours)>();
+        foreach (var hours in new[] { 0, 1, 1, 1, 2, 3, 3 })
+        {
+            inserted.Add((await InsertAsync(user, t0.AddHours(hours)), hours));
+        }
+
+        var expected = inserted.OrderByDescending(r => r.Hours).ThenByDescending(r => r.Id).Select(r => r.Id).ToList();
+        var walked = new List<int>();
+        var pages = 0;
+        string? cursor = null;
+        do
+        {
+            var page = await ListAsync($"?userUid={user}&limit=2{(cursor is null ? "" : $"&after={cursor}")}");
+            walked.AddRange(page.Ids);
+            cursor = page.NextCursor;
+            pages++;
+        }
+        while (cursor is not null && pages < 10);
+
+        Assert.Equal(expected, walked);
+        Assert.Equal(4, pages); // 2 + 2 + 2 + 1: the last page is not full and has no nextCursor
+
+        // A cursor with an offset skips that many rows after the cursor; a cursor past the oldest row gives an empty page.
+        var first = await ListAsync($"?userUid={user}&limit=2");
+        Assert.Equal(expected.Skip(3).Take(2), (await ListAsync($"?userUid={user}&limit=2&offset=1&after={first.NextCursor}")).Ids);
+        var last = await ListAsync($"?userUid={user}&limit=1&offset=6");
+        Assert.Empty((await ListAsync($"?userUid={user}&after={last.NextCursor}")).Ids);
+    }
+
+    [Fact]
+    public async Task A_cursor_from_a_row_without_a_creation_time_continues_with_the_dated_rows()
+    {
+        var user = await NewUserAsync();
+        var dated = await InsertAsync(user, new DateTime(2024, 6, 1, 0, 0, 0, DateTimeKind.Utc));
+        var undatedOld = await app.ScalarAsync<int>("INSERT INTO crew_responses (user_uid, response_data, created_at) VALUES ($1, '{}', NULL) RETURNING id", user);
+        var undatedNew = await app.ScalarAsync<int>("INSERT INTO crew_responses (user_uid, response_data, created_at) VALUES ($1, '{}', NULL) RETURNING id", user);
+
+        var first = await ListAsync($"?userUid={user}&limit=1");
+        Assert.Equal([undatedNew], first.Ids);
+        var rest = await ListAsync($"?userUid={user}&after={first.NextCursor}");
+        Assert.Equal([undatedOld, dated], rest.Ids);
+    }
+
+    [Theory]
+    [InlineData("?after=abc", "after must be a nextCursor from a previous page")]
+    [InlineData("?after=AAAAAAAAAAAAAAAAAAAAAA", "after must be a nextCursor from a previous page")]
+    [InlineData("?after=AAAAAAAAAAAAAAAA", "after must be a nextCursor from a previous page")] // id 0
+    [InlineData("?after=f_________wAAAAE", "after must be a nextCursor from a previous page")] // ticks beyond DateTime
+    [InlineData("?after=%00%00", "after must be a nextCursor from a previous page")]
+    [InlineData("?after=AAAAAAAAAAAAAAAB&after=AAAAAAAAAAAAAAAB", "after must be given at most once")]
+    [InlineData("?includeTotal=yes", "includeTotal must be true or false")]
+    [InlineData("?includeTotal=TRUE%00", "includeTotal must be true or false")]
+    [InlineData("?includeTotal=true&includeTotal=true", "includeTotal must be given at most once")]
+    public async Task Bad_cursors_and_total_flags_answer_400_with_a_clear_message(string query, string error)
+    {
+        await AssertErrorAsync(await client.GetAsync($"/api/crew-responses{query}"), HttpStatusCode.BadRequest, error);
     }
 
     [Theory]
@@ -153,7 +230,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
         await app.ExecuteAsync(
             "INSERT INTO crew_responses (user_uid, response_data) SELECT $1, jsonb_build_object('n', n) FROM generate_series(1, 101) n", user);
 
-        var byDefault = await ListAsync($"?userUid={user}");
+        var byDefault = await ListAsync($"?userUid={user}&includeTotal=true");
         Assert.Equal(100, byDefault.Count);
         Assert.Equal(101, byDefault.Total);
 
@@ -329,14 +406,19 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
         return await client.PostAsync("/api/crew-responses", content);
     }
 
-    private async Task<(List<int> Ids, int Count, long Total)> ListAsync(string query)
+    private async Task<(List<int> Ids, int Count, long? Total, string? NextCursor)> ListAsync(string query)
     {
         var response = await client.GetAsync($"/api/crew-responses{query}");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var body = await JsonAsync(response);
         Assert.True(body.RootElement.GetProperty("success").GetBoolean());
         var ids = body.RootElement.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("id").GetInt32()).ToList();
-        return (ids, body.RootElement.GetProperty("count").GetInt32(), body.RootElement.GetProperty("total").GetInt64());
+        var root = body.RootElement;
+        return (
+            ids,
+            root.GetProperty("count").GetInt32(),
+            root.TryGetProperty("total", out var total) ? total.GetInt64() : null,
+            root.TryGetProperty("nextCursor", out var cursor) ? cursor.GetString() : null);
     }
 
     private async Task<int> InsertAsync(string user, DateTime createdAtUtc) =>

@@ -32,7 +32,7 @@ public sealed class ServiceDefaultsTests(ResponseStoreApp app) : IClassFixture<R
         Assert.Equal(
             "id:integer:NO,user_uid:character varying:NO,request_context:text:YES,request_goal:text:YES,response_data:jsonb:NO,created_at:timestamp without time zone:YES,run_id:uuid:YES",
             columns);
-        Assert.Equal(2, await app.ScalarAsync<long>("SELECT count(*) FROM response_store.__ef_migrations_history")); // Initial, RunOrigins
+        Assert.Equal(3, await app.ScalarAsync<long>("SELECT count(*) FROM response_store.__ef_migrations_history")); // Initial, RunOrigins, CreatedAtIdIndex
         Assert.Equal(
             "FOREIGN KEY (user_uid) REFERENCES users(uid) ON DELETE CASCADE",
             await app.ScalarAsync<string>("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'fk_crew_responses_users'"));
@@ -42,5 +42,8 @@ public sealed class ServiceDefaultsTests(ResponseStoreApp app) : IClassFixture<R
         Assert.Equal(
             "CREATE INDEX idx_crew_responses_user_uid_created_at ON public.crew_responses USING btree (user_uid, created_at DESC)",
             await app.ScalarAsync<string>("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_crew_responses_user_uid_created_at'"));
+        Assert.Equal(
+            "CREATE INDEX idx_crew_responses_created_at ON public.crew_responses USING btree (created_at DESC, id DESC)",
+            await app.ScalarAsync<string>("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_crew_responses_created_at'"));
     }
 }

@@ -332,7 +332,7 @@ public sealed partial class RunCrewForUserConsumer(
         Endpoint = CrewEndpointNames.OrDefault(command.Endpoint),
     };
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Crew answered for user {UserUid} in run {RunId} after {Attempts} attempt(s) in {DurationMs} ms")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Crew answered for user {UserUid} in run {RunId} after {Attempts} attempt(s) in {DurationMs} ms")]
     private static partial void LogAnswered(ILogger logger, Guid runId, string userUid, int attempts, long durationMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Crew call for user {UserUid} in run {RunId} failed on attempt {Attempt} ({Reason}); retrying in {DelayMs} ms")]

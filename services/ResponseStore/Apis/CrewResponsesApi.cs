@@ -36,15 +36,11 @@ public static class CrewResponsesApi
         }
 
         var rows = origin.Apply(query.Filter(db.CrewResponses.AsNoTracking()), db.RunOrigins);
-        var total = await rows.LongCountAsync(cancellationToken);
-        var page = await rows
-            .OrderByDescending(r => r.CreatedAt)
-            .ThenByDescending(r => r.Id)
-            .Skip(query.Offset.Value)
-            .Take(query.Limit.Value)
-            .ToListAsync(cancellationToken);
+        long? total = query.IncludeTotal.Value ? await rows.LongCountAsync(cancellationToken) : null;
+        var page = await query.Page(rows).ToListAsync(cancellationToken);
 
-        return ApiResults.Ok(page.Select(CrewResponseItem.From).ToList(), count: page.Count, total: total);
+        return ApiResults.Ok(
+            page.Select(CrewResponseItem.From).ToList(), count: page.Count, total: total, nextCursor: query.NextCursor(page));
     }
 
     private static async Task<IResult> CreateAsync(NewCrewResponse body, ResponseStoreDbContext db, CancellationToken cancellationToken)

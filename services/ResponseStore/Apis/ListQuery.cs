@@ -1,17 +1,23 @@
+using System.Buffers.Binary;
+using System.Buffers.Text;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
+using Microsoft.EntityFrameworkCore;
 
 namespace CrewPlatform.ResponseStore.Apis;
 
 /// <summary>
 /// The list's query string, bound with <c>[AsParameters]</c>. Each value binds through its own type, whose
 /// <c>BindAsync</c> refuses a bad or repeated value with the contract's message (<see cref="InvalidRequestException"/>).
+/// <c>after</c> continues from a previous page's <c>nextCursor</c> (keyset paging: as fast deep down as on the first
+/// page); <c>includeTotal=true</c> counts every matching row, which costs a scan of them, so it is asked for, not given.
 /// </summary>
-public sealed record ListQuery(UserUidFilter? UserUid, PageLimit Limit, PageOffset Offset, DateBound? StartDate, DateBound? EndDate)
+public sealed record ListQuery(
+    UserUidFilter? UserUid, PageLimit Limit, PageOffset Offset, DateBound? StartDate, DateBound? EndDate, PageCursor? After, IncludeTotal IncludeTotal)
 {
     public const string StartAfterEnd = "startDate must not be after endDate";
 
@@ -48,6 +54,85 @@ public sealed record ListQuery(UserUidFilter? UserUid, PageLimit Limit, PageOffs
 
         return rows;
     }
+
+    /// <summary>The page: newest first, ties by id, from <see cref="After"/> on when given, then <see cref="Offset"/> on.</summary>
+    public IQueryable<CrewResponse> Page(IQueryable<CrewResponse> rows) =>
+        (After is { } after ? after.Following(rows) : rows)
+            .OrderByDescending(r => r.CreatedAt)
+            .ThenByDescending(r => r.Id)
+            .Skip(Offset.Value)
+            .Take(Limit.Value);
+
+    /// <summary>Where the next page starts; none after a page that is not full, since nothing follows it.</summary>
+    public string? NextCursor(IReadOnlyList<CrewResponse> page) =>
+        page.Count > 0 && page.Count == Limit.Value ? PageCursor.After(page[^1]) : null;
+}
+
+/// <summary>
+/// <c>after</c>: an opaque cursor naming the last row of a page by its place in the order, (created_at, id). Rows
+/// without a created_at (only ever written by hand) sort first, as PostgreSQL puts NULLs first in a descending order.
+/// </summary>
+public sealed record PageCursor(DateTime? CreatedAt, int Id)
+{
+    public const string Invalid = "after must be a nextCursor from a previous page";
+    private const int Length = sizeof(long) + sizeof(int);
+    private const long NoCreatedAt = -1;
+
+    public static string After(CrewResponse row)
+    {
+        Span<byte> bytes = stackalloc byte[Length];
+        BinaryPrimitives.WriteInt64BigEndian(bytes, row.CreatedAt?.Ticks ?? NoCreatedAt);
+        BinaryPrimitives.WriteInt32BigEndian(bytes[sizeof(long)..], row.Id);
+        return Base64Url.EncodeToString(bytes);
+    }
+
+    public static ValueTask<PageCursor?> BindAsync(HttpContext http, ParameterInfo parameter) =>
+        ValueTask.FromResult(QueryValue.Single(http, parameter) switch
+        {
+            null => null,
+            var text => Parse(text) ?? throw new InvalidRequestException(Invalid),
+        });
+
+    private static PageCursor? Parse(string text)
+    {
+        Span<byte> bytes = stackalloc byte[Length];
+        if (text.Length != Base64Url.GetEncodedLength(Length)
+            || !Base64Url.TryDecodeFromChars(text, bytes, out var written) || written != Length)
+        {
+            return null;
+        }
+
+        var ticks = BinaryPrimitives.ReadInt64BigEndian(bytes);
+        var id = BinaryPrimitives.ReadInt32BigEndian(bytes[sizeof(long)..]);
+        return id > 0 && ticks is NoCreatedAt or (>= 0 and <= 3155378975999999999) // DateTime.MaxValue.Ticks
+            ? new PageCursor(ticks == NoCreatedAt ? null : new DateTime(ticks, DateTimeKind.Utc), id)
+            : null;
+    }
+
+    /// <summary>The rows after this one in the order created_at DESC, id DESC; a row comparison the index serves.</summary>
+    public IQueryable<CrewResponse> Following(IQueryable<CrewResponse> rows)
+    {
+        var id = Id;
+        if (CreatedAt is not { } createdAt)
+        {
+            return rows.Where(r => r.CreatedAt != null || r.Id < id);
+        }
+
+        return rows.Where(r => r.CreatedAt != null
+            && EF.Functions.LessThan(ValueTuple.Create(r.CreatedAt.Value, r.Id), ValueTuple.Create(createdAt, id)));
+    }
+}
+
+/// <summary><c>includeTotal</c>: <c>true</c> or <c>false</c>, false when absent.</summary>
+public readonly record struct IncludeTotal(bool Value)
+{
+    public static ValueTask<IncludeTotal> BindAsync(HttpContext http, ParameterInfo parameter) =>
+        ValueTask.FromResult(QueryValue.Single(http, parameter, out var name) switch
+        {
+            null or "false" => new IncludeTotal(false),
+            "true" => new IncludeTotal(true),
+            _ => throw new InvalidRequestException($"{name} must be true or false"),
+        });
 }
 
 /// <summary><c>userUid</c>: at most 255 characters PostgreSQL text can hold; no stored uid looks otherwise.</summary>

@@ -45,7 +45,9 @@ public sealed class ResponseStoreDbContext(DbContextOptions<ResponseStoreDbConte
                 .HasConversion(UtcAsUnspecified);
 
             entity.HasIndex(e => e.UserUid).HasDatabaseName("idx_crew_responses_user_uid");
-            entity.HasIndex(e => e.CreatedAt).IsDescending().HasDatabaseName("idx_crew_responses_created_at");
+            // (created_at DESC, id DESC) is the list's order: the newest page, a date range and a keyset page (after=)
+            // read the index in order and stop at the limit, with no sort.
+            entity.HasIndex(e => new { e.CreatedAt, e.Id }).IsDescending().HasDatabaseName("idx_crew_responses_created_at");
             entity.HasIndex(e => new { e.UserUid, e.CreatedAt })
                 .IsDescending(false, true)
                 .HasDatabaseName("idx_crew_responses_user_uid_created_at");

@@ -120,15 +120,18 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
             return null;
         }
 
-        // Raw SQL: two relative updates in one round trip inside the row-locking transaction.
+        // Raw SQL: the two relative updates and the completion check in one round trip inside the row-locking
+        // transaction; the completion sees the counters the update just moved.
+        IReadOnlyList<CrewRunCompleted> completed;
         await using (var update = new NpgsqlCommand(
-            """
+            $"""
             UPDATE scheduler.run_users SET status = @status, reason = @reason WHERE run_id = @runId AND user_uid = @userUid;
             UPDATE scheduler.runs SET
                 succeeded = succeeded + @toSucceeded,
                 failed = failed + @toFailed - @failedToSucceeded,
                 last_progress_at = @now
             WHERE id = @runId;
+            {CompleteRunSql}
             """, connection, transaction))
         {
             update.Parameters.Add(new NpgsqlParameter<string>("status", newStatus));
@@ -139,37 +142,30 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
             update.Parameters.Add(new NpgsqlParameter<int>("toFailed", dispatchedToFailed));
             update.Parameters.Add(new NpgsqlParameter<int>("failedToSucceeded", failedToSucceeded));
             update.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
-            await update.ExecuteNonQueryAsync(cancellationToken);
+            completed = await ReadCompletionsAsync(update, cancellationToken);
         }
 
-        var completed = await TryCompleteAsync(connection, transaction, runId, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return completed;
+        return completed.Count == 1 ? completed[0] : null;
     }
 
     /// <summary>Completes the run if its fan-out is done and every dispatched user has an outcome.</summary>
     public async Task<CrewRunCompleted?> TryCompleteAsync(Guid runId, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await TryCompleteAsync(connection, null, runId, cancellationToken);
-    }
-
-    // Conditional on status = 'running', so of the consumers racing to the last outcome exactly one completes the run.
-    private async Task<CrewRunCompleted?> TryCompleteAsync(
-        NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid runId, CancellationToken cancellationToken)
-    {
         // Raw SQL: a conditional UPDATE .. RETURNING the completed run; EF's ExecuteUpdate returns only a count.
-        await using var command = new NpgsqlCommand(
-            $"""
-            UPDATE scheduler.runs SET status = 'completed', completed_at = @now
-            WHERE id = @runId AND {Completable}
-            RETURNING {CompletedColumns}
-            """, connection, transaction);
+        await using var command = dataSource.CreateCommand(CompleteRunSql);
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
         command.Parameters.Add(new NpgsqlParameter<Guid>("runId", runId));
         var completed = await ReadCompletionsAsync(command, cancellationToken);
         return completed.Count == 1 ? completed[0] : null;
     }
+
+    // Conditional on status = 'running', so of the consumers racing to the last outcome exactly one completes the run.
+    private const string CompleteRunSql = $"""
+        UPDATE scheduler.runs SET status = 'completed', completed_at = @now
+        WHERE id = @runId AND {Completable}
+        RETURNING {CompletedColumns}
+        """;
 
     /// <summary>
     /// Completes every running run that is complete but was not completed (its last outcome's consumer died between

@@ -63,12 +63,12 @@ namespace CrewPlatform.ResponseStore.Persistence.Migrations
                     b.HasKey("Id")
                         .HasName("PK_crew_responses");
 
-                    b.HasIndex("CreatedAt")
-                        .IsDescending()
-                        .HasDatabaseName("idx_crew_responses_created_at");
-
                     b.HasIndex("UserUid")
                         .HasDatabaseName("idx_crew_responses_user_uid");
+
+                    b.HasIndex("CreatedAt", "Id")
+                        .IsDescending()
+                        .HasDatabaseName("idx_crew_responses_created_at");
 
                     b.HasIndex("RunId", "UserUid")
                         .IsUnique()
