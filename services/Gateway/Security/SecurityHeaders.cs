@@ -18,6 +18,14 @@ public static class SecurityHeaders
         "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
         "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+    /// <summary>
+    /// The dashboard (<c>/</c> and <c>/dashboard/*</c>): scripts, styles and calls only to the gateway itself, nothing
+    /// inline (its charts are SVG drawn by script, its sizes set through the CSSOM).
+    /// </summary>
+    public const string DashboardPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
     public static Task AddAsync(HttpContext context, Func<Task> next)
     {
         context.Response.OnStarting(() =>
@@ -26,8 +34,9 @@ public static class SecurityHeaders
             headers.XContentTypeOptions = "nosniff";
             headers.XFrameOptions = "DENY";
             headers["Referrer-Policy"] = "no-referrer";
-            headers.ContentSecurityPolicy = context.Request.Path.StartsWithSegments("/docs", StringComparison.OrdinalIgnoreCase)
-                ? DocsPolicy
+            var path = context.Request.Path;
+            headers.ContentSecurityPolicy = path.StartsWithSegments("/docs", StringComparison.OrdinalIgnoreCase) ? DocsPolicy
+                : path == "/" || path.StartsWithSegments("/dashboard", StringComparison.OrdinalIgnoreCase) ? DashboardPolicy
                 : ApiPolicy;
             return Task.CompletedTask;
         });
