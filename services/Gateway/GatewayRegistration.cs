@@ -81,6 +81,7 @@ public static partial class GatewayRegistration
         });
 
         builder.Services.AddClientRateLimiting();
+        builder.Services.AddQueueDepths();
 
         builder.Services.AddHealthChecks().AddCheck<BackendsHealthCheck>("backends", tags: [ServiceDefaultsExtensions.ReadyTag]);
         return builder;
@@ -118,6 +119,7 @@ public static partial class GatewayRegistration
 
         app.MapDocsApi();
         app.MapDashboardSession();
+        app.MapQueueDepths();
 
         // Any other /api/* path: still behind the credential and the limit, then the envelope's 404.
         app.MapFallback("/api/{**rest}", () => ApiResults.NotFound("Not found"))

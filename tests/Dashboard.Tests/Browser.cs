@@ -42,11 +42,19 @@ public sealed class Browser : IDisposable
     {
         var wait = new WebDriverWait(Driver, timeout ?? Timeout);
         wait.IgnoreExceptionTypes(typeof(NoSuchElementException), typeof(StaleElementReferenceException));
-        return wait.Until(d =>
+        try
         {
-            var element = d.FindElement(by);
-            return element.Displayed && (condition?.Invoke(element) ?? true) ? element : null;
-        })!;
+            return wait.Until(d =>
+            {
+                var element = d.FindElement(by);
+                return element.Displayed && (condition?.Invoke(element) ?? true) ? element : null;
+            })!;
+        }
+        catch (WebDriverTimeoutException e)
+        {
+            var main = Driver.FindElements(By.Id("main")).FirstOrDefault()?.Text ?? Driver.PageSource[..Math.Min(2000, Driver.PageSource.Length)];
+            throw new WebDriverTimeoutException($"{e.Message} waiting for {by} at {Driver.Url}; the page shows: {main}; console: {string.Join(" | ", ConsoleErrors())}", e);
+        }
     }
 
     public void WaitText(By by, string contains, TimeSpan? timeout = null) =>

@@ -82,6 +82,8 @@ public sealed class DashboardStack : RealInfrastructure
             {
                 ["CREW_API_KEYS"] = $"ops:admin:{AdminKey},viewer:read:{ReadKey}",
                 ["CREW_RATE_LIMIT_PER_MINUTE"] = "0",
+                ["GATEWAY_RABBITMQ_MANAGEMENT_URL"] = new Uri(ManagementApi, "/").ToString(),
+                ["GATEWAY_RABBITMQ_VHOST"] = RabbitMq.VirtualHost,
                 ["GATEWAY_SCHEDULER_URL"] = "http://scheduler.dashboard",
                 ["GATEWAY_RESPONSE_STORE_URL"] = "http://response-store.dashboard",
             },

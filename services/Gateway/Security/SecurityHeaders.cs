@@ -28,16 +28,18 @@ public static class SecurityHeaders
 
     public static Task AddAsync(HttpContext context, Func<Task> next)
     {
+        // Chosen from the path as it came in: the default-files step rewrites "/" to "/index.html" before the answer starts.
+        var path = context.Request.Path;
+        var policy = path.StartsWithSegments("/docs", StringComparison.OrdinalIgnoreCase) ? DocsPolicy
+            : path == "/" || path.StartsWithSegments("/dashboard", StringComparison.OrdinalIgnoreCase) ? DashboardPolicy
+            : ApiPolicy;
         context.Response.OnStarting(() =>
         {
             var headers = context.Response.Headers;
             headers.XContentTypeOptions = "nosniff";
             headers.XFrameOptions = "DENY";
             headers["Referrer-Policy"] = "no-referrer";
-            var path = context.Request.Path;
-            headers.ContentSecurityPolicy = path.StartsWithSegments("/docs", StringComparison.OrdinalIgnoreCase) ? DocsPolicy
-                : path == "/" || path.StartsWithSegments("/dashboard", StringComparison.OrdinalIgnoreCase) ? DashboardPolicy
-                : ApiPolicy;
+            headers.ContentSecurityPolicy = policy;
             return Task.CompletedTask;
         });
         return next();
