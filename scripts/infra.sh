@@ -103,7 +103,8 @@ rabbit_up() {
     $SUDO rabbitmqctl shutdown >/dev/null 2>&1 || true
   fi
   command -v curl >/dev/null || apt_install curl
-  $SUDO rabbitmq-plugins enable --offline rabbitmq_management >/dev/null
+  # rabbitmq_prometheus: queue depths for Prometheus on :15692 (/metrics/per-object per queue).
+  $SUDO rabbitmq-plugins enable --offline rabbitmq_management rabbitmq_prometheus >/dev/null
   # A crew call may take up to CREW_MAX_ATTEMPTS x 10 minutes; RabbitMQ's default 30-minute consumer_timeout
   # would close the channel under a message still being worked on. Takes effect when the node (re)starts.
   if ! grep -qs '^consumer_timeout' /etc/rabbitmq/rabbitmq.conf; then
@@ -118,7 +119,9 @@ rabbit_up() {
   $SUDO rabbitmqctl await_startup --timeout 120 >/dev/null
   wait_for 60 "RabbitMQ management API" rabbit_mgmt
   RABBITMQ_ADMIN_USER=guest RABBITMQ_ADMIN_PASSWORD=guest "$ROOT/deploy/rabbitmq/provision.sh"
-  log "RabbitMQ ready on 127.0.0.1:5672 (vhost crewplatform; management UI http://127.0.0.1:15672, guest/guest from this machine only)"
+  # A node started before the plugin was enabled offline loads it now, without a restart.
+  $SUDO rabbitmq-plugins enable rabbitmq_prometheus >/dev/null || log "could not enable rabbitmq_prometheus: no queue metrics"
+  log "RabbitMQ ready on 127.0.0.1:5672 (vhost crewplatform; management UI http://127.0.0.1:15672, guest/guest from this machine only; metrics :15692)"
 }
 
 rabbit_down() {

@@ -15,6 +15,8 @@
 # except ASPNETCORE_URLS, which is the stack's port layout. Knobs of this script itself:
 #   RUN_LOCAL_READY_TIMEOUT  seconds to wait for readiness (default 180)
 #   RUN_LOCAL_NO_BUILD=1     skip the build (use what is in bin/Release)
+#   RUN_LOCAL_MONITORING=1   also start Debian's prometheus (apt-get install prometheus) on 127.0.0.1:9090, scraping
+#                            the stack with deploy/prometheus's rules; `down` stops it too
 # Logs: .run-local/logs/<service>.log; PIDs: .run-local/pids/<service>.pid, each the service's own dotnet process.
 # The services run as ASPNETCORE_ENVIRONMENT=Development (deploy/env), which accepts the local passwords.
 set -euo pipefail
@@ -112,6 +114,22 @@ wait_ready() { # wait_ready <what> <url> <status pattern>
   done
 }
 
+# deploy/prometheus/prometheus.yml with the compose host names turned into this machine's ports.
+monitoring_up() {
+  local dir="$ROOT/.run-local/prometheus" name pid edits=(-e 's/rabbitmq:15692/127.0.0.1:15692/' -e 's/alertmanager:9093/127.0.0.1:9093/')
+  command -v prometheus >/dev/null || { log "RUN_LOCAL_MONITORING=1 needs Debian's prometheus package"; return 1; }
+  if pid="$(cat "$PID_DIR/prometheus.pid" 2>/dev/null)" && grep -qa prometheus "/proc/$pid/cmdline" 2>/dev/null; then return; fi
+  if port_taken http://127.0.0.1:9090; then log "not starting prometheus: 127.0.0.1:9090 is taken (the package's own service?)"; return; fi
+  mkdir -p "$dir"
+  for name in scheduler crew-caller response-store gateway; do edits+=(-e "s|$name:8080|$(url_of "$name" | sed 's|^http://||')|"); done
+  sed "${edits[@]}" deploy/prometheus/prometheus.yml >"$dir/prometheus.yml"
+  cp deploy/prometheus/alerts.yml "$dir/"
+  nohup prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" --web.listen-address=127.0.0.1:9090 \
+    </dev/null >"$LOG_DIR/prometheus.log" 2>&1 &
+  echo $! >"$PID_DIR/prometheus.pid"
+  log "started prometheus (pid $!, http://127.0.0.1:9090, log .run-local/logs/prometheus.log)"
+}
+
 up() {
   local started=$SECONDS name gateway token_state
   mkdir -p "$LOG_DIR" "$PID_DIR"
@@ -131,6 +149,7 @@ up() {
   for name in scheduler crew-caller response-store; do wait_ready "$name" "$(url_of "$name")/health/ready" 200; done
   gateway="$(url_of gateway)"
   wait_ready "the gateway (its health checks of Scheduler and ResponseStore)" "$gateway/health/ready" 200
+  if [ "${RUN_LOCAL_MONITORING:-0}" = 1 ]; then monitoring_up; fi
 
   cat <<INFO
 
@@ -167,6 +186,10 @@ down() {
     fi
     rm -f "$PID_DIR/$name.pid"
   done
+  if pid="$(cat "$PID_DIR/prometheus.pid" 2>/dev/null)" && grep -qa prometheus "/proc/$pid/cmdline" 2>/dev/null; then
+    kill -TERM "$pid" && log "stopped prometheus (pid $pid)"
+  fi
+  rm -f "$PID_DIR/prometheus.pid"
   log "$stopped process(es) stopped; RabbitMQ and PostgreSQL keep running (scripts/infra.sh down stops them)"
 }
 

@@ -23,12 +23,17 @@ fi
 # The end-to-end tests start the stack with scripts/run-local.sh, which can use the Release build just made.
 export RUN_LOCAL_NO_BUILD=1
 
+# Installs a Debian package when its command is missing. Where systemd runs, the prometheus package starts a service
+# on :9090; the tests do not use it (tests/Monitoring runs its own prometheus on a free port).
+install_missing() {
+  command -v "$1" >/dev/null && return
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null 2>&1; } || true
+}
+
 # docker-compose.yml is validated without an engine by Debian's docker-compose (1.29).
 compose_rc=0
-if ! command -v docker-compose >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1; } || true
-fi
+install_missing docker-compose docker-compose
 # It has no default secret: with every secret .env.example lists it must be valid; without them `config` must fail
 # naming what to set. Any .env of yours is left out (an empty --env-file), so both checks see the file alone.
 secrets=$(sed -n 's/^\([A-Z_]*\)=$/\1/p' .env.example)
@@ -48,6 +53,19 @@ else
   echo "docker-compose.yml: without its secrets, stops: ${missing##*: }"
 fi
 rm -f "$no_env"
+
+# The Prometheus configuration and alert rules, with the rules' unit tests, by Debian's prometheus package's promtool
+# (its prometheus binary serves tests/Monitoring). A failure counts as a failed test, like the compose check.
+prometheus_rc=0
+install_missing promtool prometheus
+if promtool_out=$(cd deploy/prometheus && promtool check config prometheus.yml && promtool check rules alerts.yml \
+    && promtool test rules alerts.test.yml 2>&1); then
+  echo "deploy/prometheus: valid, alert rule tests passed"
+else
+  echo "$promtool_out"
+  echo "deploy/prometheus: INVALID or an alert rule test failed"
+  prometheus_rc=1
+fi
 
 # One project at a time: each writes its own TRX, and two cores are not shared between test hosts.
 test_rc=0
@@ -80,6 +98,7 @@ if [ $test_rc -ne 0 ] && [ $failed -eq 0 ]; then
   failed=1
 fi
 if [ $compose_rc -ne 0 ]; then failed=$((failed + 1)); fi
+if [ $prometheus_rc -ne 0 ]; then failed=$((failed + 1)); fi
 if [ $total -eq 0 ]; then
   echo "no test ran"
   failed=$((failed == 0 ? 1 : failed))

@@ -37,8 +37,15 @@ public static class CrewCallerRegistration
         }
     }
 
-    /// <summary>Nothing beyond the default health endpoints: CrewCaller is driven by its queue alone, and has no API.</summary>
-    public static WebApplication MapCrewCaller(this WebApplication app) => app;
+    /// <summary>
+    /// Nothing beyond the default endpoints: CrewCaller is driven by its queue alone, and has no API. Its metrics are
+    /// created now, so the circuit's gauge is scraped before the first call.
+    /// </summary>
+    public static WebApplication MapCrewCaller(this WebApplication app)
+    {
+        app.Services.GetRequiredService<CrewCallerMetrics>();
+        return app;
+    }
 
     /// <summary>CrewCaller's consumers, for the service's bus and for harness tests alike.</summary>
     public static IBusRegistrationConfigurator AddCrewCallerConsumers(this IBusRegistrationConfigurator configurator)
@@ -75,6 +82,8 @@ public static class CrewCallerRegistration
         services.AddHostedService<ClaimHeartbeat>();
         services.AddSingleton<CrewApiCircuit>();
         services.AddSingleton<CrewEndpoints>();
+        services.AddMetrics();
+        services.AddSingleton<CrewCallerMetrics>();
         services.AddTransient<CrewApiInvoker>();
 
         // The generated client: Refit 16's reflection builder is not supported here. No resilience handler and no

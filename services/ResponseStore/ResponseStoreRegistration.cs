@@ -29,6 +29,8 @@ public static class ResponseStoreRegistration
     {
         x.TryAddSingleton(TimeProvider.System);
         x.TryAddScoped<CrewResponseBatchWriter>();
+        x.AddMetrics();
+        x.TryAddSingleton<ResponseStoreMetrics>();
         x.AddConsumer<CrewResponseReceivedConsumer, CrewResponseReceivedConsumerDefinition>();
         return x;
     }

@@ -56,12 +56,15 @@ public static class SchedulerRegistration
         builder.Services.AddTransient<ScheduleTick>();
         builder.Services.AddSingleton<ReconcilePacer>();
         builder.Services.AddTransient<ReconcileTick>();
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<SchedulerMetrics>();
+        builder.Services.AddTransient<RunGaugesRefresh>();
         return builder;
     }
 
     /// <summary>
     /// The schedule's tick, every few seconds: it only looks at the stored due time, so how often it runs decides how
-    /// late a run can start (at most one tick), never how often runs happen. And the run reconciler's tick.
+    /// late a run can start (at most one tick), never how often runs happen. The run reconciler's tick, and the metrics' gauges.
     /// </summary>
     public static WebApplication UseSchedulerTicks(this WebApplication app)
     {
@@ -74,6 +77,9 @@ public static class SchedulerRegistration
             scheduler.Schedule<ReconcileTick>()
                 .EverySecond()
                 .PreventOverlapping(nameof(ReconcileTick));
+            scheduler.Schedule<RunGaugesRefresh>()
+                .EverySeconds(settings.TickSeconds)
+                .PreventOverlapping(nameof(RunGaugesRefresh));
         });
         return app;
     }

@@ -15,6 +15,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
 namespace CrewPlatform.ServiceDefaults;
@@ -72,19 +73,21 @@ public static class ServiceDefaultsExtensions
     private static void AddOpenTelemetry(this IHostApplicationBuilder builder)
     {
         var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? builder.Environment.ApplicationName))
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter("MassTransit", "Npgsql"))
+                .AddMeter("MassTransit", "Npgsql", $"{PlatformMeters.Prefix}*")
+                .AddPrometheusExporter())
             .WithTracing(tracing => tracing
-                .AddSource(builder.Environment.ApplicationName)
+                .AddSource(CrewTracing.SourceNames)
                 .AddSource("MassTransit")
                 .AddAspNetCoreInstrumentation(o => o.Filter = ctx => !ctx.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal))
                 .AddHttpClientInstrumentation()
                 .AddNpgsql());
 
-        // Exported only when a collector is configured; otherwise telemetry stays in-process.
+        // Metrics are always scraped at /metrics; pushed over OTLP, with traces, only when a collector is configured.
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             otel.UseOtlpExporter();
@@ -246,7 +249,7 @@ public static class ServiceDefaultsExtensions
     }
 
     /// <summary>
-    /// <c>/health/live</c> (the process answers) and <c>/health/ready</c> (RabbitMQ and PostgreSQL answer),
+    /// <c>/health/live</c> (the process answers), <c>/health/ready</c> (RabbitMQ and PostgreSQL answer), <c>/metrics</c>,
     /// the error envelope for unhandled exceptions and for requests no endpoint matched.
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
@@ -272,6 +275,10 @@ public static class ServiceDefaultsExtensions
 
         // The one document by its literal path: a pattern with {documentName} answers any other name with a bare 404.
         app.MapOpenApi("/openapi/v1.json");
+
+        // Prometheus text format, on the service's own port and without a credential (the gateway proxies /api/*
+        // only): reachable by the Prometheus that scrapes it, never to be published.
+        app.MapPrometheusScrapingEndpoint();
         app.MapHealthChecks("/health/live", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),

@@ -1,4 +1,7 @@
+using System.Net;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,6 +22,15 @@ public class ServiceApp<TProgram>(IEnumerable<KeyValuePair<string, string?>> set
     public ServiceApp(RealInfrastructure infrastructure, IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? overrideServices = null)
         : this(infrastructure.ServiceSettings.Concat(settings ?? new Dictionary<string, string?>()), overrideServices)
     {
+    }
+
+    /// <summary>Starts the service on real Kestrel, on a free port of 127.0.0.1, for a client outside the process (e.g. Prometheus).</summary>
+    /// <returns>Where it listens, e.g. <c>http://127.0.0.1:41234</c>.</returns>
+    public Uri StartOnKestrel()
+    {
+        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        StartServer();
+        return new Uri(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)

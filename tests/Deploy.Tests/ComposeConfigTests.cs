@@ -55,7 +55,7 @@ public sealed partial class ComposeConfigTests : IDisposable
         var (exitCode, output) = await ConfigAsync(WithSecrets());
 
         Assert.True(exitCode == 0, output);
-        Assert.Equal(["127.0.0.1:15672:15672/tcp", "127.0.0.1:8080:8080/tcp"], PublishedPorts(output).Order());
+        Assert.Equal(["127.0.0.1:15672:15672/tcp", "127.0.0.1:16686:16686/tcp", "127.0.0.1:3000:3000/tcp", "127.0.0.1:8080:8080/tcp", "127.0.0.1:9090:9090/tcp", "127.0.0.1:9093:9093/tcp"], PublishedPorts(output).Order());
     }
 
     [Fact]
@@ -67,7 +67,8 @@ public sealed partial class ComposeConfigTests : IDisposable
         var (exitCode, output) = await ConfigAsync(environment);
 
         Assert.True(exitCode == 0, output);
-        Assert.Equal(["0.0.0.0:15672:15672/tcp", "0.0.0.0:8080:8080/tcp"], PublishedPorts(output).Order());
+        // Monitoring and the trace UI stay on this host: Prometheus, Alertmanager and Jaeger have no login.
+        Assert.Equal(["0.0.0.0:15672:15672/tcp", "0.0.0.0:8080:8080/tcp", "127.0.0.1:16686:16686/tcp", "127.0.0.1:3000:3000/tcp", "127.0.0.1:9090:9090/tcp", "127.0.0.1:9093:9093/tcp"], PublishedPorts(output).Order());
     }
 
     [Fact]

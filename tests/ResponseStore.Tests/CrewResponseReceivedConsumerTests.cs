@@ -159,6 +159,28 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
         Assert.Equal("lone \uFFFD surrogate", await db.ScalarAsync<string>("SELECT request_goal FROM crew_responses WHERE user_uid = $1", user));
     }
 
+    [Fact]
+    public async Task Answers_are_counted_by_result_stored_already_stored_and_user_missing()
+    {
+        using var metrics = new MetricRecorder(host.Services);
+        var user = await NewUserAsync();
+        var received = Received(user, """{"answer":"counted"}""");
+
+        await harness.Bus.Publish(received);
+        await Eventually.HoldsAsync(() => metrics.Sum("response_store_answers") == 1, "the first delivery is counted");
+
+        // Apart from the first, or the batch would fold the two deliveries into one.
+        await harness.Bus.Publish(received);
+        await harness.Bus.Publish(Received($"missing-{Guid.NewGuid():N}", """{"answer":"nobody"}"""));
+
+        await Eventually.HoldsAsync(
+            () => metrics.Sum("response_store_answers") == 3,
+            "the three answers are counted");
+        Assert.Equal(1, metrics.Sum("response_store_answers", ("result", "stored")));
+        Assert.Equal(1, metrics.Sum("response_store_answers", ("result", "already_stored")));
+        Assert.Equal(1, metrics.Sum("response_store_answers", ("result", "user_missing")));
+    }
+
     private async Task<string> NewUserAsync()
     {
         var uid = $"user-{Guid.NewGuid():N}";

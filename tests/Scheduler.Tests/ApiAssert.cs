@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using System.Text.Json;
 
 namespace CrewPlatform.Scheduler.Tests;
@@ -12,5 +13,20 @@ public static class ApiAssert
         Assert.Equal(expectedStatus, actual.Status);
         Assert.False(actual.Body.GetProperty("success").GetBoolean());
         Assert.Equal(expectedError, actual.Body.GetProperty("error").GetString());
+    }
+
+    /// <summary>Sends <paramref name="json"/> (when given) and returns the status and the parsed envelope.</summary>
+    public static async Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> SendJsonAsync(
+        this HttpClient client, HttpMethod method, string url, string? json = null)
+    {
+        using var request = new HttpRequestMessage(method, url);
+        if (json is not null)
+        {
+            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        }
+
+        var response = await client.SendAsync(request);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return (response.StatusCode, document.RootElement.Clone(), response);
     }
 }

@@ -11,19 +11,8 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
 {
     private readonly HttpClient client = fixture.App.CreateClient();
 
-    private async Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> SendAsync(HttpMethod method, string url, string? json = null)
-    {
-        using var request = new HttpRequestMessage(method, url);
-        if (json is not null)
-        {
-            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        }
-
-        var response = await client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        using var document = JsonDocument.Parse(text);
-        return (response.StatusCode, document.RootElement.Clone(), response);
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> SendAsync(HttpMethod method, string url, string? json = null) =>
+        client.SendJsonAsync(method, url, json);
 
     private Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> PostAsync(string json) =>
         SendAsync(HttpMethod.Post, "/api/scheduler", json);
@@ -206,6 +195,8 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     [InlineData("offset=-1", "offset must be a whole number of 0 or more")]
     [InlineData("offset=x", "offset must be a whole number of 0 or more")]
     [InlineData("offset=99999999999", "offset must be a whole number of 0 or more")]
+    [InlineData("limit=1%00", "limit must be a whole number from 1 to 1000")]
+    [InlineData("offset=0%00", "offset must be a whole number of 0 or more")]
     public async Task A_bad_limit_or_offset_is_a_400(string query, string error) =>
         ApiAssert.Error(HttpStatusCode.BadRequest, error, await SendAsync(HttpMethod.Get, $"/api/scheduler/runs?{query}"));
 

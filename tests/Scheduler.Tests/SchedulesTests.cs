@@ -53,18 +53,8 @@ public sealed class SchedulesTests(SegmentedSchedulerFixture fixture) : IClassFi
 {
     private readonly HttpClient client = fixture.App.CreateClient();
 
-    private async Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> SendAsync(HttpMethod method, string url, string? json = null)
-    {
-        using var request = new HttpRequestMessage(method, url);
-        if (json is not null)
-        {
-            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        }
-
-        var response = await client.SendAsync(request);
-        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return (response.StatusCode, document.RootElement.Clone(), response);
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> SendAsync(HttpMethod method, string url, string? json = null) =>
+        client.SendJsonAsync(method, url, json);
 
     private async Task<TickOutcome> TickAtAsync(int minutesAfterStart)
     {

@@ -27,6 +27,7 @@ public sealed partial class RunCrewForUserConsumer(
     IHostApplicationLifetime lifetime,
     IOptions<CrewCallerOptions> options,
     TimeProvider timeProvider,
+    CrewCallerMetrics metrics,
     ILogger<RunCrewForUserConsumer> logger) : IConsumer<RunCrewForUser>
 {
     /// <summary>How many times a command was handed back to the queue, for whoever reads it in the RabbitMQ UI.</summary>
@@ -49,6 +50,8 @@ public sealed partial class RunCrewForUserConsumer(
     public async Task Consume(ConsumeContext<RunCrewForUser> context)
     {
         var command = context.Message;
+        using var activity = CrewTracing.CrewCaller.StartRunActivity("crew call", command.RunId, command.UserUid);
+        activity?.SetTag("crew.endpoint", command.Endpoint);
 
         // The endpoint's high and normal queues share its concurrency; a high-priority user gets the next free slot.
         // A user still waiting for one when a stop begins goes back to the queue at once, like one between attempts.
@@ -125,6 +128,7 @@ public sealed partial class RunCrewForUserConsumer(
         var started = timeProvider.GetTimestamp();
         var attempts = 0;
         var countedFailures = 0;
+        using var inFlight = metrics.CallInFlight();
         try
         {
             while (true)
@@ -173,6 +177,7 @@ public sealed partial class RunCrewForUserConsumer(
 
                 var delay = RetrySchedule.DelayAfter(countedFailures, result.RetryAfter, settings, Random.Shared);
                 LogRetrying(logger, command.RunId, command.UserUid, attempts, result.Reason, delay.TotalMilliseconds);
+                metrics.Retrying(result);
                 if (!await WaitUnlessStoppingAsync(delay, cancellationToken))
                 {
                     await HandBackClaimedAsync(context);
@@ -207,6 +212,7 @@ public sealed partial class RunCrewForUserConsumer(
             }
 
             LogAnswered(logger, command.RunId, command.UserUid, attempts, durationMs);
+            metrics.CallFinished(last, duration);
             await UntilInfrastructureAnswersAsync(ct => context.Publish(Answer(command, json, attempts, durationMs, receivedAt.Value), ct), token);
             return;
         }
@@ -220,6 +226,7 @@ public sealed partial class RunCrewForUserConsumer(
         }
 
         LogGaveUp(logger, command.RunId, command.UserUid, attempts, reason);
+        metrics.CallFinished(last, duration);
         await UntilInfrastructureAnswersAsync(ct => context.Publish(Failure(command, reason, last.StatusCode, attempts, failedAt.Value), ct), token);
     }
 

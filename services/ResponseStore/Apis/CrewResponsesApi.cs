@@ -99,7 +99,7 @@ public static class CrewResponsesApi
 public readonly record struct ResponseId(int Value)
 {
     public static ValueTask<ResponseId> BindAsync(HttpContext http) =>
-        QueryValue.TryParseCount(http.GetRouteValue("id") as string, out var id) && id > 0
+        WholeNumber.TryParse(http.GetRouteValue("id") as string, out var id) && id > 0
             ? ValueTask.FromResult(new ResponseId(id))
             : throw new InvalidRequestException(CrewResponsesApi.InvalidId);
 }

@@ -135,19 +135,12 @@ internal static class QueryValue
             : values.ToString() is { Length: > 0 } value ? value : null;
     }
 
-    /// <summary>The parameter as a <see cref="TryParseCount">count</see>, or <paramref name="absent"/> when not given.</summary>
+    /// <summary>The parameter as a <see cref="WholeNumber">whole number</see>, or <paramref name="absent"/> when not given.</summary>
     public static int Count(HttpContext http, ParameterInfo parameter, int absent) =>
         Single(http, parameter, out var name) switch
         {
             null => absent,
-            var text when TryParseCount(text, out var count) => count,
+            var text when WholeNumber.TryParse(text, out var count) => count,
             _ => throw new InvalidRequestException($"{name} must be a non-negative integer"),
         };
-
-    /// <summary>ASCII digits only that fit an int: no sign or spaces, and no trailing U+0000, which int.TryParse ignores.</summary>
-    public static bool TryParseCount(string? text, out int count)
-    {
-        count = 0;
-        return text is { Length: > 0 } && text.All(char.IsAsciiDigit) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out count);
-    }
 }

@@ -27,7 +27,7 @@ public sealed record RunOriginFilter(int? ScheduleId, string? Endpoint)
         int? scheduleId = null;
         if (query["scheduleId"].ToString() is { Length: > 0 } scheduleText)
         {
-            if (!int.TryParse(scheduleText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) || parsed < 1)
+            if (!WholeNumber.TryParse(scheduleText, out var parsed) || parsed < 1)
             {
                 error = "scheduleId must be a whole number of 1 or more";
                 return null;

@@ -1,6 +1,9 @@
 using CrewPlatform.Contracts;
+using System.Diagnostics;
 using CrewPlatform.ResponseStore.Persistence;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
+using MassTransit.Logging;
 
 namespace CrewPlatform.ResponseStore.Consumers;
 
@@ -13,6 +16,7 @@ namespace CrewPlatform.ResponseStore.Consumers;
 public sealed partial class CrewResponseReceivedConsumer(
     CrewResponseBatchWriter writer,
     TimeProvider clock,
+    ResponseStoreMetrics metrics,
     ILogger<CrewResponseReceivedConsumer> logger) : IConsumer<Batch<CrewResponseReceived>>
 {
     public const string UserNoLongerExists = "user no longer exists";
@@ -27,6 +31,45 @@ public sealed partial class CrewResponseReceivedConsumer(
         }
 
         var items = distinct.Values.ToList();
+        var spans = StartAnswerSpans(items);
+        try
+        {
+            await StoreAsync(context, items, spans);
+        }
+        finally
+        {
+            spans.ForEach(span => span?.Dispose());
+        }
+    }
+
+    /// <summary>
+    /// One span per answer, each the child of its own message's send (a batch mixes users and runs), left open
+    /// while the batch is written and the answer's outcome published.
+    /// </summary>
+    private static List<Activity?> StartAnswerSpans(List<ConsumeContext<CrewResponseReceived>> items)
+    {
+        var batch = Activity.Current;
+        var spans = new List<Activity?>(items.Count);
+        foreach (var item in items)
+        {
+            spans.Add(CrewTracing.ResponseStore.StartRunActivity(
+                "store answer", item.Message.RunId, item.Message.UserUid, item.Headers.Get<string>(DiagnosticHeaders.ActivityId)));
+            Activity.Current = batch;
+        }
+
+        return spans;
+    }
+
+    // Within the answer's span, so the outcome event continues the answer's trace.
+    private static async Task PublishInSpanAsync(Activity? span, Func<Task> publish)
+    {
+        Activity.Current = span ?? Activity.Current;
+        await publish();
+    }
+
+    private async Task StoreAsync(
+        ConsumeContext<Batch<CrewResponseReceived>> context, List<ConsumeContext<CrewResponseReceived>> items, List<Activity?> spans)
+    {
         var outcomes = await writer.StoreAsync(
             items.Select(i => new IncomingCrewResponse(i.Message.RunId, i.Message.UserUid, i.Message.RequestContext, i.Message.RequestGoal, i.Message.ResponseJson, i.Message.ScheduleId, i.Message.Endpoint)).ToList(),
             context.CancellationToken);
@@ -41,28 +84,29 @@ public sealed partial class CrewResponseReceivedConsumer(
             {
                 case StoreOutcome.Stored stored:
                     inserted += stored.Inserted ? 1 : 0;
-                    publishes.Add(item.Publish(new CrewResponseStored
+                    publishes.Add(PublishInSpanAsync(spans[i], () => item.Publish(new CrewResponseStored
                     {
                         RunId = message.RunId,
                         UserUid = message.UserUid,
                         ResponseId = stored.ResponseId,
                         StoredAt = stored.StoredAt,
-                    }, context.CancellationToken));
+                    }, context.CancellationToken)));
                     break;
 
                 case StoreOutcome.UserMissing:
                     LogUserMissing(logger, message.RunId, message.UserUid);
-                    publishes.Add(item.Publish(Failed(message, UserNoLongerExists), context.CancellationToken));
+                    publishes.Add(PublishInSpanAsync(spans[i], () => item.Publish(Failed(message, UserNoLongerExists), context.CancellationToken)));
                     break;
 
                 case StoreOutcome.Unstorable unstorable:
                     LogUnstorable(logger, message.RunId, message.UserUid, unstorable.Reason);
-                    publishes.Add(item.Publish(Failed(message, unstorable.Reason), context.CancellationToken));
+                    publishes.Add(PublishInSpanAsync(spans[i], () => item.Publish(Failed(message, unstorable.Reason), context.CancellationToken)));
                     break;
             }
         }
 
         await Task.WhenAll(publishes);
+        metrics.BatchStored(outcomes);
         LogBatchStored(logger, context.Message.Length, items.Count, inserted);
     }
 

@@ -122,13 +122,13 @@ public static class SchedulerApi
         string? limit, string? offset, string? scheduleId, string? endpoint, string? segment, SchedulerDbContext db, CancellationToken cancellationToken)
     {
         var take = DefaultRunsLimit;
-        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take < 1 || take > MaxRunsLimit))
+        if (limit is not null && (!WholeNumber.TryParse(limit, out take) || take < 1 || take > MaxRunsLimit))
         {
             return ApiResults.BadRequest($"limit must be a whole number from 1 to {MaxRunsLimit}");
         }
 
         var skip = 0;
-        if (offset is not null && !int.TryParse(offset, NumberStyles.None, CultureInfo.InvariantCulture, out skip))
+        if (offset is not null && !WholeNumber.TryParse(offset, out skip))
         {
             return ApiResults.BadRequest("offset must be a whole number of 0 or more");
         }
@@ -136,7 +136,7 @@ public static class SchedulerApi
         var query = db.Runs.AsNoTracking();
         if (scheduleId is not null)
         {
-            if (!int.TryParse(scheduleId, NumberStyles.None, CultureInfo.InvariantCulture, out var schedule))
+            if (!WholeNumber.TryParse(scheduleId, out var schedule))
             {
                 return ApiResults.BadRequest("scheduleId must be a whole number");
             }

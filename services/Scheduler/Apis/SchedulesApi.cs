@@ -277,7 +277,7 @@ public static partial class SchedulesApi
     }
 
     private static int? ParseId(string id) =>
-        int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0 ? value : null;
+        WholeNumber.TryParse(id, out var value) && value > 0 ? value : null;
 
     private static async Task<ScheduleView> ViewAsync(ScheduleState schedule, ScheduleService schedules, SchedulerDbContext db, CancellationToken cancellationToken)
     {

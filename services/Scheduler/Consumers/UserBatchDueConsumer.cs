@@ -1,3 +1,4 @@
+using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
@@ -18,6 +19,8 @@ public sealed partial class UserBatchDueConsumer(
     {
         var page = context.Message;
         var cancellationToken = context.CancellationToken;
+        using var activity = CrewTracing.Scheduler.StartRunActivity("fan-out page", page.RunId);
+        activity?.SetTag("crew.page", page.PageNumber);
 
         var pageUsers = await users.ReadPageAsync(page.AfterUserUid, page.PageSize, cancellationToken, page.Segment);
         var isLastPage = pageUsers.Count < page.PageSize;

@@ -32,7 +32,7 @@ public sealed class ReconcilePacer(IOptions<SchedulerOptions> options, TimeProvi
 }
 
 /// <summary>Coravel's tick for the reconciler; all the logic lives in <see cref="RunReconciler.ReconcileAsync"/>.</summary>
-public sealed partial class ReconcileTick(RunReconciler reconciler, ReconcilePacer pacer, ILogger<ReconcileTick> logger)
+public sealed partial class ReconcileTick(RunReconciler reconciler, ReconcilePacer pacer, SchedulerMetrics metrics, ILogger<ReconcileTick> logger)
     : IInvocable, ICancellableInvocable
 {
     public CancellationToken CancellationToken { get; set; }
@@ -46,7 +46,7 @@ public sealed partial class ReconcileTick(RunReconciler reconciler, ReconcilePac
 
         try
         {
-            await reconciler.ReconcileAsync(CancellationToken);
+            metrics.ReconcilerPassed(await reconciler.ReconcileAsync(CancellationToken));
         }
         catch (Exception ex) when (!CancellationToken.IsCancellationRequested)
         {

@@ -31,6 +31,8 @@ public sealed partial class RunCrewCommands(
     /// <summary>Sends one page of commands; returns how many were sent (users gone from the table are not).</summary>
     public async Task<int> SendAsync(Guid runId, IReadOnlyList<DispatchedUser> page, CancellationToken cancellationToken)
     {
+        // Also reached from outside the run's trace (the reconciler, retry-failed): the span joins the run's trace.
+        using var activity = CrewTracing.Scheduler.StartRunActivity("send commands", runId);
         var run = await db.Runs.AsNoTracking().Where(r => r.Id == runId)
             .Select(r => new { r.Endpoint, r.Priority, r.ScheduleId })
             .SingleAsync(cancellationToken);

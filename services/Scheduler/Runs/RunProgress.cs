@@ -1,5 +1,6 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 using Npgsql;
 using NpgsqlTypes;
@@ -27,7 +28,7 @@ public enum PageRecorded
 /// <c>run_users</c>, and a counter moves only when that row is inserted or changes status. Raw SQL because each
 /// step must be one atomic statement or one short transaction, and these are the hot paths of a run.
 /// </summary>
-public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvider time, ILogger<RunProgress> logger)
+public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvider time, SchedulerMetrics metrics, ILogger<RunProgress> logger)
 {
     /// <summary>
     /// Records one page: inserts the (run, user) rows not yet there and adds exactly the inserted ones to
@@ -210,6 +211,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     /// </summary>
     public async Task PublishCompletedAsync(IPublishEndpoint publisher, CrewRunCompleted completed, CancellationToken cancellationToken)
     {
+        using var activity = CrewTracing.Scheduler.StartRunActivity("run completed", completed.RunId);
         await publisher.Publish(completed, cancellationToken);
         // Raw SQL: run bookkeeping works on the data source without a DbContext; a conditional single-row UPDATE.
         await using var command = dataSource.CreateCommand(
@@ -224,7 +226,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     }
 
     private const string Completable = "status = 'running' AND fan_out_completed AND succeeded + failed = dispatched";
-    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at";
+    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at, started_at";
 
     // The event carries completed_at as stored (microseconds), so PublishCompletedAsync can match it exactly.
     private async Task<IReadOnlyList<CrewRunCompleted>> ReadCompletionsAsync(NpgsqlCommand command, CancellationToken cancellationToken, bool log = true)
@@ -245,6 +247,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
             if (log)
             {
                 LogCompleted(logger, completed.RunId, completed.Dispatched, completed.Succeeded, completed.Failed, completed.Skipped);
+                metrics.RunCompleted(completed, reader.GetFieldValue<DateTimeOffset>(6));
             }
 
             completions.Add(completed);

@@ -1,3 +1,4 @@
+using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Contracts;
 using MassTransit;
@@ -106,6 +107,7 @@ public sealed partial class RunReconciler(
         foreach (var page in pages)
         {
             LogRedrive(logger, page.RunId, page.PageNumber, page.AfterUserUid, settings.FanOutStallSeconds);
+            using var activity = CrewTracing.Scheduler.StartRunActivity("re-drive fan-out", page.RunId);
             await publishEndpoint.Publish(page, cancellationToken);
         }
 

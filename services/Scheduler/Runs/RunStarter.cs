@@ -1,3 +1,4 @@
+using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
 using MassTransit;
@@ -50,6 +51,7 @@ public sealed partial class RunStarter(
     public async Task<Run> StartManualAsync(RunTarget target, CancellationToken cancellationToken)
     {
         var run = NewRun(RunTrigger.Manual, dueAt: null, RunStatus.Running, target);
+        using var activity = CrewTracing.Scheduler.StartRunActivity("run-now", run.Id);
         db.Runs.Add(run);
         await db.SaveChangesAsync(cancellationToken);
         LogManualRun(logger, run.Id, target.Segment, target.Endpoint);
@@ -65,6 +67,7 @@ public sealed partial class RunStarter(
     public async Task<Run> StartForUsersAsync(RunTarget target, IReadOnlyList<HostUser> users, CancellationToken cancellationToken)
     {
         var run = NewRun(RunTrigger.Manual, dueAt: null, RunStatus.Running, target);
+        using var activity = CrewTracing.Scheduler.StartRunActivity("run-now", run.Id);
         run.FanOutCompleted = true;
         run.NextPageNumber = 0;
         run.Dispatched = users.Count(u => u.IsEligible);

@@ -1,3 +1,4 @@
+using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
 using Microsoft.EntityFrameworkCore;
@@ -26,6 +27,7 @@ public sealed partial class ScheduleService(
     RunStarter runStarter,
     IOptions<SchedulerOptions> options,
     TimeProvider time,
+    SchedulerMetrics metrics,
     ILogger<ScheduleService> logger)
 {
     private readonly SchedulerOptions settings = options.Value;
@@ -214,10 +216,13 @@ public sealed partial class ScheduleService(
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             LogSkipped(logger, observed.Name, due, skipped.Id, next);
+            metrics.RunSkipped();
             return TickOutcome.RunSkipped;
         }
 
         var run = runStarter.NewRun(RunTrigger.Schedule, due, RunStatus.Running, RunTarget.Of(observed));
+        using var activity = CrewTracing.Scheduler.StartRunActivity("scheduled run", run.Id);
+        activity?.SetTag("crew.schedule_id", id);
         db.Runs.Add(run);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);

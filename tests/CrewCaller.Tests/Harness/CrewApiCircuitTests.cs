@@ -1,4 +1,7 @@
 using CrewPlatform.CrewCaller.CrewApi;
+using CrewPlatform.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -104,6 +107,26 @@ public sealed class CrewApiCircuitTests
 
         using var next = await waiter.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.True(next.IsProbe);
+    }
+
+    [Fact]
+    public async Task Its_gauge_reads_1_while_open_and_probing_and_0_once_closed()
+    {
+        // CrewCaller's own registrations, with this test's circuit as the default endpoint's.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["CREW_API_URL"] = "http://crew.test/run-crew" }).Build();
+        using var services = new ServiceCollection().AddLogging().AddCrewCaller(configuration).AddSingleton(circuit).BuildServiceProvider();
+        services.GetRequiredService<CrewCallerMetrics>();
+        using var metrics = new MetricRecorder(services);
+        Assert.Equal(0, metrics.Observe("crew_circuit_open", ("endpoint", "default")));
+
+        await TripAsync();
+        Assert.Equal(1, metrics.Observe("crew_circuit_open", ("endpoint", "default")));
+
+        clock.Advance(TimeSpan.FromSeconds(10));
+        using var probe = await circuit.EnterAsync(CancellationToken.None);
+        Assert.Equal(1, metrics.Observe("crew_circuit_open", ("endpoint", "default")));
+        probe.Record(available: true);
+        Assert.Equal(0, metrics.Observe("crew_circuit_open", ("endpoint", "default")));
     }
 
     private async Task<bool> RecordAsync(bool available)
