@@ -138,8 +138,13 @@ status() {
   return $rc
 }
 
+# tests/Dashboard.Tests drives the dashboard in Debian's headless Chromium through its chromedriver.
+browser_up() {
+  [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || apt_install chromium chromium-driver
+}
+
 case "${1:-}" in
-  up) pg_up; rabbit_up ;;
+  up) pg_up; rabbit_up; browser_up ;;
   down) rabbit_down; pg_down; log "stopped" ;;
   status) status ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;

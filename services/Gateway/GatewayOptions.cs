@@ -79,6 +79,20 @@ public sealed class GatewayOptions : IValidatableObject
     [Range(1, int.MaxValue, ErrorMessage = "GATEWAY_BACKEND_TIMEOUT_SECONDS must be a whole number of seconds > 0")]
     public int BackendTimeoutSeconds { get; set; } = 100;
 
+    /// <summary>The RabbitMQ management API the dashboard's queue depths are read from, e.g. <c>http://127.0.0.1:15672</c>; unset: unknown.</summary>
+    [ConfigurationKeyName("GATEWAY_RABBITMQ_MANAGEMENT_URL")]
+    public string? RabbitMqManagementUrl { get; set; }
+
+    [ConfigurationKeyName("GATEWAY_RABBITMQ_MANAGEMENT_USER")]
+    public string RabbitMqManagementUser { get; set; } = "guest";
+
+    [ConfigurationKeyName("GATEWAY_RABBITMQ_MANAGEMENT_PASSWORD")]
+    public string RabbitMqManagementPassword { get; set; } = "guest";
+
+    /// <summary>The virtual host whose queues the dashboard shows.</summary>
+    [ConfigurationKeyName("GATEWAY_RABBITMQ_VHOST")]
+    public string RabbitMqVirtualHost { get; set; } = "/";
+
     /// <summary>The legacy token trimmed, or null when none is set.</summary>
     public string? Token => string.IsNullOrWhiteSpace(AdminToken) ? null : AdminToken.Trim();
 
@@ -135,6 +149,11 @@ public sealed class GatewayOptions : IValidatableObject
         if (!HttpUrl.IsAbsoluteHttp(SchedulerUrl))
         {
             yield return new ValidationResult("GATEWAY_SCHEDULER_URL must be an absolute http:// or https:// URL", [nameof(SchedulerUrl)]);
+        }
+
+        if (!string.IsNullOrEmpty(RabbitMqManagementUrl) && !HttpUrl.IsAbsoluteHttp(RabbitMqManagementUrl))
+        {
+            yield return new ValidationResult("GATEWAY_RABBITMQ_MANAGEMENT_URL must be an absolute http:// or https:// URL", [nameof(RabbitMqManagementUrl)]);
         }
 
         if (!HttpUrl.IsAbsoluteHttp(ResponseStoreUrl))

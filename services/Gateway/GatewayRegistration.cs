@@ -1,5 +1,6 @@
 using CrewPlatform.Gateway.Apis;
 using CrewPlatform.Gateway.Auth;
+using CrewPlatform.Gateway.Dashboard;
 using CrewPlatform.Gateway.Proxy;
 using CrewPlatform.Gateway.RateLimiting;
 using CrewPlatform.Gateway.Security;
@@ -13,7 +14,10 @@ namespace CrewPlatform.Gateway;
 
 public static partial class GatewayRegistration
 {
-    /// <summary>The scheme <c>/api/*</c> authenticates with: a JWT-shaped bearer value goes to the JWT handler (when on), any other to the API keys.</summary>
+    /// <summary>
+    /// The scheme <c>/api/*</c> authenticates with: a JWT-shaped bearer value goes to the JWT handler (when on), any other
+    /// to the API keys; no Authorization header but the dashboard's session cookie goes to the session.
+    /// </summary>
     private const string CredentialScheme = "Credential";
 
     /// <summary>
@@ -34,14 +38,16 @@ public static partial class GatewayRegistration
 
         builder.Services
             .AddAuthentication(CredentialScheme)
-            .AddPolicyScheme(CredentialScheme, "API key or JWT", options => options.ForwardDefaultSelector = context =>
-                context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value is { JwtEnabled: true, AuthDisabled: false }
+            .AddPolicyScheme(CredentialScheme, "API key, JWT or dashboard session", options => options.ForwardDefaultSelector = context =>
+                DashboardSession.UsesSession(context.Request) ? DashboardSession.SchemeName
+                : context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value is { JwtEnabled: true, AuthDisabled: false }
                 && ApiKeyAuthenticationHandler.BearerValue(context.Request) is { } bearer
                 && JwtBearerSetup.LooksLikeJwt(bearer)
                     ? JwtBearerSetup.SchemeName
                     : ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<ApiKeyOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, _ => { })
-            .AddJwtBearer(JwtBearerSetup.SchemeName, _ => { });
+            .AddJwtBearer(JwtBearerSetup.SchemeName, _ => { })
+            .AddDashboardSession();
         builder.Services.AddOptions<ApiKeyOptions>(ApiKeyAuthenticationHandler.SchemeName)
             .Configure<IOptions<GatewayOptions>>((options, gateway) =>
             {
@@ -75,6 +81,7 @@ public static partial class GatewayRegistration
         });
 
         builder.Services.AddClientRateLimiting();
+        builder.Services.AddQueueDepths();
 
         builder.Services.AddHealthChecks().AddCheck<BackendsHealthCheck>("backends", tags: [ServiceDefaultsExtensions.ReadyTag]);
         return builder;
@@ -91,6 +98,10 @@ public static partial class GatewayRegistration
 
         app.Use(SecurityHeaders.AddAsync);
 
+        // The dashboard's static files (wwwroot: index.html at /, the rest under /dashboard/): no credential, no data.
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+
         // Before the limit, so it counts per real client. A connection without an address (not TCP) has no peer to
         // trust, and the middleware would believe its headers: it is left alone.
         if (settings.TrustedProxies().Any())
@@ -103,9 +114,12 @@ public static partial class GatewayRegistration
         // Limit first, so that guessing keys costs the same allowance as using one.
         app.UseRateLimiter();
         app.UseAuthentication();
+        app.Use(DashboardSession.RequireAntiForgeryAsync);
         app.UseAuthorization();
 
         app.MapDocsApi();
+        app.MapDashboardSession();
+        app.MapQueueDepths();
 
         // Any other /api/* path: still behind the credential and the limit, then the envelope's 404.
         app.MapFallback("/api/{**rest}", () => ApiResults.NotFound("Not found"))

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using CrewPlatform.Gateway.Tests.Support;
+using CrewPlatform.Gateway.Security;
 
 namespace CrewPlatform.Gateway.Tests;
 
@@ -49,6 +50,32 @@ public sealed class SecurityHeadersTests(Backends backends) : IClassFixture<Back
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         Assert.Equal("DENY", Header(refused, "X-Frame-Options"));
         Assert.Equal("nosniff", Header(refused, "X-Content-Type-Options"));
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/dashboard/app.js")]
+    [InlineData("/dashboard/app.css")]
+    public async Task The_dashboard_gets_a_strict_policy_with_nothing_inline_and_nothing_from_elsewhere(string path)
+    {
+        await using var gateway = new GatewayFactory(backends.GatewaySettings());
+        using var client = gateway.CreateClient();
+
+        var response = await client.GetAsync(path);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(SecurityHeaders.DashboardPolicy, Header(response, "Content-Security-Policy"));
+        Assert.DoesNotContain("unsafe-inline", SecurityHeaders.DashboardPolicy, StringComparison.Ordinal);
+        Assert.Equal("DENY", Header(response, "X-Frame-Options"));
+        Assert.DoesNotContain("http://", body, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("https://", body, StringComparison.OrdinalIgnoreCase);
+        if (path == "/")
+        {
+            Assert.DoesNotContain("<style", body, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("style=", body, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("<script>", body, StringComparison.OrdinalIgnoreCase);
+        }
     }
 
     [Fact]

@@ -1,0 +1,389 @@
+import { ApiError, get, post, patch, call, setAntiForgeryToken } from './api.js';
+import { h, when, duration, runDuration, progress } from './dom.js';
+import { runsChart } from './chart.js';
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const who = document.getElementById('who');
+const pageSize = 20;
+let session = null;
+let timers = [];
+
+const isAdmin = () => session?.role === 'admin';
+
+function every(ms, action) {
+  timers.push(setInterval(action, ms));
+}
+
+function clearTimers() {
+  timers.forEach(clearInterval);
+  timers = [];
+}
+
+/** Replaces the page's content, keeping focus management simple: the heading gets the focus on navigation. */
+function show(title, ...content) {
+  document.title = `${title} · CrewPlatform`;
+  main.replaceChildren(h('h1', {}, title), ...content);
+}
+
+function outcome() {
+  return h('p', { class: 'outcome', role: 'status', 'aria-live': 'polite' });
+}
+
+function report(element, promise, describe) {
+  element.className = 'outcome';
+  element.textContent = 'Working…';
+  return promise.then((answer) => {
+    element.classList.add('ok');
+    element.textContent = describe ? describe(answer) : (answer.message ?? 'Done');
+    return answer;
+  }, (error) => {
+    element.classList.add('error');
+    element.textContent = error.message;
+    return null;
+  });
+}
+
+function query() {
+  const [, search = ''] = location.hash.split('?');
+  return new URLSearchParams(search);
+}
+
+function pager(page, hasNext, hrefFor) {
+  return h('nav', { class: 'pager', 'aria-label': 'Pages' },
+    page > 1 ? h('a', { href: hrefFor(page - 1) }, '← Newer') : null,
+    h('span', {}, `Page ${page}`),
+    hasNext ? h('a', { href: hrefFor(page + 1) }, 'Older →') : null);
+}
+
+// ---- sign-in ----
+
+function signInView(message) {
+  nav.hidden = true;
+  who.replaceChildren();
+  const error = h('p', { class: 'outcome error', role: 'alert' }, message ?? '');
+  const key = h('input', { id: 'key', name: 'key', type: 'password', autocomplete: 'current-password', required: true });
+  const form = h('form', { class: 'card signin', id: 'signin' },
+    h('label', { for: 'key' }, 'API key'), key,
+    h('button', { type: 'submit' }, 'Sign in'), error);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const answer = await call('POST', '/dashboard/session', { key: key.value });
+      key.value = '';
+      startSession(answer.data);
+    } catch (e) {
+      error.textContent = e.status === 401 ? 'That key was refused.' : e.message;
+    }
+  });
+  show('Sign in', h('p', {}, 'Sign in with an API key. It is exchanged for a session cookie and not kept by this page.'), form);
+  key.focus();
+}
+
+function startSession(data) {
+  session = data;
+  setAntiForgeryToken(data.antiForgeryToken);
+  nav.hidden = false;
+  const signOut = h('button', { type: 'button', id: 'sign-out' }, 'Sign out');
+  signOut.addEventListener('click', async () => {
+    try {
+      await post('/dashboard/session/sign-out');
+    } finally {
+      session = null;
+      setAntiForgeryToken(null);
+      clearTimers();
+      signInView('Signed out.');
+    }
+  });
+  who.replaceChildren(h('span', { id: 'identity' }, `${data.client} (${data.role})`), ' ', signOut);
+  route();
+}
+
+// ---- overview ----
+
+async function overviewView() {
+  const status = h('dl', { class: 'facts', id: 'status' });
+  const countdown = h('span', { id: 'countdown' });
+  const result = outcome();
+  const controls = isAdmin() ? controlsCard(result, () => refresh()) : null;
+  const crew = h('dl', { class: 'facts' },
+    h('dt', {}, 'Crew API'),
+    h('dd', { id: 'crew-api' }, 'unknown — no API reports whether the crew API answers or its circuit is open; a run whose users stay waiting while the queue holds messages suggests a paused circuit'));
+  const queues = h('div', { id: 'queues' }, 'Loading queues…');
+  const chart = h('div', { id: 'chart' });
+  show('Overview',
+    h('section', { class: 'card', 'aria-labelledby': 'schedule-h' }, h('h2', { id: 'schedule-h' }, 'Schedule'), status, controls, result),
+    h('section', { class: 'card', 'aria-labelledby': 'crew-h' }, h('h2', { id: 'crew-h' }, 'Crew API and queues'), crew, queues),
+    h('section', { class: 'card', 'aria-labelledby': 'chart-h' }, h('h2', { id: 'chart-h' }, 'Last 30 runs'), chart));
+
+  let nextRunAt = null;
+  const tick = () => {
+    if (!nextRunAt) {
+      countdown.textContent = '';
+      return;
+    }
+    const left = new Date(nextRunAt) - new Date();
+    countdown.textContent = left > 0 ? ` (in ${duration(left)})` : ' (due now)';
+  };
+
+  async function refresh() {
+    try {
+      const { data } = await get('/api/scheduler');
+      nextRunAt = data.isRunning ? data.nextRunAt : null;
+      const last = data.lastRun;
+      status.replaceChildren(
+        h('dt', {}, 'State'), h('dd', { id: 'state' }, data.isRunning ? 'running' : 'stopped'),
+        h('dt', {}, 'Interval'), h('dd', { id: 'interval' }, `${data.intervalMinutes} minutes`),
+        h('dt', {}, 'Next run'), h('dd', {}, data.isRunning && data.nextRunAt ? when(data.nextRunAt) : '—', countdown),
+        h('dt', {}, 'Last run'), h('dd', { id: 'last-run' }, last
+          ? [h('a', { href: `#/runs/${last.id}` }, `${last.status}, ${last.succeeded} succeeded, ${last.failed} failed of ${last.dispatched}`), ` · ${when(last.startedAt)}`]
+          : 'none yet'));
+      tick();
+    } catch (e) {
+      status.replaceChildren(h('dt', {}, 'Schedule'), h('dd', { class: 'error' }, e.message));
+    }
+  }
+
+  async function refreshQueues() {
+    try {
+      const { data } = await get('/api/gateway/queues');
+      if (!data.configured) {
+        queues.replaceChildren(h('p', { id: 'queues-unknown' }, 'Queues: unknown — the gateway has no RabbitMQ management API configured (GATEWAY_RABBITMQ_MANAGEMENT_URL).'));
+        return;
+      }
+      const parked = data.queues.filter((q) => q.parked).reduce((sum, q) => sum + q.messages, 0);
+      queues.replaceChildren(h('p', { id: 'parked' }, `Parked messages (_error queues): ${parked}`), h('table', { id: 'queue-table' },
+        h('caption', {}, 'RabbitMQ queues (messages ready and unacknowledged)'),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Queue'), h('th', { scope: 'col' }, 'Messages'), h('th', { scope: 'col' }, 'Consumers'))),
+        h('tbody', {}, data.queues.map((q) => h('tr', { class: q.parked ? 'parked' : '' },
+          h('td', {}, q.name, q.parked ? ' (parked)' : ''), h('td', {}, q.messages), h('td', {}, q.consumers))))));
+    } catch (e) {
+      queues.replaceChildren(h('p', {}, `Queues: unknown — ${e.message}`));
+    }
+  }
+
+  async function refreshChart() {
+    try {
+      const { data } = await get('/api/scheduler/runs?limit=30');
+      chart.replaceChildren(runsChart(data));
+    } catch (e) {
+      chart.replaceChildren(h('p', { class: 'error' }, e.message));
+    }
+  }
+
+  await Promise.all([refresh(), refreshQueues(), refreshChart()]);
+  every(1000, tick);
+  every(5000, refresh);
+  every(10000, refreshQueues);
+}
+
+function controlsCard(result, refresh) {
+  const interval = h('input', { id: 'interval-minutes', type: 'number', min: 1, max: 10080, value: 60, inputmode: 'numeric' });
+  const act = (promise) => report(result, promise).then(refresh);
+  const minutes = () => Number.parseInt(interval.value, 10);
+  const button = (id, text, action) => h('button', { type: 'button', id, onclick: action }, text);
+  return h('div', { class: 'controls', id: 'controls' },
+    h('label', { for: 'interval-minutes' }, 'Interval (minutes)'), interval,
+    button('start', 'Start', () => act(post('/api/scheduler', { action: 'start', intervalMinutes: minutes() }))),
+    button('change-interval', 'Change interval', () => act(patch('/api/scheduler/schedules/1', { intervalMinutes: minutes() }))),
+    button('stop', 'Stop', () => act(post('/api/scheduler', { action: 'stop' }))),
+    button('run-now', 'Run now…', () => {
+      if (!window.confirm('Start a run for every user now?')) return;
+      report(result, post('/api/scheduler', { action: 'run-now' }), (a) => `${a.message ?? 'Run started'}: run ${a.data.runId}`)
+        .then(refresh);
+    }));
+}
+
+// ---- runs ----
+
+function runRow(run) {
+  return h('tr', { 'data-run': run.id },
+    h('td', {}, h('a', { href: `#/runs/${run.id}` }, when(run.startedAt))),
+    h('td', {}, run.status), h('td', {}, run.trigger),
+    h('td', { class: 'wide' }, progress(run)),
+    h('td', {}, when(run.dueAt)), h('td', {}, duration(runDuration(run))));
+}
+
+async function runsView() {
+  const page = Math.max(1, Number.parseInt(query().get('page') ?? '1', 10) || 1);
+  const body = h('tbody', { id: 'runs' });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const pages = h('div');
+  show('Runs', h('div', { class: 'scroll' }, h('table', {},
+    h('caption', {}, 'Runs, newest first'),
+    h('thead', {}, h('tr', {}, ['Started', 'Status', 'Trigger', 'Progress', 'Due', 'Duration'].map((c) => h('th', { scope: 'col' }, c)))),
+    body)), pages, error);
+  const refresh = async () => {
+    try {
+      const { data } = await get(`/api/scheduler/runs?limit=${pageSize + 1}&offset=${(page - 1) * pageSize}`);
+      body.replaceChildren(...data.slice(0, pageSize).map(runRow));
+      if (data.length === 0) body.replaceChildren(h('tr', {}, h('td', { colspan: 6 }, 'No run yet.')));
+      pages.replaceChildren(pager(page, data.length > pageSize, (p) => `#/runs?page=${p}`));
+      error.textContent = '';
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  };
+  await refresh();
+  every(2000, refresh);
+}
+
+async function runView(id) {
+  const facts = h('div', { id: 'run' });
+  const failed = h('div', { id: 'failed-users' });
+  const result = outcome();
+  show('Run', facts, failed, result);
+  const refresh = async () => {
+    let run;
+    try {
+      ({ data: run } = await get(`/api/scheduler/runs/${encodeURIComponent(id)}`));
+    } catch (e) {
+      facts.replaceChildren(h('p', { class: 'error', role: 'alert' }, e.message));
+      return;
+    }
+    facts.replaceChildren(
+      h('p', { class: 'mono' }, run.id),
+      progress(run),
+      h('dl', { class: 'facts' },
+        h('dt', {}, 'Status'), h('dd', { id: 'run-status' }, run.status),
+        h('dt', {}, 'Trigger'), h('dd', {}, run.trigger),
+        h('dt', {}, 'Dispatched'), h('dd', { id: 'dispatched' }, run.dispatched),
+        h('dt', {}, 'Succeeded'), h('dd', { id: 'succeeded' }, run.succeeded),
+        h('dt', {}, 'Failed'), h('dd', { id: 'failed' }, run.failed),
+        h('dt', {}, 'Skipped (no context nor goal)'), h('dd', {}, run.skipped),
+        h('dt', {}, 'Schedule, segment, endpoint'), h('dd', {}, `${run.scheduleId ?? '—'}, ${run.segment ?? '—'}, ${run.endpoint}`)),
+      h('h2', {}, 'Timeline'),
+      h('ol', { class: 'timeline' },
+        run.dueAt ? h('li', {}, `Due ${when(run.dueAt)}`) : null,
+        h('li', {}, `Started ${when(run.startedAt)}`),
+        h('li', {}, run.fanOutCompleted ? 'Every user dispatched' : 'Dispatching users…'),
+        h('li', {}, run.completedAt ? `Completed ${when(run.completedAt)} after ${duration(runDuration(run))}` : `Running for ${duration(runDuration(run))}`)));
+    const retry = isAdmin() && run.failed > 0 && run.status !== 'running'
+      ? h('button', { type: 'button', id: 'retry-failed', onclick: () => report(result, post(`/api/scheduler/runs/${run.id}/retry-failed`), (a) => `${a.message ?? 'Retrying'}: ${a.data.retried} users sent again`).then(refresh) }, `Retry the ${run.failed} failed users`)
+      : null;
+    failed.replaceChildren(h('h2', {}, 'Failed users'), run.failedUsers.length === 0 ? h('p', {}, 'None.') : h('table', {},
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Reason'))),
+      h('tbody', {}, run.failedUsers.map((u) => h('tr', {}, h('td', {}, h('a', { href: `#/users/${encodeURIComponent(u.userUid)}` }, u.userUid)), h('td', {}, u.reason ?? '—'))))), retry);
+  };
+  await refresh();
+  every(2000, refresh);
+}
+
+// ---- answers ----
+
+function answersTable(items) {
+  return h('div', { class: 'scroll' }, h('table', {},
+    h('thead', {}, h('tr', {}, ['Answer', 'User', 'Created', 'Run'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', { id: 'answers' }, items.length === 0 ? h('tr', {}, h('td', { colspan: 4 }, 'No answer found.')) : items.map((a) => h('tr', {},
+      h('td', {}, h('a', { href: `#/answers/${a.id}` }, `#${a.id}`)),
+      h('td', {}, h('a', { href: `#/users/${encodeURIComponent(a.userUid)}` }, a.userUid)),
+      h('td', {}, when(a.createdAt)),
+      h('td', {}, a.runId ? h('a', { href: `#/runs/${a.runId}` }, a.runId.slice(0, 8)) : '—'))))));
+}
+
+async function answersList(filters, page, hrefFor) {
+  const params = new URLSearchParams(filters);
+  params.set('limit', pageSize);
+  params.set('offset', (page - 1) * pageSize);
+  const answer = await get(`/api/crew-responses?${params}`);
+  return [h('p', { id: 'answers-total' }, `${answer.total ?? answer.data.length} answers`), answersTable(answer.data),
+    pager(page, page * pageSize < (answer.total ?? 0), hrefFor)];
+}
+
+async function answersView() {
+  const q = query();
+  const page = Math.max(1, Number.parseInt(q.get('page') ?? '1', 10) || 1);
+  const field = (id, label, type, value) => [h('label', { for: id }, label), h('input', { id, name: id, type, value: value ?? '' })];
+  const form = h('form', { class: 'card search', id: 'answer-search' },
+    field('user', 'User uid', 'search', q.get('user')),
+    field('from', 'From (date)', 'date', q.get('from')),
+    field('to', 'To (date, included)', 'date', q.get('to')),
+    h('button', { type: 'submit' }, 'Search'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    for (const name of ['user', 'from', 'to']) if (form.elements[name].value) next.set(name, form.elements[name].value);
+    location.hash = `#/answers?${next}`;
+  });
+  const results = h('div', { id: 'results' });
+  show('Answers', form, results);
+  const filters = {};
+  if (q.get('user')) filters.userUid = q.get('user');
+  if (q.get('from')) filters.startDate = q.get('from');
+  if (q.get('to')) filters.endDate = q.get('to');
+  try {
+    results.replaceChildren(...await answersList(filters, page, (p) => { const n = new URLSearchParams(q); n.set('page', p); return `#/answers?${n}`; }));
+  } catch (e) {
+    results.replaceChildren(h('p', { class: 'error', role: 'alert' }, e.message));
+  }
+}
+
+async function answerView(id) {
+  let item;
+  try {
+    ({ data: item } = await get(`/api/crew-responses/${encodeURIComponent(id)}`));
+  } catch (e) {
+    show('Answer', h('p', { class: 'error', role: 'alert' }, e.message));
+    return;
+  }
+  const json = JSON.stringify(item.responseData, null, 2);
+  const copied = outcome();
+  const copy = h('button', { type: 'button', id: 'copy' }, 'Copy JSON');
+  copy.addEventListener('click', () => report(copied, navigator.clipboard.writeText(json), () => 'Copied'));
+  const download = h('a', { id: 'download', class: 'button', download: `answer-${item.id}.json`, href: URL.createObjectURL(new Blob([json], { type: 'application/json' })) }, 'Download JSON');
+  show(`Answer #${item.id}`,
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'User'), h('dd', {}, h('a', { href: `#/users/${encodeURIComponent(item.userUid)}` }, item.userUid)),
+      h('dt', {}, 'Created'), h('dd', {}, when(item.createdAt)),
+      h('dt', {}, 'Run'), h('dd', {}, item.runId ? h('a', { href: `#/runs/${item.runId}` }, item.runId) : '—'),
+      h('dt', {}, 'Request context'), h('dd', { class: 'pre' }, item.requestContext ?? '—'),
+      h('dt', {}, 'Request goal'), h('dd', { class: 'pre' }, item.requestGoal ?? '—')),
+    h('div', { class: 'controls' }, copy, download, copied),
+    h('details', { open: true }, h('summary', {}, 'Answer (JSON)'), h('pre', { id: 'answer-json', tabindex: 0 }, json)));
+}
+
+async function userView(uid) {
+  const page = Math.max(1, Number.parseInt(query().get('page') ?? '1', 10) || 1);
+  const results = h('div', { id: 'results' });
+  show(`User ${uid}`, results);
+  try {
+    results.replaceChildren(...await answersList({ userUid: uid }, page, (p) => `#/users/${encodeURIComponent(uid)}?page=${p}`));
+  } catch (e) {
+    results.replaceChildren(h('p', { class: 'error', role: 'alert' }, e.message));
+  }
+}
+
+// ---- routing ----
+
+async function route() {
+  clearTimers();
+  if (!session) return;
+  const [path] = location.hash.replace(/^#/, '').split('?');
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  for (const link of nav.querySelectorAll('a')) {
+    const active = link.getAttribute('href') === `#/${parts[0] ?? ''}`;
+    if (active) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
+  }
+  try {
+    if (parts[0] === 'runs' && parts[1]) await runView(parts[1]);
+    else if (parts[0] === 'runs') await runsView();
+    else if (parts[0] === 'answers' && parts[1]) await answerView(parts[1]);
+    else if (parts[0] === 'answers') await answersView();
+    else if (parts[0] === 'users' && parts[1]) await userView(parts[1]);
+    else await overviewView();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) signInView('Your session has ended; sign in again.');
+    else show('Error', h('p', { class: 'error', role: 'alert' }, e.message));
+  }
+}
+
+window.addEventListener('hashchange', () => {
+  route().then(() => main.focus());
+});
+
+try {
+  const { data } = await get('/dashboard/session');
+  if (data.signedIn) startSession(data); else signInView();
+} catch (e) {
+  signInView(e.message);
+}

@@ -1,0 +1,66 @@
+// Small DOM helpers: every text goes in as text, never as HTML.
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith('on')) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? '' : String(value));
+  }
+  append(element, children);
+  return element;
+}
+
+export function append(element, children) {
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+const svgNs = 'http://www.w3.org/2000/svg';
+
+export function svg(tag, attributes = {}, ...children) {
+  const element = document.createElementNS(svgNs, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+  append(element, children);
+  return element;
+}
+
+export function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : '—';
+}
+
+export function duration(ms) {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return '—';
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+export function runDuration(run) {
+  if (!run.startedAt) return null;
+  const end = run.completedAt ? new Date(run.completedAt) : new Date();
+  return end - new Date(run.startedAt);
+}
+
+/** A run's progress: succeeded, failed and waiting of dispatched, as a bar with three parts and its words. */
+export function progress(run) {
+  const dispatched = run.dispatched ?? 0;
+  const done = (run.succeeded ?? 0) + (run.failed ?? 0);
+  const waiting = Math.max(0, dispatched - done);
+  const percent = dispatched === 0 ? (run.status === 'running' ? 0 : 100) : Math.round((done / dispatched) * 100);
+  const words = `${run.succeeded} succeeded, ${run.failed} failed, ${waiting} waiting of ${dispatched}`;
+  const bar = h('div', {
+    class: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': percent,
+    'aria-label': `Run progress: ${words}`, 'data-percent': percent,
+  });
+  for (const [part, count] of [['ok', run.succeeded], ['failed', run.failed], ['waiting', waiting]]) {
+    const span = h('span', { class: part });
+    span.style.width = dispatched === 0 ? '0%' : `${(count / dispatched) * 100}%`;
+    bar.append(span);
+  }
+  return h('div', { class: 'progress' }, bar, h('span', { class: 'progress-words' }, `${percent}% · ${words}`));
+}

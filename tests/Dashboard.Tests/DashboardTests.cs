@@ -1,0 +1,244 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using CrewPlatform.Testing;
+using OpenQA.Selenium;
+
+namespace CrewPlatform.Dashboard.Tests;
+
+/// <summary>The dashboard in headless Chromium against the real platform: what an operator sees and does.</summary>
+public sealed class DashboardTests(DashboardStack stack) : IClassFixture<DashboardStack>
+{
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public void An_admin_signs_in_with_a_cookie_scripts_cannot_read_then_starts_and_stops_the_schedule()
+    {
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn(DashboardStack.AdminKey);
+        browser.WaitText(By.Id("identity"), "ops (admin)");
+        browser.Wait(By.Id("state"));
+
+        var cookie = browser.Driver.Manage().Cookies.GetCookieNamed("crew-session");
+        Assert.NotNull(cookie);
+        Assert.True(cookie.IsHttpOnly);
+        Assert.Equal("Strict", cookie.SameSite);
+        Assert.DoesNotContain("crew-session", (string?)browser.Driver.ExecuteScript("return document.cookie") ?? "", StringComparison.Ordinal);
+        Assert.DoesNotContain(DashboardStack.AdminKey, (string?)browser.Driver.ExecuteScript(
+            "return JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.documentElement.outerHTML") ?? "", StringComparison.Ordinal);
+
+        var interval = browser.Wait(By.Id("interval-minutes"));
+        interval.Clear();
+        interval.SendKeys("7");
+        browser.Wait(By.Id("start")).Click();
+        browser.WaitText(By.CssSelector("#main .outcome"), "Scheduler started with interval: 7 minutes");
+        browser.WaitText(By.Id("state"), "running");
+        browser.WaitText(By.Id("interval"), "7 minutes");
+        browser.Wait(By.Id("countdown"), e => e.Text.Contains("in ", StringComparison.Ordinal));
+        browser.Wait(By.Id("chart"));
+        browser.Wait(By.Id("queue-table"), e => e.Text.Contains("crew-response-received", StringComparison.Ordinal) || e.Text.Contains("run-crew-for-user", StringComparison.Ordinal));
+        browser.WaitText(By.Id("parked"), "Parked messages (_error queues): 0");
+        browser.Screenshot("overview-running");
+        browser.AssertNoConsoleErrors("overview");
+        browser.AssertAccessible("overview");
+
+        // Keyboard only: the stop button is reached and pressed without the mouse.
+        browser.Wait(By.Id("stop")).SendKeys(Keys.Enter);
+        browser.WaitText(By.CssSelector("#main .outcome"), "Scheduler stopped");
+        browser.WaitText(By.Id("state"), "stopped");
+        browser.AssertNoConsoleErrors("overview after stop");
+
+        browser.Wait(By.Id("interval-minutes")).Clear();
+        browser.Wait(By.Id("interval-minutes")).SendKeys("0");
+        browser.Wait(By.Id("start")).Click();
+        browser.WaitText(By.CssSelector("#main .outcome.error"), "intervalMinutes is required and must be greater than 0");
+        // The refused call is the browser's only complaint: it logs every 4xx answer it fetched, and no script failed.
+        Assert.All(browser.ConsoleErrors(), e => Assert.Contains("/api/scheduler - Failed to load resource: the server responded with a status of 400", e, StringComparison.Ordinal));
+
+        browser.Wait(By.Id("sign-out")).Click();
+        browser.Wait(By.Id("key"));
+        Assert.Null(browser.Driver.Manage().Cookies.GetCookieNamed("crew-session"));
+    }
+
+    [Fact]
+    public void Run_now_asks_first_and_the_runs_page_shows_its_progress_reaching_100_percent_live()
+    {
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn(DashboardStack.AdminKey);
+        browser.Wait(By.Id("run-now")).Click();
+        browser.Driver.SwitchTo().Alert().Dismiss();
+        Assert.Equal("", browser.Driver.FindElement(By.CssSelector("#main .outcome")).Text);
+
+        browser.Wait(By.Id("run-now")).Click();
+        browser.Driver.SwitchTo().Alert().Accept();
+        browser.WaitText(By.CssSelector("#main .outcome.ok"), "run ");
+        var runId = browser.Wait(By.CssSelector("#main .outcome.ok")).Text.Split("run ")[^1].Trim();
+
+        browser.Wait(By.LinkText("Runs")).Click();
+        browser.Driver.ExecuteScript("window.sameDocument = true");
+        var users = DashboardStack.UserCount + 1;
+        var row = By.CssSelector($"tr[data-run='{runId}'] [role=progressbar]");
+        browser.Wait(row, e => e.GetAttribute("aria-valuenow") == "100"
+            && e.GetAttribute("aria-label")!.Contains($"{users} succeeded, 0 failed, 0 waiting of {users}", StringComparison.Ordinal), RunTimeout);
+        Assert.True(browser.Driver.ExecuteScript("return window.sameDocument === true") is true, "the runs page reloaded instead of polling");
+        browser.Screenshot("runs");
+        browser.AssertNoConsoleErrors("runs");
+        browser.AssertAccessible("runs");
+    }
+
+    [Fact]
+    public async Task A_run_with_failing_users_names_them_with_reasons_and_retry_brings_them_to_succeeded()
+    {
+        stack.Fake.State.AddScript(["400", "400"]);
+        var accepted = await stack.AdminCallAsync(HttpMethod.Post, "/api/scheduler", new { action = "run-now", userUids = new[] { "dash-user-1", "dash-user-2" } });
+        var runId = accepted.GetProperty("data").GetProperty("runId").GetString();
+
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn(DashboardStack.AdminKey);
+        browser.Wait(By.Id("state"));
+        browser.Open($"/#/runs/{runId}");
+        browser.WaitText(By.Id("failed"), "2", RunTimeout);
+        browser.WaitText(By.Id("run-status"), "completed", RunTimeout);
+        var failedUsers = browser.Wait(By.Id("failed-users"), e => e.Text.Contains("dash-user-1", StringComparison.Ordinal) && e.Text.Contains("dash-user-2", StringComparison.Ordinal));
+        Assert.Contains("400", failedUsers.Text, StringComparison.Ordinal);
+        browser.Screenshot("run-with-failures");
+        browser.AssertNoConsoleErrors("run with failures");
+        browser.AssertAccessible("run with failures");
+
+        browser.Wait(By.Id("retry-failed")).Click();
+        browser.WaitText(By.CssSelector("#main .outcome.ok"), "2 users sent again");
+        browser.WaitText(By.Id("succeeded"), "2", RunTimeout);
+        browser.WaitText(By.Id("failed"), "0", RunTimeout);
+        browser.WaitText(By.Id("run-status"), "completed", RunTimeout);
+        browser.Wait(By.CssSelector("#run [role=progressbar]"), e => e.GetAttribute("aria-valuenow") == "100");
+        Assert.Empty(browser.Driver.FindElements(By.Id("retry-failed")));
+        browser.Screenshot("run-retried");
+        browser.AssertNoConsoleErrors("run after retry");
+    }
+
+    [Fact]
+    public void Answers_are_searched_by_user_and_dates_and_an_answer_shows_its_request_and_json()
+    {
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn(DashboardStack.ReadKey);
+        browser.Wait(By.Id("state"));
+        browser.Wait(By.LinkText("Answers")).Click();
+        browser.Wait(By.Id("user")).SendKeys(DashboardStack.AnsweredUser);
+        browser.Wait(By.Id("from")).SendKeys("01012000");
+        browser.Wait(By.Id("user")).SendKeys(Keys.Enter);
+        browser.WaitText(By.Id("answers-total"), "3 answers");
+        Assert.Contains("from=2000-01-01", browser.Driver.Url, StringComparison.Ordinal);
+        browser.Screenshot("answers");
+        browser.AssertNoConsoleErrors("answers");
+        browser.AssertAccessible("answers");
+
+        browser.Wait(By.CssSelector("#answers a[href^='#/answers/']")).Click();
+        var json = browser.Wait(By.Id("answer-json"));
+        Assert.Contains("\"Question 1\": \"Who buys?\"", json.Text, StringComparison.Ordinal);
+        browser.WaitText(By.Id("main"), "Bikes, answer");
+        Assert.EndsWith(".json", browser.Wait(By.Id("download")).GetAttribute("download"), StringComparison.Ordinal);
+        browser.Screenshot("answer");
+        browser.AssertNoConsoleErrors("answer");
+        browser.AssertAccessible("answer");
+
+        browser.Wait(By.CssSelector($"a[href='#/users/{DashboardStack.AnsweredUser}']")).Click();
+        browser.WaitText(By.Id("answers-total"), "3 answers");
+        browser.Screenshot("user");
+        browser.AssertNoConsoleErrors("user");
+        browser.AssertAccessible("user");
+    }
+
+    [Fact]
+    public void A_read_key_sees_no_control_buttons()
+    {
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn(DashboardStack.ReadKey);
+        browser.WaitText(By.Id("identity"), "viewer (read)");
+        browser.Wait(By.Id("state"));
+        Assert.Empty(browser.Driver.FindElements(By.Id("controls")));
+        Assert.DoesNotContain(browser.Driver.FindElements(By.TagName("button")), b => b.GetAttribute("id") != "sign-out");
+        browser.AssertNoConsoleErrors("overview (read)");
+    }
+
+    [Fact]
+    public void A_wrong_key_is_refused()
+    {
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn("not-a-key-of-this-gateway");
+        browser.WaitText(By.CssSelector("[role=alert]"), "That key was refused.");
+        Assert.Null(browser.Driver.Manage().Cookies.GetCookieNamed("crew-session"));
+        Assert.Empty(browser.Driver.FindElements(By.Id("state")));
+        browser.Screenshot("sign-in-refused");
+        browser.AssertAccessible("sign-in");
+    }
+
+    [Fact]
+    public void At_390_px_wide_the_pages_fit_the_screen()
+    {
+        using var browser = new Browser(stack.GatewayUrl, width: 390, height: 844);
+        browser.SignIn(DashboardStack.ReadKey);
+        browser.Wait(By.Id("state"));
+        foreach (var (hash, name) in new[] { ("#/", "overview-390"), ("#/runs", "runs-390"), ("#/answers", "answers-390") })
+        {
+            browser.Open("/" + hash);
+            browser.Wait(By.CssSelector("#main h1"));
+            var overflow = (long?)browser.Driver.ExecuteScript("return document.documentElement.scrollWidth - document.documentElement.clientWidth");
+            Assert.True(overflow is <= 0, $"{name}: the page is {overflow} px wider than the screen");
+            browser.Screenshot(name);
+        }
+
+        browser.AssertNoConsoleErrors("pages at 390 px");
+    }
+
+    [Fact]
+    public async Task A_session_is_accepted_on_the_api_with_its_role_and_control_calls_need_its_anti_forgery_token()
+    {
+        using var handler = new HttpClientHandler { CookieContainer = new CookieContainer() };
+        using var client = new HttpClient(handler) { BaseAddress = stack.GatewayUrl };
+
+        using var refused = await client.PostAsJsonAsync("/dashboard/session", new { key = "not-a-key-of-this-gateway" });
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        using var noKey = await client.PostAsync("/dashboard/session", new StringContent("not json"));
+        Assert.Equal(HttpStatusCode.BadRequest, noKey.StatusCode);
+
+        using var signedIn = await client.PostAsJsonAsync("/dashboard/session", new { key = DashboardStack.AdminKey });
+        signedIn.EnsureSuccessStatusCode();
+        var token = (await signedIn.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("antiForgeryToken").GetString();
+        var setCookie = string.Join(";", signedIn.Headers.GetValues("Set-Cookie")).ToLowerInvariant();
+        Assert.Contains("httponly", setCookie, StringComparison.Ordinal);
+        Assert.Contains("samesite=strict", setCookie, StringComparison.Ordinal);
+
+        using var status = await client.GetAsync("/api/scheduler");
+        Assert.Equal(HttpStatusCode.OK, status.StatusCode);
+
+        using var forged = await client.PostAsJsonAsync("/api/scheduler", new { action = "stop" });
+        Assert.Equal(HttpStatusCode.Forbidden, forged.StatusCode);
+        Assert.Contains("anti-forgery", (await forged.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+
+        using var stop = new HttpRequestMessage(HttpMethod.Post, "/api/scheduler") { Content = JsonContent.Create(new { action = "stop" }) };
+        stop.Headers.Add("X-Crew-Anti-Forgery", token);
+        using var stopped = await client.SendAsync(stop);
+        Assert.Equal(HttpStatusCode.OK, stopped.StatusCode);
+
+        // A Bearer client is judged by its key alone, cookie or not.
+        using var bearer = stack.AdminClient();
+        using var bearerStop = await bearer.PostAsJsonAsync("/api/scheduler", new { action = "stop" });
+        Assert.Equal(HttpStatusCode.OK, bearerStop.StatusCode);
+
+        using var readHandler = new HttpClientHandler { CookieContainer = new CookieContainer() };
+        using var reader = new HttpClient(readHandler) { BaseAddress = stack.GatewayUrl };
+        using var readSession = await reader.PostAsJsonAsync("/dashboard/session", new { key = DashboardStack.ReadKey });
+        var readToken = (await readSession.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("antiForgeryToken").GetString();
+        using var readStop = new HttpRequestMessage(HttpMethod.Post, "/api/scheduler") { Content = JsonContent.Create(new { action = "stop" }) };
+        readStop.Headers.Add("X-Crew-Anti-Forgery", readToken);
+        using var readRefused = await reader.SendAsync(readStop);
+        Assert.Equal(HttpStatusCode.Forbidden, readRefused.StatusCode);
+        Assert.Contains("role 'read'", (await readRefused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+
+        using var signOut = new HttpRequestMessage(HttpMethod.Post, "/dashboard/session/sign-out");
+        signOut.Headers.Add("X-Crew-Anti-Forgery", token);
+        (await client.SendAsync(signOut)).EnsureSuccessStatusCode();
+        using var afterSignOut = await client.GetAsync("/api/scheduler");
+        Assert.Equal(HttpStatusCode.Unauthorized, afterSignOut.StatusCode);
+    }
+}
