@@ -91,6 +91,7 @@ public sealed class DashboardStack : RealInfrastructure
             {
                 ["scheduler"] = () => scheduler.Server.CreateHandler(),
                 ["response-store"] = () => responseStore.Server.CreateHandler(),
+                ["webhooks"] = () => scheduler.Server.CreateHandler(), // no webhooks service here: any ready backend lets the gateway be ready
             })));
         gateway.UseKestrel(0);
         gateway.StartServer();

@@ -96,7 +96,9 @@ public sealed record PageCursor(DateTime? CreatedAt, int Id)
     private static PageCursor? Parse(string text)
     {
         Span<byte> bytes = stackalloc byte[Length];
+        // Only the URL-safe base64 alphabet is a cursor; anything else (e.g. "../") is refused before decoding.
         if (text.Length != Base64Url.GetEncodedLength(Length)
+            || !text.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
             || !Base64Url.TryDecodeFromChars(text, bytes, out var written) || written != Length)
         {
             return null;
