@@ -142,7 +142,7 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         await service.Bus.Publish(Completed(Guid.NewGuid()));
         await service.Bus.Publish(Completed(Guid.NewGuid()));
         await Eventually.HoldsAsync(
-            async () => await service.QueueAckCountAsync("crew-run-completed") >= 3, "the later events were consumed", TimeSpan.FromSeconds(30));
+            async () => await service.QueueAckCountAsync("webhooks-crew-run-completed") >= 3, "the later events were consumed", TimeSpan.FromSeconds(30));
         Assert.Equal(1, await service.ScalarAsync<long>("SELECT count(*) FROM webhooks.deliveries"));
         Assert.Equal(attemptsWhenDisabled, receiver.Received.Count);
     }

@@ -115,11 +115,6 @@ public sealed partial class RunStarter(
     };
 
     /// <summary>
-    /// Published after the run row is committed, so the page consumer always finds its run. Should the publish fail
-    /// (or this process die before it), the run stays running with no page recorded, and the reconciler publishes the
-    /// first page once the fan-out has stalled: the run is not lost, and does not block the schedule for good.
-    /// </summary>
-    /// <summary>
     /// Announces a skipped due time (for webhooks' <c>run.skipped</c>). After the commit, and best effort: a skip is a
     /// notice, not work the platform owes, so one lost while the broker is away is logged rather than re-driven.
     /// </summary>
@@ -137,6 +132,11 @@ public sealed partial class RunStarter(
         }
     }
 
+    /// <summary>
+    /// Published after the run row is committed, so the page consumer always finds its run. Should the publish fail
+    /// (or this process die before it), the run stays running with no page recorded, and the reconciler publishes the
+    /// first page once the fan-out has stalled: the run is not lost, and does not block the schedule for good.
+    /// </summary>
     public async Task PublishFirstPageAsync(Run run, CancellationToken cancellationToken)
     {
         try

@@ -5,13 +5,18 @@ namespace CrewPlatform.Webhooks.Consumers;
 
 /// <summary>
 /// The endpoint shape of every event the webhooks turn into deliveries: each message is one INSERT ... SELECT, so a
-/// handful at once is plenty; the platform retry (minutes while PostgreSQL is away).
+/// handful at once is plenty; the platform retry (minutes while PostgreSQL is away). The queue is named
+/// <c>webhooks-&lt;event&gt;</c>: other services consume the same events on queues of their own (the Scheduler's
+/// <c>crew-response-stored</c>), and a shared queue would split the events between them.
 /// </summary>
 public class WebhookEventConsumerDefinition<TConsumer> : ConsumerDefinition<TConsumer>
     where TConsumer : class, IConsumer
 {
+    public const string QueuePrefix = "webhooks-";
+
     public WebhookEventConsumerDefinition()
     {
+        EndpointName = QueuePrefix + KebabCaseEndpointNameFormatter.Instance.Consumer<TConsumer>();
         ConcurrentMessageLimit = 8;
         Endpoint(e => e.PrefetchCount = 16);
     }
