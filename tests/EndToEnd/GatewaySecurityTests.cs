@@ -78,9 +78,9 @@ public sealed class GatewaySecurityTests(LocalStack stack)
     [Fact]
     public async Task A_client_over_the_rate_limit_gets_429_with_Retry_After()
     {
-        // A second gateway process, as run-local starts the first, with a limit small enough to reach.
+        // A second gateway process (on a port run-local leaves free), as run-local starts the first, with a limit small enough to reach.
         var output = RealInfrastructure.RepositoryFile("services/Gateway/bin/Release/net10.0");
-        var start = new ProcessStartInfo("dotnet", ["CrewPlatform.Gateway.dll", "--urls", "http://127.0.0.1:8084"])
+        var start = new ProcessStartInfo("dotnet", ["CrewPlatform.Gateway.dll", "--urls", "http://127.0.0.1:8088"])
         {
             WorkingDirectory = output,
             RedirectStandardOutput = true,
@@ -91,7 +91,7 @@ public sealed class GatewaySecurityTests(LocalStack stack)
             start.Environment[line[..line.IndexOf('=', StringComparison.Ordinal)]] = line[(line.IndexOf('=', StringComparison.Ordinal) + 1)..];
         }
 
-        start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:8084";
+        start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:8088";
         start.Environment["CREW_ADMIN_TOKEN"] = stack.Token;
         start.Environment["CREW_RATE_LIMIT_PER_MINUTE"] = "3";
 
@@ -102,7 +102,7 @@ public sealed class GatewaySecurityTests(LocalStack stack)
         gateway.BeginErrorReadLine();
         try
         {
-            using var client = new HttpClient { BaseAddress = new Uri("http://127.0.0.1:8084") };
+            using var client = new HttpClient { BaseAddress = new Uri("http://127.0.0.1:8088") };
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", stack.Token);
             await Eventually.HoldsAsync(async () =>
             {
