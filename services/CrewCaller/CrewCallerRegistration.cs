@@ -1,3 +1,4 @@
+using CrewPlatform.CrewCaller.Apis;
 using CrewPlatform.CrewCaller.Consumers;
 using CrewPlatform.CrewCaller.CrewApi;
 using CrewPlatform.CrewCaller.Persistence;
@@ -38,12 +39,13 @@ public static class CrewCallerRegistration
     }
 
     /// <summary>
-    /// Nothing beyond the default endpoints: CrewCaller is driven by its queue alone, and has no API. Its metrics are
-    /// created now, so the circuit's gauge is scraped before the first call.
+    /// CrewCaller is driven by its queue; its one API is read-only, its endpoints' circuits for the dashboard
+    /// (<see cref="CrewEndpointsApi"/>). Its metrics are created now, so the circuit's gauge is scraped before the first call.
     /// </summary>
     public static WebApplication MapCrewCaller(this WebApplication app)
     {
         app.Services.GetRequiredService<CrewCallerMetrics>();
+        app.MapCrewEndpointsApi();
         return app;
     }
 

@@ -148,7 +148,7 @@ public sealed partial class RunCrewForUserConsumer(
 
                 attempts++;
                 var result = await crewApi.AttemptAsync(endpoint, request, idempotencyKey, cancellationToken);
-                var counts = permit.Record(available: result.Outcome != CrewAttemptOutcome.Transient);
+                var counts = permit.Record(available: result.Outcome != CrewAttemptOutcome.Transient, result.Reason);
                 if (result.Outcome != CrewAttemptOutcome.Transient)
                 {
                     await RecordOutcomeAsync(context, result, attempts, timeProvider.GetElapsedTime(started));

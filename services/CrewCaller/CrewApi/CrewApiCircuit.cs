@@ -14,6 +14,10 @@ public enum CrewApiCircuitState
     HalfOpen,
 }
 
+/// <summary>A circuit's state for the endpoints API; <c>OpenUntil</c> is when the next probe may go out (null while probing or closed).</summary>
+public sealed record CrewApiCircuitSnapshot(
+    CrewApiCircuitState State, DateTimeOffset? OpenSince, DateTimeOffset? OpenUntil, string? LastFailure, DateTimeOffset? LastFailureAt);
+
 /// <summary>
 /// One circuit for every crew call of this instance, counting HTTP attempts rather than whole calls: a call gives up
 /// only after minutes, so a breaker on calls would trip far too late, and hangs (timeouts) count as unavailable too.
@@ -37,6 +41,7 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
     private int unavailableInWindow;
     private CrewApiCircuitState state = CrewApiCircuitState.Closed;
     private DateTimeOffset openedAt;
+    private (string Reason, DateTimeOffset At)? lastFailure;
     private TaskCompletionSource changed = NewSignal();
 
     /// <summary>
@@ -49,6 +54,21 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
     public CrewApiCircuitState State
     {
         get { lock (gate) { return state; } }
+    }
+
+    /// <summary>The circuit as an operator sees it: its state, since when it is open and when it probes, the latest failure.</summary>
+    public CrewApiCircuitSnapshot Snapshot()
+    {
+        lock (gate)
+        {
+            var open = state != CrewApiCircuitState.Closed;
+            return new CrewApiCircuitSnapshot(
+                state,
+                open ? openedAt : null,
+                state == CrewApiCircuitState.Open ? openedAt + settings.CircuitRestartTimeout : null,
+                lastFailure?.Reason,
+                lastFailure?.At);
+        }
     }
 
     /// <summary>Waits until an attempt may go out: at once while closed; while open, until this caller is the probe or the probe closed the circuit.</summary>
@@ -86,10 +106,10 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
     }
 
     /// <returns>Whether an unavailable attempt counts against the user's <c>CREW_MAX_ATTEMPTS</c>: not when the circuit was open or this attempt tripped it, since the API, not the user, is the problem.</returns>
-    private bool Record(CircuitPermit permit, bool available)
+    private bool Record(CircuitPermit permit, bool available, string? reason)
     {
         bool? availabilityChangedTo = null;
-        var counts = Record(permit, available, ref availabilityChangedTo);
+        var counts = Record(permit, available, reason, ref availabilityChangedTo);
         if (availabilityChangedTo is { } nowAvailable)
         {
             AvailabilityChanged?.Invoke(endpoint, nowAvailable);
@@ -98,11 +118,16 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
         return counts;
     }
 
-    private bool Record(CircuitPermit permit, bool available, ref bool? availabilityChangedTo)
+    private bool Record(CircuitPermit permit, bool available, string? reason, ref bool? availabilityChangedTo)
     {
         lock (gate)
         {
             var now = timeProvider.GetUtcNow();
+            if (!available)
+            {
+                lastFailure = (reason ?? "unavailable", now);
+            }
+
             if (permit.IsProbe)
             {
                 if (available)
@@ -199,11 +224,13 @@ public sealed partial class CrewApiCircuit(IOptions<CrewCallerOptions> options, 
 
         public bool IsProbe { get; }
 
-        /// <inheritdoc cref="CrewApiCircuit.Record"/>
-        public bool Record(bool available)
+        /// <inheritdoc cref="CrewApiCircuit.Record(CircuitPermit, bool, string?)"/>
+        /// <param name="available">Whether the attempt found the API available.</param>
+        /// <param name="reason">Why it did not (timed out, connection refused, HTTP 503 ...), shown by the endpoints API.</param>
+        public bool Record(bool available, string? reason = null)
         {
             recorded = true;
-            return circuit.Record(this, available);
+            return circuit.Record(this, available, reason);
         }
 
         public void Dispose()

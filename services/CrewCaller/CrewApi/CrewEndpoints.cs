@@ -129,6 +129,14 @@ public sealed class PriorityGate(int capacity)
         return await node.Value.Task;
     }
 
+    public int Capacity { get; } = capacity;
+
+    /// <summary>Slots held now: calls in flight, waits between attempts and at an open circuit included.</summary>
+    public int InUse
+    {
+        get { lock (gate) { return Capacity - free; } }
+    }
+
     /// <summary>Users waiting for a slot, for tests.</summary>
     public int Waiting
     {

@@ -144,10 +144,36 @@ public sealed class CrewApiCircuitTests
         Assert.Equal([("default", false), ("default", true)], changes);
     }
 
-    private async Task<bool> RecordAsync(bool available)
+    [Fact]
+    public async Task Its_snapshot_says_since_when_it_is_open_until_when_and_the_latest_failure()
+    {
+        Assert.Equal(new CrewApiCircuitSnapshot(CrewApiCircuitState.Closed, null, null, null, null), circuit.Snapshot());
+
+        var openedAt = clock.GetUtcNow();
+        await RecordAsync(available: false, "HTTP 503 from crew API");
+        await RecordAsync(available: false, "HTTP 503 from crew API");
+        await RecordAsync(available: false, "HTTP 503 from crew API");
+        await RecordAsync(available: false, "timed out after 600 s");
+        Assert.Equal(
+            new CrewApiCircuitSnapshot(CrewApiCircuitState.Open, openedAt, openedAt.AddSeconds(10), "timed out after 600 s", openedAt),
+            circuit.Snapshot());
+
+        clock.Advance(TimeSpan.FromSeconds(10));
+        using (var probe = await circuit.EnterAsync(CancellationToken.None))
+        {
+            Assert.Equal(CrewApiCircuitState.HalfOpen, circuit.Snapshot().State);
+            Assert.Null(circuit.Snapshot().OpenUntil);
+            probe.Record(available: true);
+        }
+
+        // Closed again; the latest failure is still told, with its time.
+        Assert.Equal(new CrewApiCircuitSnapshot(CrewApiCircuitState.Closed, null, null, "timed out after 600 s", openedAt), circuit.Snapshot());
+    }
+
+    private async Task<bool> RecordAsync(bool available, string? reason = null)
     {
         using var permit = await circuit.EnterAsync(CancellationToken.None);
-        return permit.Record(available);
+        return permit.Record(available, reason);
     }
 
     private async Task TripAsync()

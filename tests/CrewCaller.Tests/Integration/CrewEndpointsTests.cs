@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Net.Sockets;
 using CrewPlatform.Contracts;
 using CrewPlatform.CrewCaller.CrewApi;
@@ -75,6 +77,35 @@ public sealed class CrewEndpointsTests(TwoEndpointCrewCaller app) : IClassFixtur
         Assert.DoesNotContain(app.Received, r => broken.Any(c => c.UserUid == r.UserUid));
         Assert.Equal(healthy.Count, app.Fake.State.Stats().Received);
         Assert.Equal(3, app.Endpoints.For("broken").MaxConcurrency);
+
+        // What the dashboard reads through the gateway: the broken endpoint's circuit open, with its last failure and
+        // the slots held by users waiting at it; the healthy one closed.
+        using var client = app.CreateClient();
+        using var response = await client.GetAsync("/api/crew-caller/endpoints");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(body.GetProperty("success").GetBoolean());
+        var endpoints = body.GetProperty("data").EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!);
+        Assert.Equal(["broken", "default"], endpoints.Keys.Order(StringComparer.Ordinal));
+
+        var brokenStatus = endpoints["broken"];
+        Assert.Equal("open", brokenStatus.GetProperty("circuit").GetString());
+        var openSince = brokenStatus.GetProperty("openSince").GetDateTimeOffset();
+        Assert.Equal(openSince.AddSeconds(600), brokenStatus.GetProperty("openUntil").GetDateTimeOffset());
+        Assert.StartsWith("connection error", brokenStatus.GetProperty("lastFailure").GetString(), StringComparison.Ordinal);
+        Assert.Equal(3, brokenStatus.GetProperty("maxConcurrency").GetInt32());
+        Assert.InRange(brokenStatus.GetProperty("inFlight").GetInt32(), 1, 3);
+        Assert.DoesNotContain("secret-from-a-vault", brokenStatus.GetRawText(), StringComparison.Ordinal);
+        Assert.DoesNotContain("127.0.0.1", brokenStatus.GetRawText(), StringComparison.Ordinal);
+
+        var healthyStatus = endpoints["default"];
+        Assert.Equal("closed", healthyStatus.GetProperty("circuit").GetString());
+        Assert.Equal(JsonValueKind.Null, healthyStatus.GetProperty("openUntil").ValueKind);
+        Assert.Equal(2, healthyStatus.GetProperty("maxConcurrency").GetInt32());
+
+        // Read-only: nothing else is mapped there.
+        using var posted = await client.PostAsync("/api/crew-caller/endpoints", null);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, posted.StatusCode);
     }
 }
 

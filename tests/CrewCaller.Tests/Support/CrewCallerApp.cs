@@ -31,6 +31,9 @@ public abstract class CrewCallerApp : CrewCallerDatabase
     /// <summary>The service's container, e.g. for its <see cref="CrewApi.CrewApiCircuit"/>.</summary>
     public IServiceProvider Services => factory!.Services;
 
+    /// <summary>A client of the service's own API, in memory.</summary>
+    public HttpClient CreateClient() => factory!.CreateClient();
+
     /// <summary>The <c>CREW_*</c> settings of this fixture's service.</summary>
     protected abstract IReadOnlyDictionary<string, string?> CrewSettings { get; }
 
