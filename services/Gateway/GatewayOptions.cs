@@ -75,6 +75,10 @@ public sealed class GatewayOptions : IValidatableObject
     [ConfigurationKeyName("GATEWAY_WEBHOOKS_URL")]
     public string WebhooksUrl { get; set; } = "http://127.0.0.1:8084";
 
+    /// <summary>One CrewCaller instance (or a balancer in front of several): each answers for its own circuits only.</summary>
+    [ConfigurationKeyName("GATEWAY_CREW_CALLER_URL")]
+    public string CrewCallerUrl { get; set; } = "http://127.0.0.1:8082";
+
     [ConfigurationKeyName("GATEWAY_BACKEND_TIMEOUT_SECONDS")]
     [Range(1, int.MaxValue, ErrorMessage = "GATEWAY_BACKEND_TIMEOUT_SECONDS must be a whole number of seconds > 0")]
     public int BackendTimeoutSeconds { get; set; } = 100;
@@ -108,6 +112,7 @@ public sealed class GatewayOptions : IValidatableObject
         ["scheduler"] = SchedulerUrl,
         ["response-store"] = ResponseStoreUrl,
         ["webhooks"] = WebhooksUrl,
+        ["crew-caller"] = CrewCallerUrl,
     };
 
     /// <summary>The entries of <c>CREW_GATEWAY_KNOWN_PROXIES</c>, each an address or a network; both null for an entry that is neither.</summary>
@@ -164,6 +169,11 @@ public sealed class GatewayOptions : IValidatableObject
         if (!HttpUrl.IsAbsoluteHttp(WebhooksUrl))
         {
             yield return new ValidationResult("GATEWAY_WEBHOOKS_URL must be an absolute http:// or https:// URL", [nameof(WebhooksUrl)]);
+        }
+
+        if (!HttpUrl.IsAbsoluteHttp(CrewCallerUrl))
+        {
+            yield return new ValidationResult("GATEWAY_CREW_CALLER_URL must be an absolute http:// or https:// URL", [nameof(CrewCallerUrl)]);
         }
     }
 

@@ -72,12 +72,14 @@ public sealed class FuzzStack : RealInfrastructure
             ["CREW_RATE_LIMIT_PER_MINUTE"] = rateLimitPerMinute.ToString(CultureInfo.InvariantCulture),
             ["GATEWAY_SCHEDULER_URL"] = "http://scheduler.fuzz",
             ["GATEWAY_RESPONSE_STORE_URL"] = "http://response-store.fuzz",
+            ["GATEWAY_CREW_CALLER_URL"] = "http://crew-caller.fuzz",
         },
         services => services.AddSingleton<IForwarderHttpClientFactory>(new InMemoryBackends(new Dictionary<string, Func<HttpMessageHandler>>
         {
             ["scheduler"] = () => Scheduler.Server.CreateHandler(),
             ["response-store"] = () => ResponseStore.Server.CreateHandler(),
             ["webhooks"] = () => Scheduler.Server.CreateHandler(), // no webhooks service here: any ready backend lets the gateway be ready
+            ["crew-caller"] = () => Scheduler.Server.CreateHandler(), // nor a CrewCaller: its route answers the scheduler's 404
         })));
 
     public void Report(string line)

@@ -43,6 +43,9 @@ public sealed class DashboardStack : RealInfrastructure
 
     public FakeCrewApiHost Fake { get; private set; } = null!;
 
+    /// <summary>While set, the gateway's CrewCaller backend answers <c>/api/crew-caller/*</c> with this JSON instead of the real service's.</summary>
+    public string? CrewCallerStubAnswer { get; set; }
+
     /// <summary>Where the gateway listens, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
     public Uri GatewayUrl { get; private set; } = null!;
 
@@ -86,12 +89,14 @@ public sealed class DashboardStack : RealInfrastructure
                 ["GATEWAY_RABBITMQ_VHOST"] = RabbitMq.VirtualHost,
                 ["GATEWAY_SCHEDULER_URL"] = "http://scheduler.dashboard",
                 ["GATEWAY_RESPONSE_STORE_URL"] = "http://response-store.dashboard",
+                ["GATEWAY_CREW_CALLER_URL"] = "http://crew-caller.dashboard",
             },
             services => services.AddSingleton<IForwarderHttpClientFactory>(new InMemoryBackends(new Dictionary<string, Func<HttpMessageHandler>>
             {
                 ["scheduler"] = () => scheduler.Server.CreateHandler(),
                 ["response-store"] = () => responseStore.Server.CreateHandler(),
                 ["webhooks"] = () => scheduler.Server.CreateHandler(), // no webhooks service here: any ready backend lets the gateway be ready
+                ["crew-caller"] = () => new CrewCallerOrStub(this, crewCaller.Server.CreateHandler()),
             })));
         gateway.UseKestrel(0);
         gateway.StartServer();
@@ -125,6 +130,15 @@ public sealed class DashboardStack : RealInfrastructure
         await responseStore.DisposeAsync();
         await Fake.DisposeAsync();
         await base.DisposeAsync();
+    }
+
+    /// <summary>The real CrewCaller, or the stub answer while a test sets one (YARP keeps one client per cluster, so the choice is made per request).</summary>
+    private sealed class CrewCallerOrStub(DashboardStack stack, HttpMessageHandler real) : DelegatingHandler(real)
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            stack.CrewCallerStubAnswer is { } answer && request.RequestUri!.AbsolutePath.StartsWith("/api/crew-caller/", StringComparison.Ordinal)
+                ? Task.FromResult(new HttpResponseMessage(System.Net.HttpStatusCode.OK) { Content = new StringContent(answer, Encoding.UTF8, "application/json") })
+                : base.SendAsync(request, cancellationToken);
     }
 
     private sealed class InMemoryBackends(IReadOnlyDictionary<string, Func<HttpMessageHandler>> handlers) : IForwarderHttpClientFactory

@@ -161,6 +161,40 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
     }
 
     [Fact]
+    public void The_overview_says_whether_the_crew_api_is_reachable_or_paused_by_its_circuit_until_when()
+    {
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn(DashboardStack.ReadKey);
+        browser.WaitText(By.CssSelector("#crew-api [data-endpoint='default']"), "reachable (circuit closed)");
+        Assert.Contains("each keeps its own circuits", browser.Wait(By.Id("crew-api")).GetAttribute("title"), StringComparison.Ordinal);
+
+        var openSince = DateTimeOffset.UtcNow.AddMinutes(-2);
+        var openUntil = openSince.AddMinutes(30);
+        stack.CrewCallerStubAnswer = JsonSerializer.Serialize(new
+        {
+            success = true,
+            count = 1,
+            data = new[] { new { name = "default", circuit = "open", openSince, openUntil, lastFailure = "HTTP 503 from crew API", lastFailureAt = openSince, maxConcurrency = 2, inFlight = 2 } },
+        });
+        try
+        {
+            var hhmm = (string)browser.Driver.ExecuteScript(
+                "return new Date(arguments[0]).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })", openUntil.ToString("O"))!;
+            var open = browser.Wait(By.CssSelector("#crew-api [data-circuit='open']"), null, TimeSpan.FromSeconds(20));
+            Assert.Contains($"paused: circuit open until {hhmm}", open.Text, StringComparison.Ordinal);
+            Assert.Contains("2 of 2 calls in flight", open.Text, StringComparison.Ordinal);
+            Assert.Contains("HTTP 503 from crew API", open.Text, StringComparison.Ordinal);
+            browser.Screenshot("overview-circuit-open");
+            browser.AssertNoConsoleErrors("overview with an open circuit");
+            browser.AssertAccessible("overview with an open circuit");
+        }
+        finally
+        {
+            stack.CrewCallerStubAnswer = null;
+        }
+    }
+
+    [Fact]
     public void A_wrong_key_is_refused()
     {
         using var browser = new Browser(stack.GatewayUrl);

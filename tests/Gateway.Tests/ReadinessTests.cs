@@ -44,4 +44,23 @@ public sealed class ReadinessTests
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("/health/ready")).StatusCode);
     }
+
+    [Fact]
+    public async Task A_crew_caller_that_is_not_running_leaves_the_gateway_ready_and_its_route_answers_in_the_envelope()
+    {
+        await using var scheduler = await StubBackend.StartAsync("scheduler");
+        await using var responseStore = await StubBackend.StartAsync("response-store");
+        var settings = GatewayFactory.SettingsFor(scheduler.Url, responseStore.Url);
+        settings["GATEWAY_CREW_CALLER_URL"] = StubBackend.UnusedUrl();
+        await using var gateway = new GatewayFactory(settings);
+        using var client = gateway.CreateAuthorizedClient();
+
+        await Eventually.HoldsAsync(
+            async () => (await client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK,
+            "the gateway is ready without its CrewCaller");
+
+        using var endpoints = await client.GetAsync("/api/crew-caller/endpoints");
+        Assert.True(endpoints.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable, $"answered {(int)endpoints.StatusCode}");
+        await endpoints.ReadErrorEnvelopeAsync();
+    }
 }

@@ -42,6 +42,29 @@ public sealed class RoutingTests(Backends backends) : IClassFixture<Backends>
     }
 
     [Fact]
+    public async Task The_crew_callers_endpoints_are_read_through_the_gateway_and_nothing_else_is_forwarded_there()
+    {
+        await using var crewCaller = await StubBackend.StartAsync("crew-caller");
+        var settings = backends.GatewaySettings();
+        settings["GATEWAY_CREW_CALLER_URL"] = crewCaller.Url;
+        await using var gateway = new GatewayFactory(settings);
+        using var client = gateway.CreateAuthorizedClient();
+
+        var echoed = await client.GetFromJsonAsync<EchoedRequest>("/api/crew-caller/endpoints");
+        Assert.Equal("crew-caller", echoed!.Backend);
+        Assert.Equal("/api/crew-caller/endpoints", echoed.Path);
+        Assert.False(echoed.Headers.ContainsKey("Authorization"), "the backend must not see the credential");
+
+        // Read-only: a control method is not routed to the CrewCaller at all.
+        using var posted = await client.PostAsJsonAsync("/api/crew-caller/endpoints", new { circuit = "closed" });
+        Assert.Equal(HttpStatusCode.NotFound, posted.StatusCode);
+        await posted.ReadErrorEnvelopeAsync();
+
+        using var anonymous = gateway.CreateClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/crew-caller/endpoints")).StatusCode);
+    }
+
+    [Fact]
     public async Task A_posted_body_reaches_the_backend_and_the_admin_token_does_not()
     {
         await using var gateway = new GatewayFactory(backends.GatewaySettings());

@@ -31,9 +31,11 @@ public sealed class GatewayFactory(IReadOnlyDictionary<string, string?> settings
         ["GATEWAY_SCHEDULER_URL"] = schedulerUrl,
         ["GATEWAY_RESPONSE_STORE_URL"] = responseStoreUrl,
         ["GATEWAY_WEBHOOKS_URL"] = schedulerUrl,
+        ["GATEWAY_CREW_CALLER_URL"] = schedulerUrl,
         ["ReverseProxy:Clusters:scheduler:HealthCheck:Active:Interval"] = "00:00:00.250",
         ["ReverseProxy:Clusters:response-store:HealthCheck:Active:Interval"] = "00:00:00.250",
         ["ReverseProxy:Clusters:webhooks:HealthCheck:Active:Interval"] = "00:00:00.250",
+        ["ReverseProxy:Clusters:crew-caller:HealthCheck:Active:Interval"] = "00:00:00.250",
     };
 
     public CapturedLogs Logs { get; } = new();

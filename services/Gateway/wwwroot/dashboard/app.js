@@ -106,14 +106,12 @@ async function overviewView() {
   const countdown = h('span', { id: 'countdown' });
   const result = outcome();
   const controls = isAdmin() ? controlsCard(result, () => refresh()) : null;
-  const crew = h('dl', { class: 'facts' },
-    h('dt', {}, 'Crew API'),
-    h('dd', { id: 'crew-api' }, 'unknown — no API reports whether the crew API answers or its circuit is open; a run whose users stay waiting while the queue holds messages suggests a paused circuit'));
+  const crew = h('dl', { class: 'facts', id: 'crew-api', title: perInstance }, h('dt', {}, 'Crew API'), h('dd', {}, 'Loading…'));
   const queues = h('div', { id: 'queues' }, 'Loading queues…');
   const chart = h('div', { id: 'chart' });
   show('Overview',
     h('section', { class: 'card', 'aria-labelledby': 'schedule-h' }, h('h2', { id: 'schedule-h' }, 'Schedule'), status, controls, result),
-    h('section', { class: 'card', 'aria-labelledby': 'crew-h' }, h('h2', { id: 'crew-h' }, 'Crew API and queues'), crew, queues),
+    h('section', { class: 'card', 'aria-labelledby': 'crew-h' }, h('h2', { id: 'crew-h' }, 'Crew API and queues'), crew, h('p', { class: 'note' }, perInstance), queues),
     h('section', { class: 'card', 'aria-labelledby': 'chart-h' }, h('h2', { id: 'chart-h' }, 'Last 30 runs'), chart));
 
   let nextRunAt = null;
@@ -171,10 +169,38 @@ async function overviewView() {
     }
   }
 
-  await Promise.all([refresh(), refreshQueues(), refreshChart()]);
+  async function refreshCrew() {
+    crew.replaceChildren(...await crewApiFacts());
+  }
+
+  await Promise.all([refresh(), refreshQueues(), refreshChart(), refreshCrew()]);
   every(1000, tick);
   every(5000, refresh);
+  every(5000, refreshCrew);
   every(10000, refreshQueues);
+}
+
+const perInstance = 'Told by one CrewCaller instance: with several, each keeps its own circuits and answers for itself.';
+
+/** Each crew endpoint as the CrewCaller sees it: reachable (circuit closed), circuit open until HH:MM, probing; or the CrewCaller unreachable. */
+async function crewApiFacts() {
+  let endpoints;
+  try {
+    ({ data: endpoints } = await get('/api/crew-caller/endpoints'));
+  } catch (e) {
+    return [h('dt', {}, 'Crew API'), h('dd', { class: 'error', 'data-circuit': 'unreachable' },
+      `unknown — the CrewCaller is unreachable or not running (${e.message})`)];
+  }
+  const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return endpoints.flatMap((e) => {
+    const slots = `${e.inFlight} of ${e.maxConcurrency} calls in flight`;
+    const failure = e.lastFailure ? ` · last failure ${time(e.lastFailureAt)}: ${e.lastFailure}` : '';
+    const words = e.circuit === 'open' ? `paused: circuit open until ${time(e.openUntil)} (since ${time(e.openSince)})`
+      : e.circuit === 'half-open' ? 'paused: circuit half-open, one probe call decides'
+        : 'reachable (circuit closed)';
+    return [h('dt', {}, `Crew API ${e.name}`),
+      h('dd', { 'data-endpoint': e.name, 'data-circuit': e.circuit, class: e.circuit === 'closed' ? '' : 'error' }, `${words} · ${slots}${failure}`)];
+  });
 }
 
 function controlsCard(result, refresh) {
