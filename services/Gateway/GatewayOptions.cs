@@ -21,6 +21,7 @@ public sealed class GatewayOptions : IValidatableObject
     public const string JwtAudienceKey = "CREW_JWT_AUDIENCE";
     public const string JwtJwksUrlKey = "CREW_JWT_JWKS_URL";
     public const string KnownProxiesKey = "CREW_GATEWAY_KNOWN_PROXIES";
+    public const string KeysDirectoryKey = "CREW_GATEWAY_KEYS_DIRECTORY";
 
     private ApiKeyList? apiKeyList;
 
@@ -60,6 +61,13 @@ public sealed class GatewayOptions : IValidatableObject
     /// <summary>Comma-separated IP addresses and CIDR networks whose <c>X-Forwarded-For</c>/<c>-Proto</c> are believed.</summary>
     [ConfigurationKeyName(KnownProxiesKey)]
     public string? KnownProxies { get; set; }
+
+    /// <summary>
+    /// Where the data-protection keys (which sign the dashboard's session cookie, anti-forgery token included) are kept:
+    /// replicas sharing it accept each other's sessions. Unset: ASP.NET Core's default, this process's own keys.
+    /// </summary>
+    [ConfigurationKeyName(KeysDirectoryKey)]
+    public string? KeysDirectory { get; set; }
 
     /// <summary>Calls per client IP per minute on <c>/api/*</c>; 0 turns the limit off.</summary>
     [ConfigurationKeyName("CREW_RATE_LIMIT_PER_MINUTE")]
@@ -149,6 +157,11 @@ public sealed class GatewayOptions : IValidatableObject
         {
             yield return new ValidationResult(
                 $"{KnownProxiesKey}: '{entry}' is not an IP address or a CIDR network (e.g. 10.0.0.5, or 10.0.0.0/24 with the host bits zero)", [nameof(KnownProxies)]);
+        }
+
+        if (!string.IsNullOrEmpty(KeysDirectory) && !Path.IsPathFullyQualified(KeysDirectory))
+        {
+            yield return new ValidationResult($"{KeysDirectoryKey} must be an absolute directory path, e.g. /var/lib/crewplatform/gateway-keys", [nameof(KeysDirectory)]);
         }
 
         if (!HttpUrl.IsAbsoluteHttp(SchedulerUrl))

@@ -7,6 +7,9 @@ using CrewPlatform.Gateway.RateLimiting;
 using CrewPlatform.ServiceDefaults;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
 using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Gateway.Dashboard;
@@ -29,8 +32,21 @@ public static class DashboardSession
     /// <summary>Who is signed in; a page not signed in gets <c>signedIn: false</c> (200, so a browser logs no error).</summary>
     public sealed record SessionInfo(bool SignedIn, string? Client = null, string? Role = null, string? AntiForgeryToken = null);
 
-    public static AuthenticationBuilder AddDashboardSession(this AuthenticationBuilder authentication) =>
-        authentication.AddCookie(SchemeName, options =>
+    /// <summary>
+    /// The session cookie, protected with the gateway's data-protection keys: one application name for every replica,
+    /// and the keys in <c>CREW_GATEWAY_KEYS_DIRECTORY</c> when set, so a session signed in at one replica is valid at all.
+    /// </summary>
+    public static AuthenticationBuilder AddDashboardSession(this AuthenticationBuilder authentication)
+    {
+        authentication.Services.AddDataProtection().SetApplicationName("CrewPlatform.Gateway");
+        authentication.Services.AddOptions<KeyManagementOptions>().Configure<IOptions<GatewayOptions>, ILoggerFactory>((keys, gateway, loggers) =>
+        {
+            if (gateway.Value.KeysDirectory is { Length: > 0 } directory)
+            {
+                keys.XmlRepository = new FileSystemXmlRepository(new DirectoryInfo(directory), loggers);
+            }
+        });
+        return authentication.AddCookie(SchemeName, options =>
         {
             options.Cookie.Name = CookieName;
             options.Cookie.HttpOnly = true;
@@ -47,6 +63,7 @@ public static class DashboardSession
                 return Task.CompletedTask;
             };
         });
+    }
 
     /// <summary>A request with no Authorization header and the session cookie is judged by its session.</summary>
     public static bool UsesSession(HttpRequest request) =>
