@@ -36,6 +36,17 @@ public sealed class Browser : IDisposable
 
     public ChromeDriver Driver { get; }
 
+    /// <summary>Lets the page write and read the clipboard, and saves downloads into <paramref name="directory"/>.</summary>
+    public void AllowClipboardAndDownloads(string directory)
+    {
+        Driver.ExecuteCdpCommand("Browser.grantPermissions", new Dictionary<string, object?>
+        {
+            ["origin"] = baseUrl.GetLeftPart(UriPartial.Authority),
+            ["permissions"] = new[] { "clipboardReadWrite", "clipboardSanitizedWrite" },
+        });
+        Driver.ExecuteCdpCommand("Browser.setDownloadBehavior", new Dictionary<string, object?> { ["behavior"] = "allow", ["downloadPath"] = directory });
+    }
+
     public void Open(string pathAndHash) => Driver.Navigate().GoToUrl(new Uri(baseUrl, pathAndHash));
 
     public IWebElement Wait(By by, Func<IWebElement, bool>? condition = null, TimeSpan? timeout = null)

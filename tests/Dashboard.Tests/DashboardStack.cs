@@ -122,6 +122,27 @@ public sealed class DashboardStack : RealInfrastructure
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
+    /// <summary>The envelope's error text of a call the API refuses, to compare with what the page shows.</summary>
+    public async Task<string> AdminErrorAsync(HttpMethod method, string path, object body)
+    {
+        using var client = AdminClient();
+        using var request = new HttpRequestMessage(method, path) { Content = JsonContent.Create(body) };
+        using var response = await client.SendAsync(request);
+        Assert.True((int)response.StatusCode is >= 400 and < 500, $"{method} {path} answered {(int)response.StatusCode}");
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()!;
+    }
+
+    /// <summary>Starts a run for the given users and waits until it completed; its id.</summary>
+    public async Task<string> CompletedRunAsync(params string[] userUids)
+    {
+        var accepted = await AdminCallAsync(HttpMethod.Post, "/api/scheduler", new { action = "run-now", userUids });
+        var runId = accepted.GetProperty("data").GetProperty("runId").GetString()!;
+        await Eventually.HoldsAsync(
+            async () => (await AdminCallAsync(HttpMethod.Get, $"/api/scheduler/runs/{runId}")).GetProperty("data").GetProperty("status").GetString() == "completed",
+            $"run {runId} completed", TimeSpan.FromSeconds(90));
+        return runId;
+    }
+
     public override async Task DisposeAsync()
     {
         await gateway.DisposeAsync();

@@ -195,6 +195,129 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
     }
 
     [Fact]
+    public async Task Change_interval_on_the_overview_shows_the_apis_answer_and_an_invalid_value_the_apis_error()
+    {
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn(DashboardStack.AdminKey);
+        var interval = browser.Wait(By.Id("interval-minutes"));
+        interval.Clear();
+        interval.SendKeys("13");
+        browser.Wait(By.Id("change-interval")).Click();
+        browser.WaitText(By.CssSelector("#main .outcome.ok"), "Schedule changed");
+        browser.WaitText(By.Id("interval"), "13 minutes");
+        Assert.Equal(13, (await stack.AdminCallAsync(HttpMethod.Get, "/api/scheduler")).GetProperty("data").GetProperty("intervalMinutes").GetInt32());
+        browser.AssertNoConsoleErrors("overview after changing the interval");
+
+        var refusal = await stack.AdminErrorAsync(HttpMethod.Patch, "/api/scheduler/schedules/1", new { intervalMinutes = 0 });
+        interval = browser.Wait(By.Id("interval-minutes"));
+        interval.Clear();
+        interval.SendKeys("0");
+        browser.Wait(By.Id("change-interval")).Click();
+        browser.WaitText(By.CssSelector("#main .outcome.error"), refusal);
+        Assert.Contains("13 minutes", browser.Wait(By.Id("interval")).Text, StringComparison.Ordinal);
+        Assert.All(browser.ConsoleErrors(), e => Assert.Contains("/api/scheduler/schedules/1 - Failed to load resource: the server responded with a status of 400", e, StringComparison.Ordinal));
+        browser.Screenshot("overview-interval-refused");
+        browser.AssertAccessible("overview after a refused interval");
+    }
+
+    [Fact]
+    public async Task The_chart_shows_each_finished_runs_duration_and_success_rate_as_the_scheduler_holds_them()
+    {
+        stack.Fake.State.AddScript(["ok", "400"]);
+        var halfFailed = await stack.CompletedRunAsync("dash-user-5", "dash-user-6");
+
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn(DashboardStack.ReadKey);
+        browser.Wait(By.CssSelector($"#chart rect[data-run='{halfFailed}']"));
+        var runs = (await stack.AdminCallAsync(HttpMethod.Get, "/api/scheduler/runs?limit=30")).GetProperty("data").EnumerateArray()
+            .Where(r => r.GetProperty("completedAt").ValueKind == JsonValueKind.String).ToList();
+        var bars = browser.Driver.FindElements(By.CssSelector("#chart rect[data-run]"));
+        Assert.Equal(runs.Count, bars.Count);
+        foreach (var run in runs)
+        {
+            var bar = bars.Single(b => b.GetAttribute("data-run") == run.GetProperty("id").GetString());
+            var seconds = (run.GetProperty("completedAt").GetDateTimeOffset() - run.GetProperty("startedAt").GetDateTimeOffset()).TotalSeconds;
+            // The page's dates have milliseconds, the API's microseconds.
+            Assert.Equal(seconds, double.Parse(bar.GetAttribute("data-seconds")!, System.Globalization.CultureInfo.InvariantCulture), tolerance: 0.002);
+            var (succeeded, failed) = (run.GetProperty("succeeded").GetInt32(), run.GetProperty("failed").GetInt32());
+            var percent = succeeded + failed == 0 ? 100 : (int)Math.Round(100.0 * succeeded / (succeeded + failed), MidpointRounding.AwayFromZero);
+            Assert.Equal(percent.ToString(System.Globalization.CultureInfo.InvariantCulture), bar.GetAttribute("data-success-percent"));
+        }
+
+        Assert.Equal("50", bars.Single(b => b.GetAttribute("data-run") == halfFailed).GetAttribute("data-success-percent"));
+        browser.Screenshot("overview-chart");
+        browser.AssertNoConsoleErrors("overview with the chart");
+        browser.AssertAccessible("overview with the chart");
+    }
+
+    [Fact]
+    public async Task An_answers_json_is_copied_and_downloaded_as_the_store_holds_it()
+    {
+        var stored = (await stack.AdminCallAsync(HttpMethod.Get, $"/api/crew-responses?userUid={DashboardStack.AnsweredUser}&limit=1")).GetProperty("data")[0];
+        var id = stored.GetProperty("id").GetInt32();
+        var expected = System.Text.Json.Nodes.JsonNode.Parse(stored.GetProperty("responseData").GetRawText());
+        var downloads = Directory.CreateTempSubdirectory("dashboard-downloads-").FullName;
+        try
+        {
+            using var browser = new Browser(stack.GatewayUrl);
+            browser.AllowClipboardAndDownloads(downloads);
+            browser.SignIn(DashboardStack.ReadKey);
+            browser.Wait(By.Id("state"));
+            browser.Open($"/#/answers/{id}");
+            browser.Wait(By.Id("answer-json"));
+
+            browser.Wait(By.Id("copy")).Click();
+            browser.WaitText(By.CssSelector("#main .outcome.ok"), "Copied");
+            var copied = (string)browser.Driver.ExecuteAsyncScript(
+                "const done = arguments[arguments.length - 1]; navigator.clipboard.readText().then(done, e => done('clipboard refused: ' + e));")!;
+            Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(expected, System.Text.Json.Nodes.JsonNode.Parse(copied)), $"copied: {copied}");
+
+            browser.Wait(By.Id("download")).Click();
+            var file = Path.Combine(downloads, $"answer-{id}.json");
+            await Eventually.HoldsAsync(() => File.Exists(file), $"{file} was downloaded", TimeSpan.FromSeconds(30));
+            Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(expected, System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(file))));
+            browser.AssertNoConsoleErrors("answer after copy and download");
+        }
+        finally
+        {
+            Directory.Delete(downloads, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_runs_progress_bar_is_seen_part_way_and_then_at_100_percent_without_a_reload()
+    {
+        // The first call answers, the other two wait until the test releases them: the run stays a third done.
+        stack.Fake.State.AddScript(["ok", "hold", "hold"]);
+        try
+        {
+            var accepted = await stack.AdminCallAsync(HttpMethod.Post, "/api/scheduler", new { action = "run-now", userUids = new[] { "dash-user-2", "dash-user-3", "dash-user-4" } });
+            var runId = accepted.GetProperty("data").GetProperty("runId").GetString();
+
+            using var browser = new Browser(stack.GatewayUrl);
+            browser.SignIn(DashboardStack.ReadKey);
+            browser.Wait(By.LinkText("Runs")).Click();
+            browser.Driver.ExecuteScript("window.sameDocument = true");
+            var bar = By.CssSelector($"tr[data-run='{runId}'] [role=progressbar]");
+            browser.Wait(bar, e => e.GetAttribute("aria-valuenow") == "33"
+                && e.GetAttribute("aria-label")!.Contains("1 succeeded, 0 failed, 2 waiting of 3", StringComparison.Ordinal), RunTimeout);
+            await Eventually.HoldsAsync(() => stack.Fake.State.Stats().ScriptedStepsLeft == 0, "both held calls reached the crew API", RunTimeout);
+            browser.Screenshot("runs-part-way");
+            Assert.Equal("33", browser.Wait(bar).GetAttribute("aria-valuenow"));
+
+            stack.Fake.State.ReleaseHeld();
+            browser.Wait(bar, e => e.GetAttribute("aria-valuenow") == "100"
+                && e.GetAttribute("aria-label")!.Contains("3 succeeded, 0 failed, 0 waiting of 3", StringComparison.Ordinal), RunTimeout);
+            Assert.True(browser.Driver.ExecuteScript("return window.sameDocument === true") is true, "the runs page reloaded instead of polling");
+            browser.AssertNoConsoleErrors("runs while a run progresses");
+        }
+        finally
+        {
+            stack.Fake.State.ReleaseHeld();
+        }
+    }
+
+    [Fact]
     public void A_wrong_key_is_refused()
     {
         using var browser = new Browser(stack.GatewayUrl);
@@ -207,12 +330,17 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
     }
 
     [Fact]
-    public void At_390_px_wide_the_pages_fit_the_screen()
+    public async Task At_390_px_wide_the_pages_fit_the_screen()
     {
+        var answerId = (await stack.AdminCallAsync(HttpMethod.Get, $"/api/crew-responses?userUid={DashboardStack.AnsweredUser}&limit=1")).GetProperty("data")[0].GetProperty("id").GetInt32();
         using var browser = new Browser(stack.GatewayUrl, width: 390, height: 844);
         browser.SignIn(DashboardStack.ReadKey);
         browser.Wait(By.Id("state"));
-        foreach (var (hash, name) in new[] { ("#/", "overview-390"), ("#/runs", "runs-390"), ("#/answers", "answers-390") })
+        foreach (var (hash, name) in new[]
+                 {
+                     ("#/", "overview-390"), ("#/runs", "runs-390"), ("#/answers", "answers-390"),
+                     ($"#/answers/{answerId}", "answer-390"), ($"#/users/{DashboardStack.AnsweredUser}", "user-390"),
+                 })
         {
             browser.Open("/" + hash);
             browser.Wait(By.CssSelector("#main h1"));

@@ -16,6 +16,7 @@ public sealed class FakeCrewState(FakeCrewBehaviour initial)
 
     private readonly Lock gate = new();
     private readonly Queue<string> script = new();
+    private TaskCompletionSource held = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentQueue<ReceivedCall> calls = new();
     private readonly ConcurrentDictionary<string, int> answered = new();
     private FakeCrewBehaviour behaviour = initial;
@@ -92,6 +93,25 @@ public sealed class FakeCrewState(FakeCrewBehaviour initial)
         return Plans.Ok;
     }
 
+    /// <summary>Completes when the calls held now (scripted <see cref="Plans.Hold"/>) are released.</summary>
+    public Task Released
+    {
+        get { lock (gate) { return held.Task; } }
+    }
+
+    /// <summary>Lets every held call answer; calls held later wait for the next release.</summary>
+    public void ReleaseHeld()
+    {
+        TaskCompletionSource releasing;
+        lock (gate)
+        {
+            releasing = held;
+            held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        releasing.TrySetResult();
+    }
+
     public void Entered()
     {
         var now = Interlocked.Increment(ref inFlight);
@@ -152,6 +172,9 @@ public static class Plans
     public const string Hang = "hang";
     public const string NonJson = "non-json";
 
+    /// <summary>Waits until <see cref="FakeCrewState.ReleaseHeld"/> (<c>POST /admin/release</c>), then answers like <see cref="Ok"/>.</summary>
+    public const string Hold = "hold";
+
     public static bool IsValid(string step) =>
-        step is Ok or Hang or NonJson || (int.TryParse(step, out var status) && status is >= 200 and <= 599);
+        step is Ok or Hang or NonJson or Hold || (int.TryParse(step, out var status) && status is >= 200 and <= 599);
 }

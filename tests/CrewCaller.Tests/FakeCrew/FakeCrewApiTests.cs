@@ -81,6 +81,23 @@ public sealed class FakeCrewApiTests
     }
 
     [Fact]
+    public async Task A_held_call_answers_only_once_released()
+    {
+        await using var fake = await FakeCrewApiHost.StartAsync();
+        using var http = new HttpClient { BaseAddress = fake.BaseUrl };
+
+        (await http.PostAsJsonAsync("admin/script", new { steps = new[] { "hold" } })).EnsureSuccessStatusCode();
+        var held = http.PostAsJsonAsync("run-crew", Bakery);
+        await CrewPlatform.Testing.Eventually.HoldsAsync(() => fake.State.Stats().InFlight == 1, "the held call arrived");
+        Assert.False(held.IsCompleted, "a held call answered before its release");
+
+        (await http.PostAsync("admin/release", null)).EnsureSuccessStatusCode();
+        using var answered = await held.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        Assert.Equal(["hold"], (await http.GetFromJsonAsync<List<ReceivedCall>>("calls"))!.Select(c => c.Plan));
+    }
+
+    [Fact]
     public async Task Behaviour_changes_at_run_time_are_validated_and_reset_restores_the_configured_one()
     {
         await using var fake = await FakeCrewApiHost.StartAsync();

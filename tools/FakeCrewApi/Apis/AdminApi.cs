@@ -2,7 +2,8 @@ namespace CrewPlatform.FakeCrewApi.Apis;
 
 /// <summary>
 /// Observing and steering the fake: <c>GET /stats</c>, <c>GET /calls</c>, <c>GET|PUT /admin/behaviour</c>,
-/// <c>POST /admin/script</c> (the next calls answer exactly these steps) and <c>POST /admin/reset</c>.
+/// <c>POST /admin/script</c> (the next calls answer exactly these steps), <c>POST /admin/release</c> (the calls held by a
+/// <c>hold</c> step answer) and <c>POST /admin/reset</c>.
 /// </summary>
 public static class AdminApi
 {
@@ -32,10 +33,15 @@ public static class AdminApi
             var steps = request.Steps ?? [];
             if (steps.Count == 0 || steps.Any(step => !Plans.IsValid(step)))
             {
-                return Results.BadRequest(new { success = false, error = "steps must be a non-empty list of \"ok\", \"hang\", \"non-json\" or an HTTP status 200-599" });
+                return Results.BadRequest(new { success = false, error = "steps must be a non-empty list of \"ok\", \"hang\", \"hold\", \"non-json\" or an HTTP status 200-599" });
             }
 
             state.AddScript(steps);
+            return Results.Ok(state.Stats());
+        });
+        admin.MapPost("/release", (FakeCrewState state) =>
+        {
+            state.ReleaseHeld();
             return Results.Ok(state.Stats());
         });
         admin.MapPost("/reset", (FakeCrewState state) =>

@@ -33,10 +33,15 @@ public static class RunCrewApi
                 return;
             }
 
+            if (plan == Plans.Hold)
+            {
+                await state.Released.WaitAsync(http.RequestAborted);
+            }
+
             await Task.Delay(latency, http.RequestAborted);
             switch (plan)
             {
-                case Plans.Ok:
+                case Plans.Ok or Plans.Hold:
                     await AnswerAsync(http, state, StatusCodes.Status200OK, CrewAnswers.For(context, goal).ToJsonString());
                     break;
                 case Plans.NonJson:

@@ -19,11 +19,12 @@ export function runsChart(runs) {
   finished.forEach((run, i) => {
     const barHeight = ((height - 2 * pad) * durations[i]) / longest;
     const x = pad + i * step;
-    chart.append(svg('rect', {
-      x: x + step * 0.15, y: height - pad - barHeight, width: step * 0.7, height: Math.max(barHeight, 1), class: 'duration',
-    }, svg('title', {}, `${new Date(run.startedAt).toLocaleString()}: ${Math.round(durations[i])} s`)));
     const total = run.succeeded + run.failed;
     const rate = total === 0 ? 1 : run.succeeded / total;
+    chart.append(svg('rect', {
+      x: x + step * 0.15, y: height - pad - barHeight, width: step * 0.7, height: Math.max(barHeight, 1), class: 'duration',
+      'data-run': run.id, 'data-seconds': durations[i], 'data-success-percent': Math.round(rate * 100),
+    }, svg('title', {}, `${new Date(run.startedAt).toLocaleString()}: ${Math.round(durations[i])} s, ${Math.round(rate * 100)}% succeeded`)));
     points.push(`${x + step / 2},${pad + (1 - rate) * (height - 2 * pad)}`);
   });
   chart.append(svg('polyline', { points: points.join(' '), class: 'rate' }));
