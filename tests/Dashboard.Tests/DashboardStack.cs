@@ -43,8 +43,8 @@ public sealed class DashboardStack : RealInfrastructure
 
     public FakeCrewApiHost Fake { get; private set; } = null!;
 
-    /// <summary>While set, the gateway's CrewCaller backend answers <c>/api/crew-caller/*</c> with this JSON instead of the real service's.</summary>
-    public string? CrewCallerStubAnswer { get; set; }
+    /// <summary>While set, the gateway's CrewCaller backend answers <c>/api/crew-caller/*</c> with this status and JSON instead of the real service's.</summary>
+    public (System.Net.HttpStatusCode Status, string Json)? CrewCallerStubAnswer { get; set; }
 
     /// <summary>Where the gateway listens, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
     public Uri GatewayUrl { get; private set; } = null!;
@@ -158,7 +158,7 @@ public sealed class DashboardStack : RealInfrastructure
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
             stack.CrewCallerStubAnswer is { } answer && request.RequestUri!.AbsolutePath.StartsWith("/api/crew-caller/", StringComparison.Ordinal)
-                ? Task.FromResult(new HttpResponseMessage(System.Net.HttpStatusCode.OK) { Content = new StringContent(answer, Encoding.UTF8, "application/json") })
+                ? Task.FromResult(new HttpResponseMessage(answer.Status) { Content = new StringContent(answer.Json, Encoding.UTF8, "application/json") })
                 : base.SendAsync(request, cancellationToken);
     }
 

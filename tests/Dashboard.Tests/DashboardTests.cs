@@ -161,7 +161,7 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
     }
 
     [Fact]
-    public void The_overview_says_whether_the_crew_api_is_reachable_or_paused_by_its_circuit_until_when()
+    public void The_overview_says_whether_the_crew_api_is_reachable_paused_by_its_circuit_until_when_or_the_crew_caller_unreachable()
     {
         using var browser = new Browser(stack.GatewayUrl);
         browser.SignIn(DashboardStack.ReadKey);
@@ -170,12 +170,12 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
 
         var openSince = DateTimeOffset.UtcNow.AddMinutes(-2);
         var openUntil = openSince.AddMinutes(30);
-        stack.CrewCallerStubAnswer = JsonSerializer.Serialize(new
+        stack.CrewCallerStubAnswer = (HttpStatusCode.OK, JsonSerializer.Serialize(new
         {
             success = true,
             count = 1,
             data = new[] { new { name = "default", circuit = "open", openSince, openUntil, lastFailure = "HTTP 503 from crew API", lastFailureAt = openSince, maxConcurrency = 2, inFlight = 2 } },
-        });
+        }));
         try
         {
             var hhmm = (string)browser.Driver.ExecuteScript(
@@ -187,6 +187,13 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
             browser.Screenshot("overview-circuit-open");
             browser.AssertNoConsoleErrors("overview with an open circuit");
             browser.AssertAccessible("overview with an open circuit");
+
+            // No CrewCaller behind the gateway: the gateway's answer when no backend is healthy.
+            stack.CrewCallerStubAnswer = (HttpStatusCode.ServiceUnavailable, """{"success":false,"error":"Service unavailable: no healthy backend for this route"}""");
+            browser.WaitText(By.CssSelector("#crew-api [data-circuit='unreachable']"), "the CrewCaller is unreachable or not running (Service unavailable", TimeSpan.FromSeconds(20));
+            Assert.All(browser.ConsoleErrors(), e => Assert.Contains("/api/crew-caller/endpoints - Failed to load resource: the server responded with a status of 503", e, StringComparison.Ordinal));
+            browser.Screenshot("overview-crew-caller-unreachable");
+            browser.AssertAccessible("overview with the CrewCaller unreachable");
         }
         finally
         {
