@@ -39,6 +39,12 @@ public static class ServiceDefaultsExtensions
             options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
         });
 
+        // Per-request lines from HttpClient (four per crew call) and EF (one per command) cost more CPU than the call
+        // they describe; their warnings and errors still show.
+        builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+
         builder.AddOpenTelemetry();
 
         builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
