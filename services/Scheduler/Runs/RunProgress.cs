@@ -97,8 +97,8 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     /// </summary>
     public async Task<IReadOnlyList<CrewRunCompleted>> RecordOutcomesAsync(IEnumerable<UserOutcome> outcomes, CancellationToken cancellationToken)
     {
-        var distinct = Distinct(outcomes);
-        if (distinct.Count == 0)
+        var batch = OnePerUser(outcomes);
+        if (batch.Count == 0)
         {
             return [];
         }
@@ -107,7 +107,8 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         // run_users rows and then its runs rows, each in key order (so concurrent batches, on one Scheduler or two,
         // and FailedUserRetry, which also locks run_users before runs, cannot deadlock), moves the users and each
         // run's counters once, and returns the outcomes that changed nothing; the second sees those counters and
-        // completes the runs that became complete.
+        // completes the batch's runs that are complete (a run whose completion was missed earlier too, as the
+        // reconciler would).
         await using var command = dataSource.CreateCommand(
             $"""
             WITH outcome AS (
@@ -151,10 +152,10 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
 
             {CompleteRunsSql}
             """);
-        command.Parameters.Add(new NpgsqlParameter<Guid[]>("runIds", distinct.Select(o => o.RunId).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<string[]>("userUids", distinct.Select(o => o.UserUid).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<bool[]>("succeeded", distinct.Select(o => o.Succeeded).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<string?[]>("reasons", distinct.Select(o => o.Succeeded ? null : o.Reason).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<Guid[]>("runIds", batch.Select(o => o.RunId).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("userUids", batch.Select(o => o.UserUid).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<bool[]>("succeeded", batch.Select(o => o.Succeeded).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("reasons", batch.Select(o => o.Succeeded ? null : o.Reason).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -185,7 +186,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     }
 
     /// <summary>One outcome per (run, user): a success wins, else the first failure's reason is kept.</summary>
-    private static List<UserOutcome> Distinct(IEnumerable<UserOutcome> outcomes)
+    private static List<UserOutcome> OnePerUser(IEnumerable<UserOutcome> outcomes)
     {
         var distinct = new Dictionary<(Guid RunId, string UserUid), UserOutcome>();
         foreach (var outcome in outcomes)
