@@ -17,8 +17,10 @@
 # ideal N*L/C, their ratio, users per second, CPU ms per user (utime+stime of every process of the stack, sampled
 # from /proc: the services, RabbitMQ's beam.smp and the PostgreSQL backends of the bench's database; for the peer
 # its process, which includes its start-up and loading the users, and its database's backends) and each process's
-# peak RSS; then CrewPlatform/peer ratios. RabbitMQ is shared with whatever else runs on the machine.
-# CrewPlatform runs through scripts/run-local.sh (ports 8080-8083) on a private database and RabbitMQ virtual host,
+# peak RSS/PSS in MB (PSS counts pages shared with other processes, such as the .NET framework files every service
+# maps, by share, so it is what each process adds); the crew calls the fake received and its peak in flight; then
+# CrewPlatform/peer ratios. RabbitMQ is shared with whatever else runs on the machine.
+# CrewPlatform runs through scripts/run-local.sh (ports 8080-8084) on a private database and RabbitMQ virtual host,
 # removed afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,7 +67,7 @@ sample() {
 import json, os, signal, sys, time
 out, database, sources = sys.argv[1], sys.argv[2], sys.argv[3:]
 tick = os.sysconf("SC_CLK_TCK")
-first, last, rss, names = {}, {}, {}, {}
+first, last, rss, pss_peak, names = {}, {}, {}, {}, {}
 
 def read(pid):
     with open(f"/proc/{pid}/stat") as f:
@@ -73,6 +75,12 @@ def read(pid):
     with open(f"/proc/{pid}/status") as f:
         kb = next((int(l.split()[1]) for l in f if l.startswith("VmRSS:")), 0)
     return int(fields[11]) + int(fields[12]), kb, int(fields[1])
+
+# PSS: the process's private pages plus its share of pages shared with others (the .NET shared framework's files are
+# mapped by every service), so the PSS of all services adds up to what they take together.
+def pss(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return next((int(l.split()[1]) for l in f if l.startswith("Pss:")), 0)
 
 def processes():
     found = {}
@@ -104,24 +112,29 @@ def stop(*_):
     cpu = {}
     for pid, ticks in last.items():
         cpu[names[pid]] = cpu.get(names[pid], 0) + (ticks - first[pid]) * 1000 / tick
-    peak = {}
+    peak, peak_pss = {}, {}
     for pid, kb in rss.items():
         if names[pid] != "postgres":
             peak[f"{names[pid]}[{pid}]"] = kb // 1024
-    json.dump({"cpu_ms": cpu, "peak_rss_mb": peak}, open(out, "w"))
+            peak_pss[f"{names[pid]}[{pid}]"] = pss_peak.get(pid, 0) // 1024
+    json.dump({"cpu_ms": cpu, "peak_rss_mb": peak, "peak_pss_mb": peak_pss}, open(out, "w"))
     sys.exit(0)
 
 signal.signal(signal.SIGTERM, stop)
+rounds = 0
 while True:
     for pid, name in processes().items():
         try:
             ticks, kb, _ = read(pid)
+            if rounds % 5 == 0 and name != "postgres":
+                pss_peak[pid] = max(pss_peak.get(pid, 0), pss(pid))
         except (OSError, IndexError):
             continue
         names[pid] = name
         first.setdefault(pid, ticks)
         last[pid] = ticks
         rss[pid] = max(rss.get(pid, 0), kb)
+    rounds += 1
     time.sleep(0.2)
 PY
   SAMPLER_PID=$!
@@ -229,11 +242,11 @@ for line in open(os.path.join(work, "makespans")):
     cpu = sum(sampled["cpu_ms"].values())
     results[name] = (makespan, n / makespan, cpu / n)
     parts = " ".join(f"{k}={v / n:.2f}" for k, v in sorted(sampled["cpu_ms"].items()))
-    rss = " ".join(f"{k}={v}" for k, v in sorted(sampled["peak_rss_mb"].items()))
+    rss = " ".join(f"{k}={v}/{sampled['peak_pss_mb'].get(k, 0)}" for k, v in sorted(sampled["peak_rss_mb"].items()))
     ratio = f"{makespan / ideal:.2f}" if ideal else "n/a"
     crew = f" crew_calls={calls[0]} (beyond N: {int(calls[0]) - n}) peak_in_flight={calls[1]}" if calls else ""
     print(f"{name:15} makespan={makespan:.1f}s ratio={ratio} users/s={n / makespan:.1f} "
-          f"cpu_ms_per_user={cpu / n:.2f} ({parts}){crew} peak_rss_mb: {rss}")
+          f"cpu_ms_per_user={cpu / n:.2f} ({parts}){crew} peak_rss/pss_mb: {rss}")
 if "hangfire" in results:
     (cm, cu, cc), (hm, hu, hc) = results["crewplatform"], results["hangfire"]
     print(f"crewplatform/hangfire: makespan={cm / hm:.2f} users/s={cu / hu:.2f} cpu_per_user={cc / hc:.2f}")
