@@ -79,18 +79,20 @@ public static class ServiceDefaultsExtensions
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddMeter("MassTransit", "Npgsql", $"{PlatformMeters.Prefix}*")
-                .AddPrometheusExporter())
-            .WithTracing(tracing => tracing
-                .AddSource(CrewTracing.SourceNames)
-                .AddSource("MassTransit")
-                .AddAspNetCoreInstrumentation(o => o.Filter = ctx => !ctx.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal))
-                .AddHttpClientInstrumentation()
-                .AddNpgsql());
+                .AddPrometheusExporter());
 
         // Metrics are always scraped at /metrics; pushed over OTLP, with traces, only when a collector is configured.
+        // Spans are recorded only then too: without a collector, every message, statement and HTTP call would still
+        // build and sample spans that go nowhere.
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
-            otel.UseOtlpExporter();
+            otel.WithTracing(tracing => tracing
+                    .AddSource(CrewTracing.SourceNames)
+                    .AddSource("MassTransit")
+                    .AddAspNetCoreInstrumentation(o => o.Filter = ctx => !ctx.Request.Path.StartsWithSegments("/health", StringComparison.Ordinal))
+                    .AddHttpClientInstrumentation()
+                    .AddNpgsql())
+                .UseOtlpExporter();
         }
     }
 
