@@ -6,6 +6,10 @@
 #                                    latency:         N=2000 L=200 C=32
 #                                    slow:            N=500 L=1000 C=64
 #                                    memory:          N=100000 L=0 C=32 (is RSS flat in N?)
+#                                    scaleout:        N=320 L=1000 C=16, with one CrewCaller and then two on the one
+#                                                     queue (C per instance): the makespan x2/x1 and the crew calls
+#                                                     beyond N (a user called twice); no peer
+#   CREW_CALLER_REPLICAS=2 scripts/bench.sh throughput   the other scenarios with several CrewCaller instances
 #   N=300 L=50 C=8 scripts/bench.sh   N, L and C from the environment win over the scenario's
 #   PEER_DIR=<peers folder>           holds run-hangfire.sh and fakecrew/fakecrew.py; without it the peer is skipped
 #                                     and CrewPlatform runs against its own fake (tools/FakeCrewApi)
@@ -13,8 +17,10 @@
 # ideal N*L/C, their ratio, users per second, CPU ms per user (utime+stime of every process of the stack, sampled
 # from /proc: the services, RabbitMQ's beam.smp and the PostgreSQL backends of the bench's database; for the peer
 # its process, which includes its start-up and loading the users, and its database's backends) and each process's
-# peak RSS; then CrewPlatform/peer ratios. RabbitMQ is shared with whatever else runs on the machine.
-# CrewPlatform runs through scripts/run-local.sh (ports 8080-8083) on a private database and RabbitMQ virtual host,
+# peak RSS/PSS in MB (PSS counts pages shared with other processes, such as the .NET framework files every service
+# maps, by share, so it is what each process adds); the crew calls the fake received and its peak in flight; then
+# CrewPlatform/peer ratios. RabbitMQ is shared with whatever else runs on the machine.
+# CrewPlatform runs through scripts/run-local.sh (ports 8080-8084) on a private database and RabbitMQ virtual host,
 # removed afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +32,8 @@ case "$SCENARIO" in
   latency) defaults=(2000 200 32) ;;
   slow) defaults=(500 1000 64) ;;
   memory) defaults=(100000 0 32) ;;
-  *) echo "usage: $0 [quick|throughput|latency|slow|memory]" >&2; exit 2 ;;
+  scaleout) defaults=(320 1000 16) ;;
+  *) echo "usage: $0 [quick|throughput|latency|slow|memory|scaleout]" >&2; exit 2 ;;
 esac
 N="${N:-${defaults[0]}}"; L="${L:-${defaults[1]}}"; C="${C:-${defaults[2]}}"
 BENCH_TIMEOUT="${BENCH_TIMEOUT:-1800}"
@@ -40,13 +47,15 @@ psql_admin() { PGPASSWORD=crew psql -h 127.0.0.1 -U crew -v ON_ERROR_STOP=1 -qtA
 mgmt() { curl -fsS -u guest:guest -H 'content-type: application/json' "$@"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-FAKE_PID=""; SAMPLER_PID=""
+FAKE_PID=""; SAMPLER_PID=""; CLEANUP_DBS=()
 cleanup() {
   [ -z "$SAMPLER_PID" ] || kill "$SAMPLER_PID" 2>/dev/null || true
   [ -z "$FAKE_PID" ] || kill "$FAKE_PID" 2>/dev/null || true
   scripts/run-local.sh down >/dev/null 2>&1 || true
-  mgmt -X DELETE "http://127.0.0.1:15672/api/vhosts/$NAME" >/dev/null 2>&1 || true
-  psql_admin -d crewplatform -c "DROP DATABASE IF EXISTS \"$NAME\" WITH (FORCE)" >/dev/null 2>&1 || true
+  for db in "${CLEANUP_DBS[@]}"; do
+    mgmt -X DELETE "http://127.0.0.1:15672/api/vhosts/$db" >/dev/null 2>&1 || true
+    psql_admin -d crewplatform -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -58,7 +67,7 @@ sample() {
 import json, os, signal, sys, time
 out, database, sources = sys.argv[1], sys.argv[2], sys.argv[3:]
 tick = os.sysconf("SC_CLK_TCK")
-first, last, rss, names = {}, {}, {}, {}
+first, last, rss, pss_peak, names = {}, {}, {}, {}, {}
 
 def read(pid):
     with open(f"/proc/{pid}/stat") as f:
@@ -66,6 +75,12 @@ def read(pid):
     with open(f"/proc/{pid}/status") as f:
         kb = next((int(l.split()[1]) for l in f if l.startswith("VmRSS:")), 0)
     return int(fields[11]) + int(fields[12]), kb, int(fields[1])
+
+# PSS: the process's private pages plus its share of pages shared with others (the .NET shared framework's files are
+# mapped by every service), so the PSS of all services adds up to what they take together.
+def pss(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return next((int(l.split()[1]) for l in f if l.startswith("Pss:")), 0)
 
 def processes():
     found = {}
@@ -97,24 +112,29 @@ def stop(*_):
     cpu = {}
     for pid, ticks in last.items():
         cpu[names[pid]] = cpu.get(names[pid], 0) + (ticks - first[pid]) * 1000 / tick
-    peak = {}
+    peak, peak_pss = {}, {}
     for pid, kb in rss.items():
         if names[pid] != "postgres":
             peak[f"{names[pid]}[{pid}]"] = kb // 1024
-    json.dump({"cpu_ms": cpu, "peak_rss_mb": peak}, open(out, "w"))
+            peak_pss[f"{names[pid]}[{pid}]"] = pss_peak.get(pid, 0) // 1024
+    json.dump({"cpu_ms": cpu, "peak_rss_mb": peak, "peak_pss_mb": peak_pss}, open(out, "w"))
     sys.exit(0)
 
 signal.signal(signal.SIGTERM, stop)
+rounds = 0
 while True:
     for pid, name in processes().items():
         try:
             ticks, kb, _ = read(pid)
+            if rounds % 5 == 0 and name != "postgres":
+                pss_peak[pid] = max(pss_peak.get(pid, 0), pss(pid))
         except (OSError, IndexError):
             continue
         names[pid] = name
         first.setdefault(pid, ticks)
         last[pid] = ticks
         rss[pid] = max(rss.get(pid, 0), kb)
+    rounds += 1
     time.sleep(0.2)
 PY
   SAMPLER_PID=$!
@@ -128,11 +148,13 @@ if ss -ltn | grep -qE ':80(8[0-9]|90)\b'; then
 fi
 scripts/infra.sh up >/dev/null
 
+if [ "$SCENARIO" = scaleout ]; then unset PEER_DIR; fi
 if [ -n "${PEER_DIR:-}" ] && [ -x "$PEER_DIR/run-hangfire.sh" ] && [ -f "$PEER_DIR/fakecrew/fakecrew.py" ]; then
   FAKE_PORT="$(free_port)"
   python3 "$PEER_DIR/fakecrew/fakecrew.py" --port "$FAKE_PORT" --latency-ms "$L" >/dev/null 2>&1 &
   FAKE_PID=$!
   export CREW_API_URL="http://127.0.0.1:$FAKE_PORT/run-crew"
+  FAKE_STATS_URL="http://127.0.0.1:$FAKE_PORT/stats" FAKE_RESET_URL="http://127.0.0.1:$FAKE_PORT/reset"
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$FAKE_PORT/stats" >/dev/null && break; sleep 0.1; done
   FAKE="fakecrew.py (the peer's)"
 else
@@ -141,40 +163,58 @@ else
   FAKE="tools/FakeCrewApi"
 fi
 
+# bench_crewplatform <label> <CrewCaller instances>: one run of CrewPlatform on a fresh database and RabbitMQ virtual
+# host (removed afterwards); writes "<label> <makespan ms> <crew calls received> <peak calls in flight>" to makespans.
+bench_crewplatform() {
+  local label="$1" replicas="$2" db="${NAME}_$1" run_id run status deadline start_ns end_ns stats
+  psql_admin -d crewplatform -c "CREATE DATABASE \"$db\""
+  psql_admin -d "$db" -f deploy/postgres/init/01-users.sql >/dev/null
+  psql_admin -d "$db" -c "INSERT INTO users (uid, context, goal)
+    SELECT 'bench-' || lpad(i::text, 7, '0'), 'Business ' || i, 'Goal ' || i FROM generate_series(1, $N) AS i"
+  mgmt -X PUT "http://127.0.0.1:15672/api/vhosts/$db" >/dev/null
+  mgmt -X PUT "http://127.0.0.1:15672/api/permissions/$db/guest" -d '{"configure":".*","write":".*","read":".*"}' >/dev/null
+  CLEANUP_DBS+=("$db")
+  (
+    export ConnectionStrings__Postgres="Host=127.0.0.1;Port=5432;Database=$db;Username=crew;Password=crew"
+    export RabbitMq__VirtualHost="$db" RabbitMq__Username=guest RabbitMq__Password=guest
+    export CREW_ADMIN_TOKEN="$TOKEN" CREW_RATE_LIMIT_PER_MINUTE=0 CREW_MAX_CONCURRENCY="$C" CREW_CALLER_REPLICAS="$replicas"
+    export FakeCrew__LatencyMs="$L" FakeCrew__JitterMs=0 FakeCrew__FailureRate=0 FakeCrew__RateLimitRate=0 FakeCrew__HangRate=0 FakeCrew__NonJsonRate=0
+    scripts/run-local.sh up >/dev/null
+  )
+  curl -fsS -X POST "${FAKE_RESET_URL:-http://127.0.0.1:8090/admin/reset}" >/dev/null || true
+
+  local auth=(-H "Authorization: Bearer $TOKEN") pids=()
+  for pid_file in .run-local/pids/*.pid; do [[ $pid_file == */fake-crew-api.pid ]] || pids+=("$pid_file"); done
+  sample "$label" "$db" "${pids[@]}"
+  start_ns=$(date +%s%N)
+  run_id=$(curl -fsS "${auth[@]}" -H 'content-type: application/json' -d '{"action":"run-now"}' "$GATEWAY/api/scheduler" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["runId"])')
+  deadline=$((SECONDS + BENCH_TIMEOUT))
+  while :; do
+    run=$(curl -fsS "${auth[@]}" "$GATEWAY/api/scheduler/runs/$run_id")
+    status=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["status"])' <<<"$run")
+    [ "$status" = completed ] && break
+    if [ $SECONDS -ge $deadline ]; then echo "run $run_id not completed after ${BENCH_TIMEOUT}s: $run" >&2; exit 1; fi
+    sleep 0.2
+  done
+  end_ns=$(date +%s%N)
+  stop_sampling
+  stats=$(curl -fsS "${FAKE_STATS_URL:-http://127.0.0.1:8090/stats}" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(s.get("calls", s.get("received", -1)), s.get("peak_in_flight", s.get("peakInFlight", -1)))')
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1])["data"]; print(f"# {sys.argv[2]} run: " + " ".join(f"{k}={r[k]}" for k in ("dispatched", "succeeded", "failed", "skipped")))' "$run" "$label"
+  echo "$label $(( (end_ns - start_ns) / 1000000 )) $stats" >>"$WORK/makespans"
+  scripts/run-local.sh down >/dev/null 2>&1
+}
+
 # --- CrewPlatform ---
-psql_admin -d crewplatform -c "CREATE DATABASE \"$NAME\""
-psql_admin -d "$NAME" -f deploy/postgres/init/01-users.sql >/dev/null
-psql_admin -d "$NAME" -c "INSERT INTO users (uid, context, goal)
-  SELECT 'bench-' || lpad(i::text, 7, '0'), 'Business ' || i, 'Goal ' || i FROM generate_series(1, $N) AS i"
-mgmt -X PUT "http://127.0.0.1:15672/api/vhosts/$NAME" >/dev/null
-mgmt -X PUT "http://127.0.0.1:15672/api/permissions/$NAME/guest" -d '{"configure":".*","write":".*","read":".*"}' >/dev/null
-
-(
-  export ConnectionStrings__Postgres="Host=127.0.0.1;Port=5432;Database=$NAME;Username=crew;Password=crew"
-  export RabbitMq__VirtualHost="$NAME" RabbitMq__Username=guest RabbitMq__Password=guest
-  export CREW_ADMIN_TOKEN="$TOKEN" CREW_RATE_LIMIT_PER_MINUTE=0 CREW_MAX_CONCURRENCY="$C"
-  export FakeCrew__LatencyMs="$L" FakeCrew__JitterMs=0 FakeCrew__FailureRate=0 FakeCrew__RateLimitRate=0 FakeCrew__HangRate=0 FakeCrew__NonJsonRate=0
-  scripts/run-local.sh up >/dev/null
-)
-
-auth=(-H "Authorization: Bearer $TOKEN")
-sample crewplatform "$NAME" .run-local/pids/{scheduler,crew-caller,response-store,gateway}.pid
-start_ns=$(date +%s%N)
-run_id=$(curl -fsS "${auth[@]}" -H 'content-type: application/json' -d '{"action":"run-now"}' "$GATEWAY/api/scheduler" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["runId"])')
-deadline=$((SECONDS + BENCH_TIMEOUT))
-while :; do
-  run=$(curl -fsS "${auth[@]}" "$GATEWAY/api/scheduler/runs/$run_id")
-  status=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["status"])' <<<"$run")
-  [ "$status" = completed ] && break
-  if [ $SECONDS -ge $deadline ]; then echo "run $run_id not completed after ${BENCH_TIMEOUT}s: $run" >&2; exit 1; fi
-  sleep 0.2
-done
-end_ns=$(date +%s%N)
-stop_sampling
-python3 -c 'import json,sys; r=json.loads(sys.argv[1])["data"]; print("# crewplatform run: " + " ".join(f"{k}={r[k]}" for k in ("dispatched", "succeeded", "failed", "skipped")))' "$run"
-echo "crewplatform $(( (end_ns - start_ns) / 1000000 ))" >"$WORK/makespans"
-scripts/run-local.sh down >/dev/null 2>&1
+if [ "$SCENARIO" = scaleout ]; then
+  bench_crewplatform crewplatform-x1 1
+  bench_crewplatform crewplatform-x2 2
+else
+  bench_crewplatform crewplatform "${CREW_CALLER_REPLICAS:-1}"
+fi
 
 # --- the peer ---
 if [ -n "${PEER_DIR:-}" ]; then
@@ -196,17 +236,20 @@ ideal = n * l / 1000 / c
 print(f"N={n} L={l}ms C={c} fake={fake} ideal=N*L/C={ideal:.1f}s")
 results = {}
 for line in open(os.path.join(work, "makespans")):
-    name, ms = line.split()
+    name, ms, *calls = line.split()
     makespan = int(ms) / 1000
     sampled = json.load(open(os.path.join(work, f"{name}.json")))
     cpu = sum(sampled["cpu_ms"].values())
     results[name] = (makespan, n / makespan, cpu / n)
     parts = " ".join(f"{k}={v / n:.2f}" for k, v in sorted(sampled["cpu_ms"].items()))
-    rss = " ".join(f"{k}={v}" for k, v in sorted(sampled["peak_rss_mb"].items()))
+    rss = " ".join(f"{k}={v}/{sampled['peak_pss_mb'].get(k, 0)}" for k, v in sorted(sampled["peak_rss_mb"].items()))
     ratio = f"{makespan / ideal:.2f}" if ideal else "n/a"
-    print(f"{name:13} makespan={makespan:.1f}s ratio={ratio} users/s={n / makespan:.1f} "
-          f"cpu_ms_per_user={cpu / n:.2f} ({parts}) peak_rss_mb: {rss}")
-if len(results) == 2:
+    crew = f" crew_calls={calls[0]} (beyond N: {int(calls[0]) - n}) peak_in_flight={calls[1]}" if calls else ""
+    print(f"{name:15} makespan={makespan:.1f}s ratio={ratio} users/s={n / makespan:.1f} "
+          f"cpu_ms_per_user={cpu / n:.2f} ({parts}){crew} peak_rss/pss_mb: {rss}")
+if "hangfire" in results:
     (cm, cu, cc), (hm, hu, hc) = results["crewplatform"], results["hangfire"]
     print(f"crewplatform/hangfire: makespan={cm / hm:.2f} users/s={cu / hu:.2f} cpu_per_user={cc / hc:.2f}")
+if "crewplatform-x2" in results:
+    print(f"two CrewCallers / one: makespan={results['crewplatform-x2'][0] / results['crewplatform-x1'][0]:.2f} (ideal 0.50)")
 PY

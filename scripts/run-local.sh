@@ -16,6 +16,9 @@
 # except ASPNETCORE_URLS, which is the stack's port layout. Knobs of this script itself:
 #   RUN_LOCAL_READY_TIMEOUT  seconds to wait for readiness (default 180)
 #   RUN_LOCAL_NO_BUILD=1     skip the build (use what is in bin/Release)
+#   CREW_CALLER_REPLICAS=N   start N CrewCaller instances on the one queue (default 1): the 2nd on port 8182, the 3rd
+#                            on 8282, ...; logs and PIDs as crew-caller-2, crew-caller-3, ...
+#   RESPONSE_STORE_REPLICAS=N  likewise N ResponseStore instances (8183, 8283, ...)
 #   RUN_LOCAL_MONITORING=1   also start Debian's prometheus (apt-get install prometheus) on 127.0.0.1:9090, scraping
 #                            the stack with deploy/prometheus's rules; `down` stops it too
 # Logs: .run-local/logs/<service>.log; PIDs: .run-local/pids/<service>.pid, each the service's own dotnet process.
@@ -30,15 +33,30 @@ TOKEN_FILE="$ROOT/.run-local/admin-token"
 READY_TIMEOUT="${RUN_LOCAL_READY_TIMEOUT:-180}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# Started in this order. Each has deploy/env/<name>.env and the assembly CrewPlatform.<last part of its folder>.
+# Started in this order. Each has deploy/env/<name>.env and the assembly CrewPlatform.<last part of its folder>. A
+# replica <name>-<k> (k >= 2) shares its service's settings and listens on the service's port + 100*(k-1).
 SERVICES=(fake-crew-api scheduler crew-caller response-store webhooks gateway)
 declare -A FOLDER=([fake-crew-api]=tools/FakeCrewApi [scheduler]=services/Scheduler [crew-caller]=services/CrewCaller
   [response-store]=services/ResponseStore [webhooks]=services/Webhooks [gateway]=services/Gateway)
+for k in $(seq 2 "${CREW_CALLER_REPLICAS:-1}"); do SERVICES+=("crew-caller-$k"); done
+for k in $(seq 2 "${RESPONSE_STORE_REPLICAS:-1}"); do SERVICES+=("response-store-$k"); done
+# Replicas an earlier `up` started are stopped and shown by `down` and `status` whatever the variables say now.
+for pid_file in "$PID_DIR"/*-[0-9]*.pid; do
+  [ -e "$pid_file" ] || continue
+  name="$(basename "$pid_file" .pid)"
+  [[ " ${SERVICES[*]} " == *" $name "* ]] || SERVICES+=("$name")
+done
 
 log() { printf '[run-local] %s\n' "$*" >&2; }
-assembly() { printf 'CrewPlatform.%s' "${FOLDER[$1]##*/}"; }
-file_value() { sed -n "/^$2=/{s///p;q}" "$ENV_DIR/$1.env"; } # file_value <service> <key>: the first value in its env file
-url_of() { file_value "$1" ASPNETCORE_URLS; }
+service_of() { if [[ $1 =~ ^(.+)-([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo "$1"; fi; } # crew-caller-2 -> crew-caller
+assembly() { local folder="${FOLDER[$(service_of "$1")]}"; printf 'CrewPlatform.%s' "${folder##*/}"; }
+file_value() { sed -n "/^$2=/{s///p;q}" "$ENV_DIR/$(service_of "$1").env"; } # file_value <service> <key>: the first value in its env file
+url_of() {
+  local url replica=1
+  url="$(file_value "$1" ASPNETCORE_URLS)"
+  [[ $1 =~ -([0-9]+)$ ]] && replica="${BASH_REMATCH[1]}"
+  echo "${url%:*}:$((${url##*:} + 100 * (replica - 1)))"
+}
 http_code() { curl -s -o /dev/null -m 3 -w '%{http_code}' "$1" 2>/dev/null || true; }
 port_taken() { local hp="${1#*://}"; hp="${hp%%/*}"; (exec 3<>"/dev/tcp/${hp%:*}/${hp##*:}") 2>/dev/null; }
 
@@ -61,14 +79,14 @@ ensure_admin_token() {
 build() {
   if [ "${RUN_LOCAL_NO_BUILD:-0}" = 1 ]; then log "RUN_LOCAL_NO_BUILD=1: not building"; return; fi
   local name projects=()
-  for name in "${SERVICES[@]}"; do projects+=("\"${FOLDER[$name]}/$(assembly "$name").csproj\""); done
+  for name in "${!FOLDER[@]}"; do projects+=("\"${FOLDER[$name]}/$(assembly "$name").csproj\""); done
   printf '{"solution":{"path":"../CrewPlatform.sln","projects":[%s]}}\n' "$(IFS=,; echo "${projects[*]}")" >"$ROOT/.run-local/stack.slnf"
   log "building (Release)"
   dotnet build "$ROOT/.run-local/stack.slnf" -c Release -nologo -v quiet
 }
 
 start() {
-  local name="$1" pid url dll out="$ROOT/${FOLDER[$1]}/bin/Release/net10.0"
+  local name="$1" pid url dll out="$ROOT/${FOLDER[$(service_of "$1")]}/bin/Release/net10.0"
   dll="$(assembly "$name").dll"
   if pid="$(running_pid "$name")"; then log "$name already running (pid $pid)"; return; fi
   url="$(url_of "$name")"
@@ -80,7 +98,7 @@ start() {
       case "$line" in '' | '#'*) continue ;; esac
       key="${line%%=*}"
       if [ "$key" = ASPNETCORE_URLS ] || [ -z "${!key:-}" ]; then export "$line"; fi
-    done <"$ENV_DIR/$name.env"
+    done <"$ENV_DIR/$(service_of "$name").env"
     if [ "$name" = gateway ]; then
       export CREW_ADMIN_TOKEN="${CREW_ADMIN_TOKEN:-$(cat "$TOKEN_FILE")}"
     else
@@ -88,7 +106,8 @@ start() {
     fi
     cd "$out" # the content root, where the service's appsettings.json is
     # exec, twice over: the PID recorded below is the service's own dotnet process.
-    exec nohup dotnet "$dll" --urls "$ASPNETCORE_URLS" </dev/null >"$LOG_DIR/$name.log" 2>&1
+    export ASPNETCORE_URLS="$url"
+    exec nohup dotnet "$dll" --urls "$url" </dev/null >"$LOG_DIR/$name.log" 2>&1
   ) &
   echo $! >"$PID_DIR/$name.pid"
   log "started $name (pid $!, $url, log .run-local/logs/$name.log)"
@@ -147,7 +166,7 @@ up() {
   done
 
   if [ -z "${CREW_API_URL:-}" ]; then wait_ready "the fake crew API" "$(url_of fake-crew-api)/stats" '[1-9][0-9][0-9]'; fi
-  for name in scheduler crew-caller response-store webhooks; do wait_ready "$name" "$(url_of "$name")/health/ready" 200; done
+  for name in "${SERVICES[@]}"; do [[ $name = fake-crew-api || $name = gateway ]] || wait_ready "$name" "$(url_of "$name")/health/ready" 200; done
   gateway="$(url_of gateway)"
   wait_ready "the gateway (its health checks of Scheduler, ResponseStore and Webhooks)" "$gateway/health/ready" 200
   if [ "${RUN_LOCAL_MONITORING:-0}" = 1 ]; then monitoring_up; fi

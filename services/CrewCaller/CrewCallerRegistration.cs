@@ -90,13 +90,19 @@ public static class CrewCallerRegistration
         services.AddTransient<CrewApiInvoker>();
 
         // The generated client: Refit 16's reflection builder is not supported here. No resilience handler and no
-        // HttpClient timeout: a crew call lasts up to 10 minutes, and CrewApiInvoker times each attempt itself.
+        // HttpClient timeout: a crew call lasts up to 10 minutes, and CrewApiInvoker times each attempt itself. No
+        // HttpClient log lines either: they were four Information lines per user, and the consumer logs every failed
+        // attempt and every failure itself. Connections are pooled per server without limit (the concurrency gate
+        // bounds them) and renewed every 5 minutes, like a configured endpoint's.
         services.AddRefitGeneratedClient<ICrewApi>()
             .ConfigureHttpClient((provider, client) =>
             {
                 client.BaseAddress = provider.GetRequiredService<IOptions<CrewCallerOptions>>().Value.ApiUri();
                 client.Timeout = Timeout.InfiniteTimeSpan;
-            });
+            })
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .RemoveAllLoggers();
         return services;
     }
 }

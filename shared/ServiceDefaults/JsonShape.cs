@@ -14,11 +14,30 @@ public enum JsonRoot
 /// <summary>The platform's one check that a text is a JSON object or array, for UTF-8 bytes and for strings.</summary>
 public static class JsonShape
 {
-    public static JsonRoot Classify(ReadOnlyMemory<byte> utf8Json) => Classify(() => JsonDocument.Parse(utf8Json));
-
     public static JsonRoot Classify(string json) => Classify(() => JsonDocument.Parse(json));
 
-    public static bool IsObjectOrArray(ReadOnlyMemory<byte> utf8Json) => Classify(utf8Json) == JsonRoot.ObjectOrArray;
+    /// <summary>
+    /// Whether UTF-8 bytes are one JSON object or array (the verdict <see cref="Classify(string)"/> gives a string), in
+    /// one forward pass of the reader that builds no document: it runs once per crew answer.
+    /// </summary>
+    public static bool IsObjectOrArray(ReadOnlySpan<byte> utf8Json)
+    {
+        var reader = new Utf8JsonReader(utf8Json);
+        try
+        {
+            if (!reader.Read() || reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray))
+            {
+                return false;
+            }
+
+            reader.Skip();
+            return !reader.Read(); // anything but whitespace after the root throws
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// A JSON string's value, or false for one that is valid JSON but no valid UTF-16 text: an escaped lone surrogate

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using CrewPlatform.Contracts;
 using CrewPlatform.Testing;
+using MassTransit;
 
 namespace CrewPlatform.Webhooks.Tests;
 
@@ -61,6 +62,27 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         Assert.All(receiver.Received, r => Assert.True(r.SignatureValid));
         var stored = receiver.Received.Single(r => r.Body.Contains("crew-response.stored", StringComparison.Ordinal));
         Assert.Equal(42, JsonDocument.Parse(stored.Body).RootElement.GetProperty("data").GetProperty("responseId").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_burst_of_stored_answers_with_redeliveries_is_one_delivery_per_answer()
+    {
+        await service.SubscribeAsync(receiver, "crew-response.stored");
+        var runId = Guid.NewGuid();
+        var answers = Enumerable.Range(1, 250)
+            .Select(i => new CrewResponseStored { RunId = runId, UserUid = $"u-{i}", ResponseId = i, StoredAt = DateTimeOffset.UtcNow })
+            .ToList();
+
+        // Taken in batches; every 10th answer announced twice (a redelivery), some within one batch, some across.
+        await service.Bus.PublishBatch(answers.Concat(answers.Where(a => a.ResponseId % 10 == 0)));
+
+        await Eventually.HoldsAsync(() => receiver.Processed.Count == answers.Count, "every stored answer's webhook was processed", TimeSpan.FromSeconds(60));
+        Assert.Equal(answers.Count, await service.ScalarAsync<long>("SELECT count(*) FROM webhooks.deliveries"));
+        Assert.Equal(answers.Count, await service.ScalarAsync<long>("SELECT count(DISTINCT event_id) FROM webhooks.deliveries"));
+        var responseIds = receiver.Received
+            .Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("data").GetProperty("responseId").GetInt32())
+            .Order();
+        Assert.Equal(Enumerable.Range(1, 250), responseIds);
     }
 
     [Fact]

@@ -128,6 +128,10 @@ public sealed partial class RunCrewForUserConsumer(
         var started = timeProvider.GetTimestamp();
         var attempts = 0;
         var countedFailures = 0;
+
+        // The ledger counts an attempt before it is made: the claim counted the first, BeginAttempt counts each later one.
+        // Handed back before it was made, the attempt is given back with the claim.
+        var attemptCounted = true;
         using var inFlight = metrics.CallInFlight();
         try
         {
@@ -136,16 +140,17 @@ public sealed partial class RunCrewForUserConsumer(
                 using var permit = await EnterCircuitUnlessStoppingAsync(endpoint.Circuit, cancellationToken);
                 if (permit is null)
                 {
-                    await HandBackClaimedAsync(context);
+                    await HandBackClaimedAsync(context, attemptNotMade: attemptCounted);
                     return;
                 }
 
-                if (!await ledger.BeginAttemptAsync(command.RunId, command.UserUid, cancellationToken))
+                if (!attemptCounted && !await ledger.BeginAttemptAsync(command.RunId, command.UserUid, cancellationToken))
                 {
                     LogClaimLost(logger, command.RunId, command.UserUid);
                     return;
                 }
 
+                attemptCounted = false;
                 attempts++;
                 var result = await crewApi.AttemptAsync(endpoint, request, idempotencyKey, cancellationToken);
                 var counts = permit.Record(available: result.Outcome != CrewAttemptOutcome.Transient, result.Reason);
@@ -180,16 +185,16 @@ public sealed partial class RunCrewForUserConsumer(
                 metrics.Retrying(result);
                 if (!await WaitUnlessStoppingAsync(delay, cancellationToken))
                 {
-                    await HandBackClaimedAsync(context);
+                    await HandBackClaimedAsync(context, attemptNotMade: false);
                     return;
                 }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // The drain time ran out mid-call: the command goes back to the queue, and whoever gets it should not
-            // wait out our lease.
-            await HandBackClaimedAsync(context);
+            // The drain time ran out mid-call (or at the circuit's gate): the command goes back to the queue, and
+            // whoever gets it should not wait out our lease.
+            await HandBackClaimedAsync(context, attemptNotMade: attemptCounted);
         }
     }
 
@@ -247,18 +252,19 @@ public sealed partial class RunCrewForUserConsumer(
         LogHandedBack(logger, context.Message.RunId, context.Message.UserUid, handBacks + 1);
     }
 
-    /// <summary>Stopping while waiting between attempts: the next instance (or this one restarted) takes over at once.</summary>
-    private async Task HandBackClaimedAsync(ConsumeContext<RunCrewForUser> context)
+    /// <summary>Stopping while waiting between attempts or at an open circuit: the next instance (or this one restarted) takes over at once.</summary>
+    private async Task HandBackClaimedAsync(ConsumeContext<RunCrewForUser> context, bool attemptNotMade)
     {
         await HandBackAsync(context, pause: false);
-        await ReleaseQuietlyAsync(context.Message);
+        await ReleaseQuietlyAsync(context.Message, attemptNotMade);
     }
 
-    private async Task ReleaseQuietlyAsync(RunCrewForUser command)
+    /// <param name="attemptNotMade">The ledger counted an attempt that never reached the crew API: it is given back.</param>
+    private async Task ReleaseQuietlyAsync(RunCrewForUser command, bool attemptNotMade)
     {
         try
         {
-            await ledger.ReleaseAsync(command.RunId, command.UserUid, CancellationToken.None);
+            await ledger.ReleaseAsync(command.RunId, command.UserUid, attemptNotMade, CancellationToken.None);
         }
         catch (Exception ex) when (PlatformRetry.IsInfrastructureFault(ex))
         {

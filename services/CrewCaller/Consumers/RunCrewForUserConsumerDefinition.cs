@@ -7,9 +7,10 @@ namespace CrewPlatform.CrewCaller.Consumers;
 
 /// <summary>
 /// Endpoint tuning for <see cref="RunCrewForUserConsumer"/>: queue <c>run-crew-for-user</c>, at most
-/// <c>CREW_MAX_CONCURRENCY</c> calls at once and no more messages prefetched than that: a second instance then takes
-/// its share of a long queue, and while the crew API circuit is open the users waiting in their slots stop further
-/// deliveries, so the rest stay in the queue.
+/// <c>CREW_MAX_CONCURRENCY</c> calls at once, and a few more messages prefetched than that (<see cref="PrefetchFor"/>),
+/// so a freed slot starts its next user at once instead of after a round trip to the broker. Few enough that a second
+/// instance still takes its share of a long queue, and that while the crew API circuit is open the users waiting in
+/// their slots stop further deliveries, so the rest stay in the queue.
 /// The platform retry covers infrastructure faults before the crew call (the claim finds its own row again); the
 /// HTTP attempts are retried by the consumer itself, never by redelivering the message.
 /// </summary>
@@ -31,8 +32,15 @@ public sealed class RunCrewForUserConsumerDefinition : ConsumerDefinition<RunCre
     {
         // Each of an endpoint's queues may hold its whole concurrency: the endpoint's gate keeps the calls within it.
         var concurrency = endpoints.ForQueue(endpointConfigurator.InputAddress.AbsolutePath.Split('/')[^1]).MaxConcurrency;
-        endpointConfigurator.PrefetchCount = concurrency;
+        endpointConfigurator.PrefetchCount = PrefetchFor(concurrency);
         endpointConfigurator.ConcurrentMessageLimit = concurrency;
         consumerConfigurator.UsePlatformRetry();
     }
+
+    /// <summary>
+    /// The queue's prefetch: the concurrency plus a quarter (at least 2) waiting ready for the next free slot. The extra
+    /// messages are delivered but not acknowledged, so when the instance stops or is killed they go back to the queue
+    /// for another instance; none is lost or stranded.
+    /// </summary>
+    public static int PrefetchFor(int concurrency) => concurrency + Math.Max(2, concurrency / 4);
 }

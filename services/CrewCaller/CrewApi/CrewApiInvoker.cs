@@ -55,10 +55,16 @@ public sealed class CrewApiInvoker(IOptions<CrewCallerOptions> options, TimeProv
             };
         }
 
-        var body = await ReadCappedAsync(response.Content, settings.MaxResponseBytes, cancellationToken);
-        if (body is null)
+        if (await ReadCappedAsync(response.Content, settings.MaxResponseBytes, cancellationToken) is not { } bytes)
         {
             return CrewAttemptResult.Permanent(status, $"body larger than {settings.MaxResponseBytes} bytes");
+        }
+
+        // Checked on the bytes (no document is built) and decoded once, without copying the bytes for a BOM.
+        var body = bytes.AsSpan();
+        if (body.StartsWith(Utf8Bom))
+        {
+            body = body[Utf8Bom.Length..];
         }
 
         return JsonShape.IsObjectOrArray(body)
@@ -66,17 +72,28 @@ public sealed class CrewApiInvoker(IOptions<CrewCallerOptions> options, TimeProv
             : CrewAttemptResult.Permanent(status, "non-JSON body");
     }
 
-    /// <summary>The body without a UTF-8 BOM, or null once it grows past <paramref name="maxBytes"/>.</summary>
+    /// <summary>
+    /// The body, or null when it is larger than <paramref name="maxBytes"/>. A body of announced length is read straight
+    /// into an array of that size (the handler ends a body cut short with an IOException); any other is read in
+    /// chunks up to the cap.
+    /// </summary>
     private static async Task<byte[]?> ReadCappedAsync(HttpContent content, long maxBytes, CancellationToken cancellationToken)
     {
-        if (content.Headers.ContentLength > maxBytes)
+        var length = content.Headers.ContentLength;
+        if (length > maxBytes)
         {
             return null;
         }
 
         await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var bytes = await CappedRead.ReadAsync(stream, maxBytes, cancellationToken);
-        return bytes is not null && bytes.AsSpan().StartsWith(Utf8Bom) ? bytes[Utf8Bom.Length..] : bytes;
+        if (length is not { } announced)
+        {
+            return await CappedRead.ReadAsync(stream, maxBytes, cancellationToken);
+        }
+
+        var bytes = new byte[announced];
+        await stream.ReadExactlyAsync(bytes, cancellationToken);
+        return bytes;
     }
 
     private TimeSpan? RetryAfter(HttpResponseMessage response)

@@ -5,8 +5,11 @@ namespace CrewPlatform.CrewCaller.Persistence;
 /// <summary>What a claim on a (run, user) came to.</summary>
 public abstract record ClaimResult
 {
-    /// <summary>The call is ours to make.</summary>
-    public sealed record Claimed(int PreviousAttempts) : ClaimResult;
+    /// <summary>
+    /// The call is ours to make, and its first attempt is counted already (<paramref name="Attempts"/> includes it):
+    /// make it, or give it back with <see cref="CrewCallLedger.ReleaseAsync"/>.
+    /// </summary>
+    public sealed record Claimed(int Attempts) : ClaimResult;
 
     /// <summary>The user already has an answer in this run: do not call again.</summary>
     public sealed record AlreadySucceeded(string ResponseJson, int Attempts, long DurationMs, DateTimeOffset FinishedAt) : ClaimResult;
@@ -32,12 +35,14 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     // when an operator replays a failure, or when its holder stopped renewing its lease. A lease that ran out is only
     // proof of a dead holder once PostgreSQL itself has been up for a whole lease: after a database restart every
     // holder gets one lease to renew, so an outage alone never buys a second paid call.
+    // The claim counts the attempt it is made for, which saves the happy path a round trip; a claim handed back before
+    // that attempt was made gives it back on release.
     // Raw SQL: an upsert (INSERT .. ON CONFLICT DO UPDATE .. WHERE) with the database clock, which EF cannot express.
     private const string ClaimSql = """
         INSERT INTO crew_caller.crew_calls AS c (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
-        VALUES (@run_id, @user_uid, 'calling', 0, @claimed_by, now() + @lease, now())
+        VALUES (@run_id, @user_uid, 'calling', 1, @claimed_by, now() + @lease, now())
         ON CONFLICT (run_id, user_uid) DO UPDATE
-        SET status = 'calling', claimed_by = EXCLUDED.claimed_by, lease_expires_at = EXCLUDED.lease_expires_at,
+        SET status = 'calling', attempts = c.attempts + 1, claimed_by = EXCLUDED.claimed_by, lease_expires_at = EXCLUDED.lease_expires_at,
             started_at = EXCLUDED.started_at, finished_at = NULL, duration_ms = NULL
         WHERE (c.status = 'calling' AND c.claimed_by = EXCLUDED.claimed_by)
            OR (c.status = 'calling' AND c.lease_expires_at < now() AND pg_postmaster_start_time() < now() - @lease)
@@ -60,9 +65,9 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
             {
                 claim.Parameters.AddWithValue("lease", lease);
                 claim.Parameters.AddWithValue("replay_failed", replayFailed);
-                if (await claim.ExecuteScalarAsync(cancellationToken) is int previousAttempts)
+                if (await claim.ExecuteScalarAsync(cancellationToken) is int attempts)
                 {
-                    return new ClaimResult.Claimed(previousAttempts);
+                    return new ClaimResult.Claimed(attempts);
                 }
             }
 
@@ -110,7 +115,7 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Counts the attempt about to start. False when the claim is no longer ours.</summary>
+    /// <summary>Counts the attempt about to start, after the first (the claim counted that one). False when the claim is no longer ours.</summary>
     public async Task<bool> BeginAttemptAsync(Guid runId, string userUid, CancellationToken cancellationToken)
     {
         // Raw SQL: the ledger has no DbContext; each decision is one statement on a pooled connection (see the class note).
@@ -170,14 +175,20 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
         return await command.ExecuteScalarAsync(cancellationToken) is DateTime finishedAt ? new DateTimeOffset(finishedAt, TimeSpan.Zero) : null;
     }
 
-    /// <summary>Gives the claim up at once (shutdown, hand-back), so the next delivery of the command is not kept waiting for the lease.</summary>
-    public async Task ReleaseAsync(Guid runId, string userUid, CancellationToken cancellationToken)
+    /// <summary>
+    /// Gives the claim up at once (shutdown, hand-back), so the next delivery of the command is not kept waiting for the
+    /// lease. <paramref name="attemptNotMade"/>: the attempt counted in advance (by the claim or
+    /// <see cref="BeginAttemptAsync"/>) never reached the crew API, so it is taken off the count again.
+    /// </summary>
+    public async Task ReleaseAsync(Guid runId, string userUid, bool attemptNotMade, CancellationToken cancellationToken)
     {
         // Raw SQL: the lease ends on the database clock, the one every instance judges it by.
         await using var command = Command("""
-            UPDATE crew_caller.crew_calls SET lease_expires_at = now() - interval '1 millisecond'
+            UPDATE crew_caller.crew_calls
+            SET lease_expires_at = now() - interval '1 millisecond', attempts = attempts - @attempts_not_made
             WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = 'calling'
             """, runId, userUid);
+        command.Parameters.AddWithValue("attempts_not_made", attemptNotMade ? 1 : 0);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

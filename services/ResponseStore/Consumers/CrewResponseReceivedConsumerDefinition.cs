@@ -3,7 +3,10 @@ using CrewPlatform.ServiceDefaults;
 
 namespace CrewPlatform.ResponseStore.Consumers;
 
-/// <summary>Batches of up to 100 answers or 1 s, whichever comes first; the platform retry (minutes while PostgreSQL is away).</summary>
+/// <summary>
+/// Batches of up to 100 answers or 100 ms, whichever comes first (under load batches fill; at a run's tail an answer
+/// waits no longer than that); the platform retry (minutes while PostgreSQL is away).
+/// </summary>
 public sealed class CrewResponseReceivedConsumerDefinition : ConsumerDefinition<CrewResponseReceivedConsumer>
 {
     public const int BatchSize = 100;
@@ -21,7 +24,7 @@ public sealed class CrewResponseReceivedConsumerDefinition : ConsumerDefinition<
     {
         consumerConfigurator.Options<BatchOptions>(options => options
             .SetMessageLimit(BatchSize)
-            .SetTimeLimit(TimeSpan.FromSeconds(1))
+            .SetTimeLimit(TimeSpan.FromMilliseconds(100))
             .SetConcurrencyLimit(1));
 
         // On the consumer, so the whole batch is retried. A foreign-key violation means a user was deleted while

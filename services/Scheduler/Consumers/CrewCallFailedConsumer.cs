@@ -4,15 +4,10 @@ using MassTransit;
 
 namespace CrewPlatform.Scheduler.Consumers;
 
-/// <summary>The crew caller gave up on a user: the user failed in its run, with the reason kept for operators.</summary>
-public sealed class CrewCallFailedConsumer(RunProgress progress) : IConsumer<CrewCallFailed>
+/// <summary>Users the crew caller gave up on, a batch at a time: each failed in its run, with the reason kept for operators.</summary>
+public sealed class CrewCallFailedConsumer(RunProgress progress) : IConsumer<Batch<CrewCallFailed>>
 {
-    public async Task Consume(ConsumeContext<CrewCallFailed> context)
-    {
-        var message = context.Message;
-        if (await progress.RecordOutcomeAsync(message.RunId, message.UserUid, succeeded: false, message.Reason, context.CancellationToken) is { } completed)
-        {
-            await progress.PublishCompletedAsync(context, completed, context.CancellationToken);
-        }
-    }
+    public Task Consume(ConsumeContext<Batch<CrewCallFailed>> context) =>
+        progress.RecordOutcomesAndPublishAsync(
+            context, context.Message.Select(m => UserOutcome.Failure(m.Message.RunId, m.Message.UserUid, m.Message.Reason)), context.CancellationToken);
 }

@@ -4,15 +4,10 @@ using MassTransit;
 
 namespace CrewPlatform.Scheduler.Consumers;
 
-/// <summary>A stored crew answer: the user succeeded in its run.</summary>
-public sealed class CrewResponseStoredConsumer(RunProgress progress) : IConsumer<CrewResponseStored>
+/// <summary>Stored crew answers, a batch at a time: each user succeeded in its run.</summary>
+public sealed class CrewResponseStoredConsumer(RunProgress progress) : IConsumer<Batch<CrewResponseStored>>
 {
-    public async Task Consume(ConsumeContext<CrewResponseStored> context)
-    {
-        var message = context.Message;
-        if (await progress.RecordOutcomeAsync(message.RunId, message.UserUid, succeeded: true, reason: null, context.CancellationToken) is { } completed)
-        {
-            await progress.PublishCompletedAsync(context, completed, context.CancellationToken);
-        }
-    }
+    public Task Consume(ConsumeContext<Batch<CrewResponseStored>> context) =>
+        progress.RecordOutcomesAndPublishAsync(
+            context, context.Message.Select(m => UserOutcome.Success(m.Message.RunId, m.Message.UserUid)), context.CancellationToken);
 }

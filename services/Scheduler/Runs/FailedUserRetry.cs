@@ -50,7 +50,7 @@ public sealed partial class FailedUserRetry(
                 }
             }
 
-            // run_users rows before the runs row, the order RecordOutcomeAsync locks them in, so the two cannot
+            // run_users rows before the runs row, the order RunProgress.RecordOutcomesAsync locks them in, so the two cannot
             // deadlock; a concurrent retry of the same run waits on these rows and then finds none failed.
             // Raw SQL: UPDATE .. RETURNING the users it moved; EF's ExecuteUpdate returns only a count.
             await using (var move = new NpgsqlCommand(

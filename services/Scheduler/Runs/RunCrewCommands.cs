@@ -38,6 +38,7 @@ public sealed partial class RunCrewCommands(
             .SingleAsync(cancellationToken);
         var current = await users.ReadByUidsAsync(page.Select(u => u.Uid).ToList(), cancellationToken);
         var commands = new List<RunCrewForUser>(page.Count);
+        var gone = new List<UserOutcome>();
         foreach (var user in page)
         {
             if (current.TryGetValue(user.Uid, out var row))
@@ -51,11 +52,10 @@ public sealed partial class RunCrewCommands(
             }
 
             LogUserGone(logger, runId, user.Uid);
-            if (await progress.RecordOutcomeAsync(runId, user.Uid, succeeded: false, UserGoneReason, cancellationToken) is { } completed)
-            {
-                await progress.PublishCompletedAsync(publishEndpoint, completed, cancellationToken);
-            }
+            gone.Add(UserOutcome.Failure(runId, user.Uid, UserGoneReason));
         }
+
+        await progress.RecordOutcomesAndPublishAsync(publishEndpoint, gone, cancellationToken);
 
         if (commands.Count > 0)
         {

@@ -23,6 +23,14 @@ public enum PageRecorded
     BehindCursor,
 }
 
+/// <summary>A user's outcome in a run: succeeded, or failed with the reason kept for operators.</summary>
+public sealed record UserOutcome(Guid RunId, string UserUid, bool Succeeded, string? Reason)
+{
+    public static UserOutcome Success(Guid runId, string userUid) => new(runId, userUid, Succeeded: true, Reason: null);
+
+    public static UserOutcome Failure(Guid runId, string userUid, string reason) => new(runId, userUid, Succeeded: false, reason);
+}
+
 /// <summary>
 /// A run's counters, kept exact under redelivery: every change goes through the (run, user) row in
 /// <c>run_users</c>, and a counter moves only when that row is inserted or changes status. Raw SQL because each
@@ -81,89 +89,133 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     }
 
     /// <summary>
-    /// Records one user's outcome. Succeeded beats dispatched and failed (an operator's replay of a failed call can
-    /// still succeed: the user moves from failed to succeeded); failed beats only dispatched. Anything else is a
-    /// duplicate and changes nothing. Returns the completion event when this outcome completed the run.
+    /// Records a batch of outcomes in one round trip. Succeeded beats dispatched and failed (an operator's replay of a
+    /// failed call can still succeed: the user moves from failed to succeeded); failed beats only dispatched. Anything
+    /// else is a duplicate and changes nothing; so is a second outcome of the same (run, user) within the batch, which
+    /// counts once as the better of the two. Each affected run's counters move once, and the runs the batch completed
+    /// are completed and returned.
     /// </summary>
-    public async Task<CrewRunCompleted?> RecordOutcomeAsync(
-        Guid runId, string userUid, bool succeeded, string? reason, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<CrewRunCompleted>> RecordOutcomesAsync(IEnumerable<UserOutcome> outcomes, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-
-        string? previous;
-        // Raw SQL: SELECT .. FOR UPDATE in the transaction the counters are updated in.
-        await using (var select = new NpgsqlCommand(
-            "SELECT status FROM scheduler.run_users WHERE run_id = @runId AND user_uid = @userUid FOR UPDATE", connection, transaction))
+        var batch = OnePerUser(outcomes);
+        if (batch.Count == 0)
         {
-            select.Parameters.Add(new NpgsqlParameter<Guid>("runId", runId));
-            select.Parameters.Add(new NpgsqlParameter<string>("userUid", userUid));
-            previous = await select.ExecuteScalarAsync(cancellationToken) as string;
+            return [];
         }
 
-        if (previous is null)
-        {
-            LogUnknownRunUser(logger, runId, userUid);
-            return null;
-        }
-
-        var (newStatus, dispatchedToSucceeded, failedToSucceeded, dispatchedToFailed) = (succeeded, previous) switch
-        {
-            (true, RunUserStatus.Dispatched) => (RunUserStatus.Succeeded, 1, 0, 0),
-            (true, RunUserStatus.Failed) => (RunUserStatus.Succeeded, 0, 1, 0),
-            (false, RunUserStatus.Dispatched) => (RunUserStatus.Failed, 0, 0, 1),
-            _ => (null, 0, 0, 0),
-        };
-        if (newStatus is null)
-        {
-            LogDuplicateOutcome(logger, runId, userUid, previous);
-            return null;
-        }
-
-        // Raw SQL: the two relative updates and the completion check in one round trip inside the row-locking
-        // transaction; the completion sees the counters the update just moved.
-        IReadOnlyList<CrewRunCompleted> completed;
-        await using (var update = new NpgsqlCommand(
+        // Raw SQL, two statements sent together and run as one implicit transaction: the first locks the batch's
+        // run_users rows and then its runs rows, each in key order (so concurrent batches, on one Scheduler or two,
+        // and FailedUserRetry, which also locks run_users before runs, cannot deadlock), moves the users and each
+        // run's counters once, and returns the outcomes that changed nothing; the second sees those counters and
+        // completes the batch's runs that are complete (a run whose completion was missed earlier too, as the
+        // reconciler would).
+        await using var command = dataSource.CreateCommand(
             $"""
-            UPDATE scheduler.run_users SET status = @status, reason = @reason WHERE run_id = @runId AND user_uid = @userUid;
-            UPDATE scheduler.runs SET
-                succeeded = succeeded + @toSucceeded,
-                failed = failed + @toFailed - @failedToSucceeded,
-                last_progress_at = @now
-            WHERE id = @runId;
-            {CompleteRunSql}
-            """, connection, transaction))
+            WITH outcome AS (
+                SELECT * FROM unnest(@runIds, @userUids, @succeeded, @reasons) AS o(run_id, user_uid, succeeded, reason)
+            ), locked AS MATERIALIZED (
+                SELECT ru.run_id, ru.user_uid, ru.status AS previous, o.succeeded, o.reason,
+                    ru.status = '{RunUserStatus.Dispatched}' OR (o.succeeded AND ru.status = '{RunUserStatus.Failed}') AS moves
+                FROM scheduler.run_users ru
+                JOIN outcome o ON o.run_id = ru.run_id AND o.user_uid = ru.user_uid
+                ORDER BY ru.run_id, ru.user_uid
+                FOR UPDATE OF ru
+            ), moved AS (
+                UPDATE scheduler.run_users ru SET
+                    status = CASE WHEN l.succeeded THEN '{RunUserStatus.Succeeded}' ELSE '{RunUserStatus.Failed}' END,
+                    reason = CASE WHEN l.succeeded THEN NULL ELSE l.reason END
+                FROM locked l
+                WHERE l.moves AND ru.run_id = l.run_id AND ru.user_uid = l.user_uid
+                RETURNING l.run_id, l.previous, l.succeeded
+            ), counted AS (
+                SELECT run_id,
+                    count(*) FILTER (WHERE succeeded) AS to_succeeded,
+                    count(*) FILTER (WHERE NOT succeeded) AS to_failed,
+                    count(*) FILTER (WHERE succeeded AND previous = '{RunUserStatus.Failed}') AS failed_to_succeeded
+                FROM moved
+                GROUP BY run_id
+            ), locked_runs AS MATERIALIZED (
+                SELECT id FROM scheduler.runs WHERE id IN (SELECT run_id FROM counted) ORDER BY id FOR UPDATE
+            ), counters AS (
+                UPDATE scheduler.runs r SET
+                    succeeded = r.succeeded + c.to_succeeded,
+                    failed = r.failed + c.to_failed - c.failed_to_succeeded,
+                    last_progress_at = @now
+                FROM counted c
+                JOIN locked_runs lr ON lr.id = c.run_id
+                WHERE r.id = c.run_id
+            )
+            SELECT o.run_id, o.user_uid, l.previous
+            FROM outcome o
+            LEFT JOIN locked l ON l.run_id = o.run_id AND l.user_uid = o.user_uid
+            WHERE l.moves IS NOT TRUE;
+
+            {CompleteRunsSql}
+            """);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]>("runIds", batch.Select(o => o.RunId).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("userUids", batch.Select(o => o.UserUid).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<bool[]>("succeeded", batch.Select(o => o.Succeeded).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("reasons", batch.Select(o => o.Succeeded ? null : o.Reason).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            update.Parameters.Add(new NpgsqlParameter<string>("status", newStatus));
-            update.Parameters.Add(new NpgsqlParameter<string?>("reason", succeeded ? null : reason) { NpgsqlDbType = NpgsqlDbType.Text });
-            update.Parameters.Add(new NpgsqlParameter<Guid>("runId", runId));
-            update.Parameters.Add(new NpgsqlParameter<string>("userUid", userUid));
-            update.Parameters.Add(new NpgsqlParameter<int>("toSucceeded", dispatchedToSucceeded + failedToSucceeded));
-            update.Parameters.Add(new NpgsqlParameter<int>("toFailed", dispatchedToFailed));
-            update.Parameters.Add(new NpgsqlParameter<int>("failedToSucceeded", failedToSucceeded));
-            update.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
-            completed = await ReadCompletionsAsync(update, cancellationToken);
+            var (runId, userUid) = (reader.GetGuid(0), reader.GetString(1));
+            if (reader.IsDBNull(2))
+            {
+                LogUnknownRunUser(logger, runId, userUid);
+            }
+            else
+            {
+                LogDuplicateOutcome(logger, runId, userUid, reader.GetString(2));
+            }
         }
 
-        await transaction.CommitAsync(cancellationToken);
-        return completed.Count == 1 ? completed[0] : null;
+        await reader.NextResultAsync(cancellationToken);
+        return await ReadCompletionsAsync(reader, cancellationToken);
+    }
+
+    /// <summary>Records a batch of outcomes, then publishes each completion it made.</summary>
+    public async Task RecordOutcomesAndPublishAsync(IPublishEndpoint publisher, IEnumerable<UserOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        foreach (var completed in await RecordOutcomesAsync(outcomes, cancellationToken))
+        {
+            await PublishCompletedAsync(publisher, completed, cancellationToken);
+        }
+    }
+
+    /// <summary>One outcome per (run, user): a success wins, else the first failure's reason is kept.</summary>
+    private static List<UserOutcome> OnePerUser(IEnumerable<UserOutcome> outcomes)
+    {
+        var distinct = new Dictionary<(Guid RunId, string UserUid), UserOutcome>();
+        foreach (var outcome in outcomes)
+        {
+            var key = (outcome.RunId, outcome.UserUid);
+            if (!distinct.TryGetValue(key, out var seen) || (outcome.Succeeded && !seen.Succeeded))
+            {
+                distinct[key] = outcome;
+            }
+        }
+
+        return [.. distinct.Values];
     }
 
     /// <summary>Completes the run if its fan-out is done and every dispatched user has an outcome.</summary>
     public async Task<CrewRunCompleted?> TryCompleteAsync(Guid runId, CancellationToken cancellationToken)
     {
         // Raw SQL: a conditional UPDATE .. RETURNING the completed run; EF's ExecuteUpdate returns only a count.
-        await using var command = dataSource.CreateCommand(CompleteRunSql);
+        await using var command = dataSource.CreateCommand(CompleteRunsSql);
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
-        command.Parameters.Add(new NpgsqlParameter<Guid>("runId", runId));
+        command.Parameters.Add(new NpgsqlParameter<Guid[]>("runIds", [runId]));
         var completed = await ReadCompletionsAsync(command, cancellationToken);
         return completed.Count == 1 ? completed[0] : null;
     }
 
     // Conditional on status = 'running', so of the consumers racing to the last outcome exactly one completes the run.
-    private const string CompleteRunSql = $"""
+    private const string CompleteRunsSql = $"""
         UPDATE scheduler.runs SET status = 'completed', completed_at = @now
-        WHERE id = @runId AND {Completable}
+        WHERE id = ANY(@runIds) AND {Completable}
         RETURNING {CompletedColumns}
         """;
 
@@ -227,8 +279,13 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     // The event carries completed_at as stored (microseconds), so PublishCompletedAsync can match it exactly.
     private async Task<IReadOnlyList<CrewRunCompleted>> ReadCompletionsAsync(NpgsqlCommand command, CancellationToken cancellationToken, bool log = true)
     {
-        var completions = new List<CrewRunCompleted>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await ReadCompletionsAsync(reader, cancellationToken, log);
+    }
+
+    private async Task<IReadOnlyList<CrewRunCompleted>> ReadCompletionsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken, bool log = true)
+    {
+        var completions = new List<CrewRunCompleted>();
         while (await reader.ReadAsync(cancellationToken))
         {
             var completed = new CrewRunCompleted

@@ -12,6 +12,7 @@ public sealed class CrewApiAvailabilityChangedConsumer(DeliveryQueue queue) : IC
         var change = context.Message;
         var type = change.Available ? WebhookEventTypes.CrewApiRecovered : WebhookEventTypes.CrewApiUnavailable;
         return queue.EnqueueAsync(
-            $"{type}:{change.Endpoint}:{change.ChangedAt.ToUnixTimeMilliseconds()}", type, change.ChangedAt, change, segment: null, context.CancellationToken);
+            [new WebhookEvent<CrewApiAvailabilityChanged>($"{type}:{change.Endpoint}:{change.ChangedAt.ToUnixTimeMilliseconds()}", type, change.ChangedAt, change, Segment: null)],
+            context.CancellationToken);
     }
 }

@@ -14,6 +14,6 @@ public sealed class CrewRunCompletedConsumer(DeliveryQueue queue) : IConsumer<Cr
 
         // Keyed by the completion's time: a run completed again after retry-failed is a new event, a redelivery is not.
         var eventId = $"{type}:{run.RunId:N}:{run.CompletedAt.ToUnixTimeMilliseconds()}";
-        return queue.EnqueueAsync(eventId, type, run.CompletedAt, run, run.Segment, context.CancellationToken);
+        return queue.EnqueueAsync([new WebhookEvent<CrewRunCompleted>(eventId, type, run.CompletedAt, run, run.Segment)], context.CancellationToken);
     }
 }

@@ -11,7 +11,7 @@ public sealed class CrewRunSkippedConsumer(DeliveryQueue queue) : IConsumer<Crew
     {
         var skipped = context.Message;
         return queue.EnqueueAsync(
-            $"{WebhookEventTypes.RunSkipped}:{skipped.RunId:N}", WebhookEventTypes.RunSkipped, skipped.DueAt, skipped, skipped.Segment,
+            [new WebhookEvent<CrewRunSkipped>($"{WebhookEventTypes.RunSkipped}:{skipped.RunId:N}", WebhookEventTypes.RunSkipped, skipped.DueAt, skipped, skipped.Segment)],
             context.CancellationToken);
     }
 }

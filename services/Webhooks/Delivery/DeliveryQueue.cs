@@ -26,28 +26,33 @@ public sealed partial class DeliveryQueue(NpgsqlDataSource dataSource, IOptions<
     private readonly WebhooksOptions settings = options.Value;
 
     /// <summary>
-    /// One delivery per enabled subscription that wants this event type (and, for an event of a segment, names no
-    /// segment or that one), in one statement: a redelivered event meets
-    /// the unique (subscription, event) key and adds nothing, so the dedup and the write are one transaction.
+    /// One delivery per enabled subscription that wants an event's type (and, for an event of a segment, names no
+    /// segment or that one), for a whole batch of events in one statement: a redelivered event meets the unique
+    /// (subscription, event) key and adds nothing, so the dedup and the write are one transaction.
     /// </summary>
     /// <returns>How many deliveries were added.</returns>
-    public async Task<int> EnqueueAsync<TData>(string eventId, string eventType, DateTimeOffset occurredAt, TData data, string? segment, CancellationToken cancellationToken)
+    public async Task<int> EnqueueAsync<TData>(IReadOnlyList<WebhookEvent<TData>> events, CancellationToken cancellationToken)
     {
-        var payload = JsonSerializer.Serialize(new WebhookPayload<TData>(eventType, occurredAt, data), JsonSerializerOptions.Web);
         await using var command = dataSource.CreateCommand(
             """
             INSERT INTO webhooks.deliveries (id, subscription_id, event_id, event_type, payload, created_at, attempts, next_attempt_at)
-            SELECT gen_random_uuid(), s.id, @eventId, @eventType, @payload, now(), 0, now()
-            FROM webhooks.subscriptions s
-            WHERE s.disabled_at IS NULL AND @eventType = ANY (s.event_types) AND (@segment IS NULL OR s.segment IS NULL OR s.segment = @segment)
+            SELECT gen_random_uuid(), s.id, e.event_id, e.event_type, e.payload, now(), 0, now()
+            FROM unnest(@eventIds, @eventTypes, @payloads, @segments) AS e(event_id, event_type, payload, segment)
+            JOIN webhooks.subscriptions s
+              ON s.disabled_at IS NULL AND e.event_type = ANY (s.event_types) AND (e.segment IS NULL OR s.segment IS NULL OR s.segment = e.segment)
             ON CONFLICT (subscription_id, event_id) DO NOTHING
             """);
-        command.Parameters.Add(new NpgsqlParameter<string>("eventId", eventId));
-        command.Parameters.Add(new NpgsqlParameter<string>("eventType", eventType));
-        command.Parameters.Add(new NpgsqlParameter<string>("payload", payload));
-        command.Parameters.Add(new NpgsqlParameter("segment", NpgsqlDbType.Text) { Value = (object?)segment ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter<string[]>("eventIds", events.Select(e => e.Id).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("eventTypes", events.Select(e => e.Type).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("payloads", events.Select(e =>
+            JsonSerializer.Serialize(new WebhookPayload<TData>(e.Type, e.OccurredAt, e.Data), JsonSerializerOptions.Web)).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter("segments", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = events.Select(e => e.Segment).ToArray() });
         var added = await command.ExecuteNonQueryAsync(cancellationToken);
-        LogEnqueued(logger, eventType, eventId, added);
+        if (added > 0)
+        {
+            LogEnqueued(logger, events.Count, events[0].Type, added);
+        }
+
         return added;
     }
 
@@ -179,9 +184,15 @@ public sealed partial class DeliveryQueue(NpgsqlDataSource dataSource, IOptions<
 
     private static string? Truncate(string? text, int length) => text is { } t && t.Length > length ? t[..length] : text;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Webhook event {EventType} {EventId}: {Added} new deliveries")]
-    private static partial void LogEnqueued(ILogger logger, string eventType, string eventId, int added);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Events} webhook event(s) ({EventType}): {Added} new deliveries")]
+    private static partial void LogEnqueued(ILogger logger, int events, string eventType, int added);
 }
+
+/// <summary>
+/// One platform event as webhooks see it. <paramref name="Id"/> names the event, not the message, so a redelivered
+/// message adds no second delivery.
+/// </summary>
+public sealed record WebhookEvent<TData>(string Id, string Type, DateTimeOffset OccurredAt, TData Data, string? Segment);
 
 /// <summary>The body of every webhook (the Standard Webhooks shape): the event type, when it happened, and its data.</summary>
 public sealed record WebhookPayload<TData>(string Type, DateTimeOffset Timestamp, TData Data);

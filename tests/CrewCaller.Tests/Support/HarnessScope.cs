@@ -40,7 +40,9 @@ public sealed class HarnessScope : IAsyncDisposable
     /// <summary>The application lifetime the consumer watches; <see cref="StoppableLifetime.StopApplication"/> starts a stop.</summary>
     public StoppableLifetime Lifetime => (StoppableLifetime)host.Services.GetRequiredService<IHostApplicationLifetime>();
 
-    public static async Task<HarnessScope> StartAsync(CrewCallerDatabase database, ICrewApi crewApi, IReadOnlyDictionary<string, string?>? overrides = null)
+    /// <param name="configureLedger">Adjusts the ledger's data source, e.g. to watch the statements it sends.</param>
+    public static async Task<HarnessScope> StartAsync(
+        CrewCallerDatabase database, ICrewApi crewApi, IReadOnlyDictionary<string, string?>? overrides = null, Action<NpgsqlDataSourceBuilder>? configureLedger = null)
     {
         var settings = new Dictionary<string, string?>(FastSettings);
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
@@ -53,7 +55,12 @@ public sealed class HarnessScope : IAsyncDisposable
         services.AddLogging();
         services.AddSingleton<IHostApplicationLifetime, StoppableLifetime>();
         services.AddSingleton<IConfiguration>(configuration);
-        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(database.PostgresConnectionString).Build());
+        services.AddSingleton(_ =>
+        {
+            var dataSource = new NpgsqlDataSourceBuilder(database.PostgresConnectionString);
+            configureLedger?.Invoke(dataSource);
+            return dataSource.Build();
+        });
         services.AddCrewCaller(configuration);
         services.AddSingleton(crewApi);
         return new HarnessScope(await HarnessHost.StartAsync(services, x => x.AddCrewCallerConsumers(), timeout: TimeSpan.FromSeconds(20)));
