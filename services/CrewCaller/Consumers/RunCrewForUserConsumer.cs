@@ -73,7 +73,7 @@ public sealed partial class RunCrewForUserConsumer(
 
         try
         {
-            await ClaimAndCallAsync(context, endpoint);
+            await ClaimAndCallAsync(context, endpoint, slot);
         }
         finally
         {
@@ -81,7 +81,7 @@ public sealed partial class RunCrewForUserConsumer(
         }
     }
 
-    private async Task ClaimAndCallAsync(ConsumeContext<RunCrewForUser> context, CrewEndpoint endpoint)
+    private async Task ClaimAndCallAsync(ConsumeContext<RunCrewForUser> context, CrewEndpoint endpoint, PriorityGate.Slot slot)
     {
         var command = context.Message;
         while (true)
@@ -89,7 +89,7 @@ public sealed partial class RunCrewForUserConsumer(
             switch (await ledger.TryClaimAsync(command.RunId, command.UserUid, settings.ClaimLease, command.ReplayFailed, context.CancellationToken))
             {
                 case ClaimResult.Claimed:
-                    await CallAsync(context, endpoint);
+                    await CallAsync(context, endpoint, slot);
                     return;
 
                 case ClaimResult.AlreadySucceeded done:
@@ -119,7 +119,11 @@ public sealed partial class RunCrewForUserConsumer(
         }
     }
 
-    private async Task CallAsync(ConsumeContext<RunCrewForUser> context, CrewEndpoint endpoint)
+    /// <remarks>
+    /// The slot is given back as soon as the last attempt has its answer: recording and announcing the outcome need no
+    /// crew API capacity, so the next user's call starts while this one is written down.
+    /// </remarks>
+    private async Task CallAsync(ConsumeContext<RunCrewForUser> context, CrewEndpoint endpoint, PriorityGate.Slot slot)
     {
         var command = context.Message;
         var cancellationToken = drain.Token;
@@ -156,6 +160,7 @@ public sealed partial class RunCrewForUserConsumer(
                 var counts = permit.Record(available: result.Outcome != CrewAttemptOutcome.Transient, result.Reason);
                 if (result.Outcome != CrewAttemptOutcome.Transient)
                 {
+                    slot.Dispose();
                     await RecordOutcomeAsync(context, result, attempts, timeProvider.GetElapsedTime(started));
                     return;
                 }
@@ -163,6 +168,7 @@ public sealed partial class RunCrewForUserConsumer(
                 countedFailures += counts ? 1 : 0;
                 if (countedFailures >= endpoint.MaxAttempts)
                 {
+                    slot.Dispose();
                     await RecordOutcomeAsync(context, result, attempts, timeProvider.GetElapsedTime(started));
                     return;
                 }

@@ -7,8 +7,9 @@ namespace CrewPlatform.CrewCaller.Consumers;
 
 /// <summary>
 /// Endpoint tuning for <see cref="RunCrewForUserConsumer"/>: queue <c>run-crew-for-user</c>, at most
-/// <c>CREW_MAX_CONCURRENCY</c> calls at once, and a few more messages prefetched than that (<see cref="PrefetchFor"/>),
-/// so a freed slot starts its next user at once instead of after a round trip to the broker. Few enough that a second
+/// <c>CREW_MAX_CONCURRENCY</c> calls at once (the endpoint's gate), and a few more messages prefetched and consumed than
+/// that (<see cref="PrefetchFor"/>), so a freed slot starts its next user at once, instead of after a round trip to the
+/// broker or after the previous user's outcome is written down. Few enough that a second
 /// instance still takes its share of a long queue, and that while the crew API circuit is open the users waiting in
 /// their slots stop further deliveries, so the rest stay in the queue.
 /// The platform retry covers infrastructure faults before the crew call (the claim finds its own row again); the
@@ -22,7 +23,7 @@ public sealed class RunCrewForUserConsumerDefinition : ConsumerDefinition<RunCre
     {
         this.endpoints = endpoints;
         EndpointName = QueueNames.RunCrewForUser;
-        ConcurrentMessageLimit = endpoints.For(CrewEndpointNames.Default).MaxConcurrency;
+        ConcurrentMessageLimit = PrefetchFor(endpoints.For(CrewEndpointNames.Default).MaxConcurrency);
     }
 
     protected override void ConfigureConsumer(
@@ -33,7 +34,7 @@ public sealed class RunCrewForUserConsumerDefinition : ConsumerDefinition<RunCre
         // Each of an endpoint's queues may hold its whole concurrency: the endpoint's gate keeps the calls within it.
         var concurrency = endpoints.ForQueue(endpointConfigurator.InputAddress.AbsolutePath.Split('/')[^1]).MaxConcurrency;
         endpointConfigurator.PrefetchCount = PrefetchFor(concurrency);
-        endpointConfigurator.ConcurrentMessageLimit = concurrency;
+        endpointConfigurator.ConcurrentMessageLimit = PrefetchFor(concurrency);
         consumerConfigurator.UsePlatformRetry();
     }
 
