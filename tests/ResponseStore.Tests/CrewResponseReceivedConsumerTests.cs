@@ -23,7 +23,7 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
             .AddLogging()
             .AddSingleton(_ => NpgsqlDataSource.Create(db.PostgresConnectionString));
 
-        // Inactivity longer than the batch's 100 ms time limit, so a partial batch is not mistaken for inactivity.
+        // Inactivity longer than the batch's 20 ms time limit, so a partial batch is not mistaken for inactivity.
         host = await HarnessHost.StartAsync(
             services, x => x.AddResponseStoreConsumers(), timeout: TimeSpan.FromSeconds(60), inactivityTimeout: TimeSpan.FromSeconds(3));
         harness = host.Harness;

@@ -4,7 +4,8 @@ using CrewPlatform.ServiceDefaults;
 namespace CrewPlatform.ResponseStore.Consumers;
 
 /// <summary>
-/// Batches of up to 100 answers or 100 ms, whichever comes first (under load batches fill; at a run's tail an answer
+/// Batches of up to 100 answers or 20 ms, whichever comes first (with a backlog a batch fills at once from the
+/// prefetched messages, so the limit only matters when the queue runs dry: at a run's tail an answer
 /// waits no longer than that); the platform retry (minutes while PostgreSQL is away).
 /// </summary>
 public sealed class CrewResponseReceivedConsumerDefinition : ConsumerDefinition<CrewResponseReceivedConsumer>
@@ -24,7 +25,7 @@ public sealed class CrewResponseReceivedConsumerDefinition : ConsumerDefinition<
     {
         consumerConfigurator.Options<BatchOptions>(options => options
             .SetMessageLimit(BatchSize)
-            .SetTimeLimit(TimeSpan.FromMilliseconds(100))
+            .SetTimeLimit(TimeSpan.FromMilliseconds(20))
             .SetConcurrencyLimit(1));
 
         // On the consumer, so the whole batch is retried. A foreign-key violation means a user was deleted while
