@@ -114,6 +114,14 @@ public sealed class Browser : IDisposable
         Driver.GetScreenshot().SaveAsFile(path);
     }
 
+    /// <summary>What every page must pass: a screenshot for a human, no console errors, no serious accessibility violation.</summary>
+    public void CheckPage(string screenshot, string page)
+    {
+        Screenshot(screenshot);
+        AssertNoConsoleErrors(page);
+        AssertAccessible(page);
+    }
+
     public void Dispose()
     {
         Driver.Quit();

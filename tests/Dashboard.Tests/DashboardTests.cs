@@ -38,9 +38,7 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
         browser.Wait(By.Id("chart"));
         browser.Wait(By.Id("queue-table"), e => e.Text.Contains("crew-response-received", StringComparison.Ordinal) || e.Text.Contains("run-crew-for-user", StringComparison.Ordinal));
         browser.WaitText(By.Id("parked"), "Parked messages (_error queues): 0");
-        browser.Screenshot("overview-running");
-        browser.AssertNoConsoleErrors("overview");
-        browser.AssertAccessible("overview");
+        browser.CheckPage("overview-running", "overview");
 
         // Keyboard only: the stop button is reached and pressed without the mouse.
         browser.Wait(By.Id("stop")).SendKeys(Keys.Enter);
@@ -81,9 +79,7 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
         browser.Wait(row, e => e.GetAttribute("aria-valuenow") == "100"
             && e.GetAttribute("aria-label")!.Contains($"{users} succeeded, 0 failed, 0 waiting of {users}", StringComparison.Ordinal), RunTimeout);
         Assert.True(browser.Driver.ExecuteScript("return window.sameDocument === true") is true, "the runs page reloaded instead of polling");
-        browser.Screenshot("runs");
-        browser.AssertNoConsoleErrors("runs");
-        browser.AssertAccessible("runs");
+        browser.CheckPage("runs", "runs");
     }
 
     [Fact]
@@ -101,9 +97,7 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
         browser.WaitText(By.Id("run-status"), "completed", RunTimeout);
         var failedUsers = browser.Wait(By.Id("failed-users"), e => e.Text.Contains("dash-user-1", StringComparison.Ordinal) && e.Text.Contains("dash-user-2", StringComparison.Ordinal));
         Assert.Contains("400", failedUsers.Text, StringComparison.Ordinal);
-        browser.Screenshot("run-with-failures");
-        browser.AssertNoConsoleErrors("run with failures");
-        browser.AssertAccessible("run with failures");
+        browser.CheckPage("run-with-failures", "run with failures");
 
         browser.Wait(By.Id("retry-failed")).Click();
         browser.WaitText(By.CssSelector("#main .outcome.ok"), "2 users sent again");
@@ -128,24 +122,18 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
         browser.Wait(By.Id("user")).SendKeys(Keys.Enter);
         browser.WaitText(By.Id("answers-total"), "3 answers");
         Assert.Contains("from=2000-01-01", browser.Driver.Url, StringComparison.Ordinal);
-        browser.Screenshot("answers");
-        browser.AssertNoConsoleErrors("answers");
-        browser.AssertAccessible("answers");
+        browser.CheckPage("answers", "answers");
 
         browser.Wait(By.CssSelector("#answers a[href^='#/answers/']")).Click();
         var json = browser.Wait(By.Id("answer-json"));
         Assert.Contains("\"Question 1\": \"Who buys?\"", json.Text, StringComparison.Ordinal);
         browser.WaitText(By.Id("main"), "Bikes, answer");
         Assert.EndsWith(".json", browser.Wait(By.Id("download")).GetAttribute("download"), StringComparison.Ordinal);
-        browser.Screenshot("answer");
-        browser.AssertNoConsoleErrors("answer");
-        browser.AssertAccessible("answer");
+        browser.CheckPage("answer", "answer");
 
         browser.Wait(By.CssSelector($"a[href='#/users/{DashboardStack.AnsweredUser}']")).Click();
         browser.WaitText(By.Id("answers-total"), "3 answers");
-        browser.Screenshot("user");
-        browser.AssertNoConsoleErrors("user");
-        browser.AssertAccessible("user");
+        browser.CheckPage("user", "user");
     }
 
     [Fact]
@@ -184,9 +172,7 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
             Assert.Contains($"paused: circuit open until {hhmm}", open.Text, StringComparison.Ordinal);
             Assert.Contains("2 of 2 calls in flight", open.Text, StringComparison.Ordinal);
             Assert.Contains("HTTP 503 from crew API", open.Text, StringComparison.Ordinal);
-            browser.Screenshot("overview-circuit-open");
-            browser.AssertNoConsoleErrors("overview with an open circuit");
-            browser.AssertAccessible("overview with an open circuit");
+            browser.CheckPage("overview-circuit-open", "overview with an open circuit");
 
             // No CrewCaller behind the gateway: the gateway's answer when no backend is healthy.
             stack.CrewCallerStubAnswer = (HttpStatusCode.ServiceUnavailable, """{"success":false,"error":"Service unavailable: no healthy backend for this route"}""");
@@ -252,9 +238,7 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
         }
 
         Assert.Equal("50", bars.Single(b => b.GetAttribute("data-run") == halfFailed).GetAttribute("data-success-percent"));
-        browser.Screenshot("overview-chart");
-        browser.AssertNoConsoleErrors("overview with the chart");
-        browser.AssertAccessible("overview with the chart");
+        browser.CheckPage("overview-chart", "overview with the chart");
     }
 
     [Fact]
