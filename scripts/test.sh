@@ -84,6 +84,16 @@ done
 
 passed=0; failed=0; total=0
 shopt -s nullglob
+
+# Each failed test's name and the first lines of its message, so the end of the output says what failed.
+for trx in "$results"/*.trx; do
+  awk '
+    /<UnitTestResult / { failedTest = ($0 ~ /outcome="Failed"/); if (failedTest) { name = $0; sub(/.*testName="/, "", name); sub(/".*/, "", name); print "FAILED " name; lines = 0 } }
+    failedTest && /<ErrorInfo>/ { inError = 1 }
+    failedTest && inError && /<Message>/ { inMessage = 1; inError = 0; sub(/.*<Message>/, "") }
+    failedTest && inMessage { done = sub(/<\/Message>.*/, ""); if (lines++ < 6) print "  " $0; if (done) { inMessage = 0; failedTest = 0 } }
+  ' "$trx" | sed -e 's/&quot;/"/g' -e "s/&apos;/'/g" -e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&amp;/\&/g'
+done
 for trx in "$results"/*.trx; do
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
   p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using MassTransit;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace CrewPlatform.ServiceDefaults;
@@ -16,7 +17,7 @@ namespace CrewPlatform.ServiceDefaults;
 /// Without MassTransit's EF outbox, the delayed-exchange plugin or Quartz (none is available here), retries stay in
 /// process; a stop cancels the wait and the message goes back to the queue, never to <c>_error</c>.
 /// </summary>
-public static class PlatformRetry
+public static partial class PlatformRetry
 {
     /// <summary>Retries of an infrastructure fault: 1.5 s, 2.5 s, 4.5 s ... capped at 30 s, about ten minutes in all.</summary>
     public const int InfrastructureRetryLimit = 25;
@@ -53,21 +54,61 @@ public static class PlatformRetry
     }
 
     /// <summary>
+    /// The longest one attempt at the broker or the database may take before it counts as an infrastructure fault.
+    /// A publish that was waiting for RabbitMQ's confirmation when the broker went away waits for it forever
+    /// (RabbitMQ.Client 7.2, rabbitmq-dotnet-client#1930): its channel is gone, so no confirmation comes. Without a
+    /// limit, that one await held a consumer, and with it the whole receive endpoint, which reconnects only once its
+    /// deliveries finish.
+    /// </summary>
+    public static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Runs one attempt (a publish, a send, a statement), ending it with a <see cref="TimeoutException"/> (an
+    /// infrastructure fault, which the caller's retry or re-drive takes up) when it has not finished within
+    /// <see cref="AttemptTimeout"/>. For any publish or send whose token is not cancelled when the connection drops
+    /// (every one outside a consumer's own <c>ConsumeContext</c> token).
+    /// </summary>
+    public static async Task<T> WithinAttemptTimeoutAsync<T>(Func<CancellationToken, Task<T>> action, TimeProvider time, CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(AttemptTimeout, time);
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        try
+        {
+            return await action(attempt.Token);
+        }
+        catch (OperationCanceledException ex) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"No answer from the infrastructure within {AttemptTimeout.TotalSeconds:0} s", ex);
+        }
+    }
+
+    /// <inheritdoc cref="WithinAttemptTimeoutAsync{T}(Func{CancellationToken, Task{T}}, TimeProvider, CancellationToken)"/>
+    public static Task WithinAttemptTimeoutAsync(Func<CancellationToken, Task> action, TimeProvider time, CancellationToken cancellationToken) =>
+        WithinAttemptTimeoutAsync(async ct => { await action(ct); return true; }, time, cancellationToken);
+
+    /// <summary>
     /// Runs one idempotent database statement (or publish) in place until the infrastructure answers, backing off like
     /// the infrastructure ladder but without a limit: for work whose loss would cost a paid crew call again (the answer
-    /// in hand must be recorded). Only <paramref name="cancellationToken"/> stops it.
+    /// in hand must be recorded). Each attempt ends within <see cref="AttemptTimeout"/>; only
+    /// <paramref name="cancellationToken"/> stops the whole. Each retry is logged to <paramref name="logger"/>, with its cause.
     /// </summary>
-    public static async Task<T> UntilInfrastructureAnswersAsync<T>(Func<CancellationToken, Task<T>> action, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<T> UntilInfrastructureAnswersAsync<T>(
+        Func<CancellationToken, Task<T>> action, TimeProvider time, CancellationToken cancellationToken, ILogger? logger = null)
     {
         var delay = InfrastructureMinInterval;
         while (true)
         {
             try
             {
-                return await action(cancellationToken);
+                return await WithinAttemptTimeoutAsync(action, time, cancellationToken);
             }
             catch (Exception ex) when (IsInfrastructureFault(ex) && !cancellationToken.IsCancellationRequested)
             {
+                if (logger is not null)
+                {
+                    LogRetryingInPlace(logger, ex.GetType().Name, ex.Message, delay.TotalMilliseconds);
+                }
+
                 await Task.Delay(delay, time, cancellationToken);
                 delay = TimeSpan.FromTicks(Math.Min(InfrastructureMaxInterval.Ticks, (delay + InfrastructureIntervalDelta).Ticks * 2));
             }
@@ -75,8 +116,9 @@ public static class PlatformRetry
     }
 
     /// <inheritdoc cref="UntilInfrastructureAnswersAsync{T}(Func{CancellationToken, Task{T}}, TimeProvider, CancellationToken)"/>
-    public static Task UntilInfrastructureAnswersAsync(Func<CancellationToken, Task> action, TimeProvider time, CancellationToken cancellationToken) =>
-        UntilInfrastructureAnswersAsync(async ct => { await action(ct); return true; }, time, cancellationToken);
+    public static Task UntilInfrastructureAnswersAsync(
+        Func<CancellationToken, Task> action, TimeProvider time, CancellationToken cancellationToken, ILogger? logger = null) =>
+        UntilInfrastructureAnswersAsync(async ct => { await action(ct); return true; }, time, cancellationToken, logger);
 
     /// <summary>
     /// True when the exception (or one it wraps) says PostgreSQL or RabbitMQ could not be reached or went away,
@@ -104,4 +146,7 @@ public static class PlatformRetry
 
         return false;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Infrastructure did not answer ({ExceptionType}: {Reason}); trying again in place in {DelayMs} ms")]
+    private static partial void LogRetryingInPlace(ILogger logger, string exceptionType, string reason, double delayMs);
 }

@@ -313,10 +313,10 @@ public sealed partial class RunCrewForUserConsumer(
     }
 
     private Task<T> UntilInfrastructureAnswersAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken cancellationToken) =>
-        PlatformRetry.UntilInfrastructureAnswersAsync(action, timeProvider, cancellationToken);
+        PlatformRetry.UntilInfrastructureAnswersAsync(action, timeProvider, cancellationToken, logger);
 
     private Task UntilInfrastructureAnswersAsync(Func<CancellationToken, Task> action, CancellationToken cancellationToken) =>
-        PlatformRetry.UntilInfrastructureAnswersAsync(action, timeProvider, cancellationToken);
+        PlatformRetry.UntilInfrastructureAnswersAsync(action, timeProvider, cancellationToken, logger);
 
     private static CrewResponseReceived Answer(RunCrewForUser command, string responseJson, int attempts, long durationMs, DateTimeOffset receivedAt) => new()
     {

@@ -1,4 +1,5 @@
 using CrewPlatform.Contracts;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 
 namespace CrewPlatform.CrewCaller.CrewApi;
@@ -37,7 +38,9 @@ public sealed partial class CrewApiAvailabilityAnnouncer(
     {
         try
         {
-            await bus.Publish(new CrewApiAvailabilityChanged { Endpoint = endpoint, Available = available, ChangedAt = clock.GetUtcNow() });
+            await PlatformRetry.WithinAttemptTimeoutAsync(
+                ct => bus.Publish(new CrewApiAvailabilityChanged { Endpoint = endpoint, Available = available, ChangedAt = clock.GetUtcNow() }, ct),
+                clock, CancellationToken.None);
         }
         catch (Exception ex)
         {

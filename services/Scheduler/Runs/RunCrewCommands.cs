@@ -20,6 +20,7 @@ public sealed partial class RunCrewCommands(
     RunProgress progress,
     ISendEndpointProvider sendEndpoints,
     IPublishEndpoint publishEndpoint,
+    TimeProvider time,
     ILogger<RunCrewCommands> logger)
 {
     /// <summary>The crew caller's command queue for a crew endpoint at a priority.</summary>
@@ -60,7 +61,7 @@ public sealed partial class RunCrewCommands(
         if (commands.Count > 0)
         {
             var endpoint = await sendEndpoints.GetSendEndpoint(QueueOf(run.Endpoint, run.Priority));
-            await endpoint.SendBatch(commands, cancellationToken);
+            await PlatformRetry.WithinAttemptTimeoutAsync(ct => endpoint.SendBatch(commands, ct), time, cancellationToken);
         }
 
         return commands.Count;

@@ -260,7 +260,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     public async Task PublishCompletedAsync(IPublishEndpoint publisher, CrewRunCompleted completed, CancellationToken cancellationToken)
     {
         using var activity = CrewTracing.Scheduler.StartRunActivity("run completed", completed.RunId);
-        await publisher.Publish(completed, cancellationToken);
+        await PlatformRetry.WithinAttemptTimeoutAsync(ct => publisher.Publish(completed, ct), time, cancellationToken);
         // Raw SQL: run bookkeeping works on the data source without a DbContext; a conditional single-row UPDATE.
         await using var command = dataSource.CreateCommand(
             """

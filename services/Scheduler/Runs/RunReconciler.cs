@@ -108,7 +108,7 @@ public sealed partial class RunReconciler(
         {
             LogRedrive(logger, page.RunId, page.PageNumber, page.AfterUserUid, settings.FanOutStallSeconds);
             using var activity = CrewTracing.Scheduler.StartRunActivity("re-drive fan-out", page.RunId);
-            await publishEndpoint.Publish(page, cancellationToken);
+            await PlatformRetry.WithinAttemptTimeoutAsync(ct => publishEndpoint.Publish(page, ct), time, cancellationToken);
         }
 
         return pages.Count;

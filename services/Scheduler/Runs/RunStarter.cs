@@ -122,9 +122,10 @@ public sealed partial class RunStarter(
     {
         try
         {
-            await publishEndpoint.Publish(
-                new CrewRunSkipped { RunId = run.Id, ScheduleId = run.ScheduleId, Segment = run.Segment, DueAt = run.DueAt ?? run.StartedAt },
-                cancellationToken);
+            await PlatformRetry.WithinAttemptTimeoutAsync(
+                ct => publishEndpoint.Publish(
+                    new CrewRunSkipped { RunId = run.Id, ScheduleId = run.ScheduleId, Segment = run.Segment, DueAt = run.DueAt ?? run.StartedAt }, ct),
+                time, cancellationToken);
         }
         catch (Exception ex)
         {
@@ -141,7 +142,8 @@ public sealed partial class RunStarter(
     {
         try
         {
-            await publishEndpoint.Publish(Page(run, afterUserUid: null, pageNumber: 1, settings.PageSize), cancellationToken);
+            await PlatformRetry.WithinAttemptTimeoutAsync(
+                ct => publishEndpoint.Publish(Page(run, afterUserUid: null, pageNumber: 1, settings.PageSize), ct), time, cancellationToken);
         }
         catch (Exception ex)
         {
