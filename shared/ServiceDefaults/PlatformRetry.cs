@@ -115,7 +115,7 @@ public static partial class PlatformRetry
         }
     }
 
-    /// <inheritdoc cref="UntilInfrastructureAnswersAsync{T}(Func{CancellationToken, Task{T}}, TimeProvider, CancellationToken)"/>
+    /// <inheritdoc cref="UntilInfrastructureAnswersAsync{T}(Func{CancellationToken, Task{T}}, TimeProvider, CancellationToken, ILogger)"/>
     public static Task UntilInfrastructureAnswersAsync(
         Func<CancellationToken, Task> action, TimeProvider time, CancellationToken cancellationToken, ILogger? logger = null) =>
         UntilInfrastructureAnswersAsync(async ct => { await action(ct); return true; }, time, cancellationToken, logger);

@@ -205,6 +205,11 @@ public sealed partial class RunCrewForUserConsumer(
     }
 
     /// <summary>Records an answer or giving up, then announces it. Neither is retried by the message retry: both are outcomes.</summary>
+    /// <remarks>
+    /// Recording is retried until the database answers, whatever becomes of the delivery. Announcing stops when the
+    /// delivery is cancelled too (MassTransit cancels it once its channel is gone and the endpoint's stop times out):
+    /// the outcome is in the ledger by then, and the redelivered command announces it, so the endpoint can reconnect.
+    /// </remarks>
     private async Task RecordOutcomeAsync(ConsumeContext<RunCrewForUser> context, CrewAttemptResult last, int attempts, TimeSpan duration)
     {
         var command = context.Message;
@@ -224,7 +229,7 @@ public sealed partial class RunCrewForUserConsumer(
 
             LogAnswered(logger, command.RunId, command.UserUid, attempts, durationMs);
             metrics.CallFinished(last, duration);
-            await UntilInfrastructureAnswersAsync(ct => context.Publish(Answer(command, json, attempts, durationMs, receivedAt.Value), ct), token);
+            await AnnounceAsync(context, ct => context.Publish(Answer(command, json, attempts, durationMs, receivedAt.Value), ct));
             return;
         }
 
@@ -238,7 +243,21 @@ public sealed partial class RunCrewForUserConsumer(
 
         LogGaveUp(logger, command.RunId, command.UserUid, attempts, reason);
         metrics.CallFinished(last, duration);
-        await UntilInfrastructureAnswersAsync(ct => context.Publish(Failure(command, reason, last.StatusCode, attempts, failedAt.Value), ct), token);
+        await AnnounceAsync(context, ct => context.Publish(Failure(command, reason, last.StatusCode, attempts, failedAt.Value), ct));
+    }
+
+    private async Task AnnounceAsync(ConsumeContext<RunCrewForUser> context, Func<CancellationToken, Task> publish)
+    {
+        using var announcing = CancellationTokenSource.CreateLinkedTokenSource(drain.Token, context.CancellationToken);
+        try
+        {
+            await UntilInfrastructureAnswersAsync(publish, announcing.Token);
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested && !drain.Token.IsCancellationRequested)
+        {
+            // As the delivery's own cancellation, so MassTransit leaves the command to its redelivery (never to _error).
+            throw new OperationCanceledException(context.CancellationToken);
+        }
     }
 
     /// <summary>
