@@ -90,10 +90,10 @@ public static partial class PlatformRetry
     /// Runs one idempotent database statement (or publish) in place until the infrastructure answers, backing off like
     /// the infrastructure ladder but without a limit: for work whose loss would cost a paid crew call again (the answer
     /// in hand must be recorded). Each attempt ends within <see cref="AttemptTimeout"/>; only
-    /// <paramref name="cancellationToken"/> stops the whole. Each retry is logged to <paramref name="logger"/>, with its cause.
+    /// <paramref name="cancellationToken"/> stops the whole. Each retry is logged, with its cause.
     /// </summary>
     public static async Task<T> UntilInfrastructureAnswersAsync<T>(
-        Func<CancellationToken, Task<T>> action, TimeProvider time, CancellationToken cancellationToken, ILogger? logger = null)
+        Func<CancellationToken, Task<T>> action, TimeProvider time, CancellationToken cancellationToken, ILogger logger)
     {
         var delay = InfrastructureMinInterval;
         while (true)
@@ -104,11 +104,7 @@ public static partial class PlatformRetry
             }
             catch (Exception ex) when (IsInfrastructureFault(ex) && !cancellationToken.IsCancellationRequested)
             {
-                if (logger is not null)
-                {
-                    LogRetryingInPlace(logger, ex.GetType().Name, ex.Message, delay.TotalMilliseconds);
-                }
-
+                LogRetryingInPlace(logger, ex.GetType().Name, ex.Message, delay.TotalMilliseconds);
                 await Task.Delay(delay, time, cancellationToken);
                 delay = TimeSpan.FromTicks(Math.Min(InfrastructureMaxInterval.Ticks, (delay + InfrastructureIntervalDelta).Ticks * 2));
             }
@@ -117,7 +113,7 @@ public static partial class PlatformRetry
 
     /// <inheritdoc cref="UntilInfrastructureAnswersAsync{T}(Func{CancellationToken, Task{T}}, TimeProvider, CancellationToken, ILogger)"/>
     public static Task UntilInfrastructureAnswersAsync(
-        Func<CancellationToken, Task> action, TimeProvider time, CancellationToken cancellationToken, ILogger? logger = null) =>
+        Func<CancellationToken, Task> action, TimeProvider time, CancellationToken cancellationToken, ILogger logger) =>
         UntilInfrastructureAnswersAsync(async ct => { await action(ct); return true; }, time, cancellationToken, logger);
 
     /// <summary>

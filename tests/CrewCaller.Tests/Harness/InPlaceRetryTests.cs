@@ -1,5 +1,6 @@
 using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
 namespace CrewPlatform.CrewCaller.Tests.Harness;
@@ -37,7 +38,8 @@ public sealed class InPlaceRetryTests
                 return attempts;
             },
             time,
-            CancellationToken.None);
+            CancellationToken.None,
+            NullLogger.Instance);
 
         time.Advance(PlatformRetry.AttemptTimeout - TimeSpan.FromSeconds(1));
         Assert.False(recorded.IsCompleted);
@@ -73,7 +75,7 @@ public sealed class InPlaceRetryTests
     {
         var time = new FakeTimeProvider();
         using var stop = new CancellationTokenSource();
-        var attempt = PlatformRetry.UntilInfrastructureAnswersAsync(ct => Task.Delay(Timeout.InfiniteTimeSpan, ct), time, stop.Token);
+        var attempt = PlatformRetry.UntilInfrastructureAnswersAsync(ct => Task.Delay(Timeout.InfiniteTimeSpan, ct), time, stop.Token, NullLogger.Instance);
 
         await stop.CancelAsync();
 
