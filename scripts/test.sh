@@ -77,9 +77,10 @@ for project in $(find tests -name '*.csproj' ! -path '*/CrewPlatform.Testing/*' 
     || test_rc=1
 done
 
-# The fault suite (tests/Faults) leaves one line per scenario and a summary line; the API fuzz (tests/ApiFuzz) one line
-# per service it fuzzed.
+# The fault suite (tests/Faults) leaves one line per scenario and a summary line, and one per run of users the crew
+# treats badly; the API fuzz (tests/ApiFuzz) one line per service it fuzzed.
 [ -f "$results/fault-suite.txt" ] && cat "$results/fault-suite.txt"
+[ -f "$results/per-user-failures.txt" ] && cat "$results/per-user-failures.txt"
 [ -f "$results/fuzz-summary.txt" ] && cat "$results/fuzz-summary.txt"
 
 passed=0; failed=0; total=0

@@ -13,7 +13,7 @@ namespace CrewPlatform.Faults;
 /// host, with a crew API that takes about a second a call, for the fault scenarios to break and watch heal.
 /// Scenarios run one after another on the same stack; each starts its own run and is judged on that run alone.
 /// </summary>
-public sealed class FaultStack : RealInfrastructure
+public class FaultStack : RealInfrastructure
 {
     public const int Users = 48;
     public const int Concurrency = 8;
@@ -33,7 +33,7 @@ public sealed class FaultStack : RealInfrastructure
     /// ladders, circuit) except where a scenario needs a fault to show in seconds: a 5 s crew timeout for the hanging API,
     /// short crew backoff, and a reconciler that looks every 2 s.
     /// </summary>
-    public Dictionary<string, string?> StackEnvironment() => new(ServiceEnvironment)
+    public virtual Dictionary<string, string?> StackEnvironment() => new(ServiceEnvironment)
     {
         ["CREW_ADMIN_TOKEN"] = null, // the gateway uses the token run-local.sh generates, as a user's stack does
         ["CREW_RATE_LIMIT_PER_MINUTE"] = "100000",

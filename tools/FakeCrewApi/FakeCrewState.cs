@@ -5,9 +5,15 @@ namespace CrewPlatform.FakeCrewApi;
 /// <summary>One received call, as <c>GET /calls</c> lists it; <paramref name="IdempotencyKey"/> is the request's <c>Idempotency-Key</c> header, if any.</summary>
 public sealed record ReceivedCall(int Number, DateTimeOffset ReceivedAt, string? Context, string? Goal, string Plan, string? IdempotencyKey = null);
 
+/// <summary>How the fake treats one user's calls (<c>POST /admin/users</c>): its steps in order, then <paramref name="Then"/> for every later call.</summary>
+/// <param name="LatencyMs">Instead of the behaviour's latency and jitter, for this user's calls.</param>
+public sealed record FakeUserPlan(IReadOnlyList<string>? Steps, string? Then, int? LatencyMs);
+
 /// <summary>
-/// The fake's mutable state: behaviour, the scripted answers still to give, and what it saw. A scripted step
-/// (<c>POST /admin/script</c>) decides the next call exactly; only when none is queued do the rates decide.
+/// The fake's mutable state: behaviour, the scripted answers still to give, and what it saw. A user's own plan
+/// (<c>POST /admin/users</c>, found by the user uid in the call's <c>Idempotency-Key</c>, <c>runId:userUid</c>) decides
+/// that user's calls; otherwise a scripted step (<c>POST /admin/script</c>) decides the next call exactly; only when none
+/// is queued do the rates decide.
 /// </summary>
 public sealed class FakeCrewState(FakeCrewBehaviour initial)
 {
@@ -16,6 +22,7 @@ public sealed class FakeCrewState(FakeCrewBehaviour initial)
 
     private readonly Lock gate = new();
     private readonly Queue<string> script = new();
+    private readonly Dictionary<string, (Queue<string> Steps, string Then, int? LatencyMs)> users = new(StringComparer.Ordinal);
     private TaskCompletionSource held = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentQueue<ReceivedCall> calls = new();
     private readonly ConcurrentDictionary<string, int> answered = new();
@@ -55,7 +62,18 @@ public sealed class FakeCrewState(FakeCrewBehaviour initial)
         }
     }
 
-    /// <summary>Registers a call and decides what to do with it: the next scripted step, or a draw against the rates.</summary>
+    public void SetUserPlans(IReadOnlyDictionary<string, FakeUserPlan> plans)
+    {
+        lock (gate)
+        {
+            foreach (var (uid, plan) in plans)
+            {
+                users[uid] = (new Queue<string>(plan.Steps ?? []), plan.Then ?? Plans.Ok, plan.LatencyMs);
+            }
+        }
+    }
+
+    /// <summary>Registers a call and decides what to do with it: the user's own plan, the next scripted step, or a draw against the rates.</summary>
     public (string Plan, TimeSpan Latency, FakeCrewBehaviour Behaviour) Receive(string? context, string? goal, string? idempotencyKey = null)
     {
         string plan;
@@ -65,7 +83,16 @@ public sealed class FakeCrewState(FakeCrewBehaviour initial)
         {
             current = behaviour;
             latencyMs = current.LatencyMs + (current.JitterMs > 0 ? random.NextDouble() * current.JitterMs : 0);
-            plan = script.Count > 0 ? script.Dequeue() : Draw(current);
+            var uid = idempotencyKey?[(idempotencyKey.IndexOf(':', StringComparison.Ordinal) + 1)..];
+            if (uid is not null && users.TryGetValue(uid, out var own))
+            {
+                plan = own.Steps.Count > 0 ? own.Steps.Dequeue() : own.Then;
+                latencyMs = own.LatencyMs ?? latencyMs;
+            }
+            else
+            {
+                plan = script.Count > 0 ? script.Dequeue() : Draw(current);
+            }
         }
 
         var number = Interlocked.Increment(ref received);
@@ -142,6 +169,7 @@ public sealed class FakeCrewState(FakeCrewBehaviour initial)
         lock (gate)
         {
             script.Clear();
+            users.Clear();
             behaviour = configured;
             random = new Random(configured.Seed);
         }
@@ -165,16 +193,19 @@ public sealed class FakeCrewState(FakeCrewBehaviour initial)
 /// <summary><c>GET /stats</c>: calls received, in flight now and at most at once, answers by status, calls the caller abandoned.</summary>
 public sealed record FakeCrewStats(int Received, int InFlight, int PeakInFlight, IReadOnlyDictionary<string, int> AnsweredByStatus, int Abandoned, int ScriptedStepsLeft);
 
-/// <summary>What a call will do: <c>ok</c>, <c>hang</c>, <c>non-json</c>, or an HTTP status code such as <c>500</c> or <c>429</c>.</summary>
+/// <summary>What a call will do: <c>ok</c>, <c>hang</c>, <c>non-json</c>, <c>reset</c>, or an HTTP status code such as <c>500</c> or <c>429</c>.</summary>
 public static class Plans
 {
     public const string Ok = "ok";
     public const string Hang = "hang";
     public const string NonJson = "non-json";
 
+    /// <summary>Reads the request, then drops the connection without an answer.</summary>
+    public const string Reset = "reset";
+
     /// <summary>Waits until <see cref="FakeCrewState.ReleaseHeld"/> (<c>POST /admin/release</c>), then answers like <see cref="Ok"/>.</summary>
     public const string Hold = "hold";
 
     public static bool IsValid(string step) =>
-        step is Ok or Hang or NonJson or Hold || (int.TryParse(step, out var status) && status is >= 200 and <= 599);
+        step is Ok or Hang or NonJson or Hold or Reset || (int.TryParse(step, out var status) && status is >= 200 and <= 599);
 }

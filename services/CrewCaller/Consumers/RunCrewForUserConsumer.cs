@@ -141,7 +141,7 @@ public sealed partial class RunCrewForUserConsumer(
         {
             while (true)
             {
-                using var permit = await EnterCircuitUnlessStoppingAsync(endpoint.Circuit, cancellationToken);
+                using var permit = await EnterCircuitUnlessStoppingAsync(endpoint.Circuit, idempotencyKey, cancellationToken);
                 if (permit is null)
                 {
                     await HandBackClaimedAsync(context, attemptNotMade: attemptCounted);
@@ -157,7 +157,7 @@ public sealed partial class RunCrewForUserConsumer(
                 attemptCounted = false;
                 attempts++;
                 var result = await crewApi.AttemptAsync(endpoint, request, idempotencyKey, cancellationToken);
-                var counts = permit.Record(available: result.Outcome != CrewAttemptOutcome.Transient, result.Reason);
+                var counts = permit.Record(result);
                 if (result.Outcome != CrewAttemptOutcome.Transient)
                 {
                     slot.Dispose();
@@ -168,6 +168,7 @@ public sealed partial class RunCrewForUserConsumer(
                 countedFailures += counts ? 1 : 0;
                 if (countedFailures >= endpoint.MaxAttempts)
                 {
+                    endpoint.Circuit.Forget(idempotencyKey);
                     slot.Dispose();
                     await RecordOutcomeAsync(context, result, attempts, timeProvider.GetElapsedTime(started));
                     return;
@@ -181,7 +182,7 @@ public sealed partial class RunCrewForUserConsumer(
 
                 if (!counts)
                 {
-                    // The circuit is open: the user waits at its gate and keeps its attempts.
+                    // No connection could be made and the circuit is open: the user waits in its line and keeps its attempts.
                     LogWaitingForCircuit(logger, command.RunId, command.UserUid, attempts, result.Reason);
                     continue;
                 }
@@ -307,8 +308,8 @@ public sealed partial class RunCrewForUserConsumer(
     /// stayed open for <see cref="LongestCircuitWait"/>: a command held longer would outlive RabbitMQ's
     /// consumer_timeout, so it goes back to the queue and comes round again.
     /// </summary>
-    private Task<CrewApiCircuit.CircuitPermit?> EnterCircuitUnlessStoppingAsync(CrewApiCircuit circuit, CancellationToken cancellationToken) =>
-        UnlessStoppingAsync<CrewApiCircuit.CircuitPermit?>(async token => await circuit.EnterAsync(token), cancellationToken, LongestCircuitWait);
+    private Task<CrewApiCircuit.CircuitPermit?> EnterCircuitUnlessStoppingAsync(CrewApiCircuit circuit, string caller, CancellationToken cancellationToken) =>
+        UnlessStoppingAsync<CrewApiCircuit.CircuitPermit?>(async token => await circuit.EnterAsync(caller, token), cancellationToken, LongestCircuitWait);
 
     private async Task<T?> UnlessStoppingAsync<T>(Func<CancellationToken, Task<T>> wait, CancellationToken cancellationToken, TimeSpan? giveUpAfter = null)
     {
@@ -369,7 +370,7 @@ public sealed partial class RunCrewForUserConsumer(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Crew call for user {UserUid} in run {RunId} failed on attempt {Attempt} ({Reason}); retrying in {DelayMs} ms")]
     private static partial void LogRetrying(ILogger logger, Guid runId, string userUid, int attempt, string reason, double delayMs);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Crew call for user {UserUid} in run {RunId} failed on attempt {Attempt} ({Reason}) while the crew API circuit is open; waiting for it without counting the attempt")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Crew call for user {UserUid} in run {RunId} could not connect on attempt {Attempt} ({Reason}) while the crew API circuit is open; waiting for it without counting the attempt")]
     private static partial void LogWaitingForCircuit(ILogger logger, Guid runId, string userUid, int attempt, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Gave up on the crew call for user {UserUid} in run {RunId} after {Attempts} attempt(s): {Reason}")]

@@ -34,7 +34,10 @@ public sealed class CrewApiInvoker(IOptions<CrewCallerOptions> options, TimeProv
         catch (Exception ex) when ((ex as HttpRequestException ?? ex.InnerException as HttpRequestException) is { } http)
         {
             // A client built by RestService (a configured endpoint's) wraps the HttpRequestException in Refit's own.
-            return CrewAttemptResult.Transient((int?)http.StatusCode, $"connection error: {http.HttpRequestError}");
+            var reason = $"connection error: {http.HttpRequestError}";
+            return http.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError
+                ? CrewAttemptResult.Unreachable(reason)
+                : CrewAttemptResult.Transient((int?)http.StatusCode, reason);
         }
         catch (IOException)
         {

@@ -59,11 +59,12 @@ public sealed class CrewEndpoints : IDisposable
             }
 
             clients.Add(client);
-            var circuit = new CrewApiCircuit(options, time, loggers.CreateLogger<CrewApiCircuit>(), name);
+            var concurrency = definition.MaxConcurrency ?? settings.MaxConcurrency;
+            var circuit = new CrewApiCircuit(options, time, loggers.CreateLogger<CrewApiCircuit>(), name, concurrency);
             endpoints[name] = new CrewEndpoint(
                 name, RestService.ForGenerated<ICrewApi>(client),
                 definition.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : settings.AttemptTimeout,
-                definition.MaxConcurrency ?? settings.MaxConcurrency, definition.MaxAttempts ?? settings.MaxAttempts, circuit);
+                concurrency, definition.MaxAttempts ?? settings.MaxAttempts, circuit);
         }
     }
 

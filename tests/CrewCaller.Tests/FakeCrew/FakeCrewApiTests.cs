@@ -81,6 +81,42 @@ public sealed class FakeCrewApiTests
     }
 
     [Fact]
+    public async Task A_users_own_plan_answers_its_calls_whatever_the_script_and_a_reset_drops_the_connection()
+    {
+        await using var fake = await FakeCrewApiHost.StartAsync();
+        using var http = new HttpClient { BaseAddress = fake.BaseUrl };
+
+        (await http.PostAsJsonAsync("admin/users", new
+        {
+            users = new Dictionary<string, object>
+            {
+                ["u-once"] = new { steps = new[] { "429" } },
+                ["u-always"] = new { then = "500" },
+                ["u-reset"] = new { then = "reset" },
+            },
+        })).EnsureSuccessStatusCode();
+        (await http.PostAsJsonAsync("admin/script", new { steps = new[] { "503" } })).EnsureSuccessStatusCode();
+
+        async Task<HttpStatusCode> CallAsync(string uid)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "run-crew") { Content = JsonContent.Create(Bakery) };
+            request.Headers.Add("Idempotency-Key", $"{Guid.NewGuid()}:{uid}");
+            using var response = await http.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(
+            [HttpStatusCode.TooManyRequests, HttpStatusCode.OK, HttpStatusCode.InternalServerError, HttpStatusCode.InternalServerError],
+            [await CallAsync("u-once"), await CallAsync("u-once"), await CallAsync("u-always"), await CallAsync("u-always")]);
+        await Assert.ThrowsAsync<HttpRequestException>(() => CallAsync("u-reset"));
+
+        // Users without a plan still take the script, then the rates.
+        Assert.Equal([HttpStatusCode.ServiceUnavailable, HttpStatusCode.OK], [await CallAsync("u-other"), await CallAsync("u-other")]);
+        var refused = await http.PostAsJsonAsync("admin/users", new { users = new Dictionary<string, object> { ["u"] = new { then = "maybe" } } });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+    }
+
+    [Fact]
     public async Task A_held_call_answers_only_once_released()
     {
         await using var fake = await FakeCrewApiHost.StartAsync();

@@ -60,9 +60,9 @@ public sealed class LedgerRoundTripTests : IClassFixture<CrewCallerDatabase>, ID
             ["CREW_CIRCUIT_RESTART_SECONDS"] = "600",
         });
         var circuit = scope.Services.GetRequiredService<CrewApiCircuit>();
-        using (var permit = await circuit.EnterAsync(CancellationToken.None))
+        using (var permit = await circuit.EnterAsync("another-user", CancellationToken.None))
         {
-            permit.Record(available: false);
+            permit.Record(CrewAttemptResult.Unreachable("connection error: ConnectionError"));
         }
 
         Assert.Equal(CrewApiCircuitState.Open, circuit.State);

@@ -6,8 +6,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace CrewPlatform.CrewCaller.Tests.Integration;
 
 /// <summary>
-/// Settings for the circuit tests: two calls at once, three attempts per user, and a circuit that trips on the fourth
-/// attempt when half of them failed, then probes after one second.
+/// Settings for the circuit tests: two calls at once, three attempts per user, and a circuit that judges the two users
+/// in flight (fewer than its threshold of four) and trips when one of them failed twice, then probes after one second.
 /// </summary>
 public sealed class CircuitCrewCaller : CrewCallerApp
 {
@@ -54,13 +54,14 @@ public sealed class CircuitOn503Tests(CircuitCrewCaller app) : IClassFixture<Cir
     [Fact]
     public async Task A_crew_API_answering_503_trips_the_circuit_and_once_it_recovers_every_user_is_answered_none_failed()
     {
-        // Four attempts trip the circuit (no user has used up its three), and the first probe fails as well.
-        var commands = await app.SendWhileFailingAsync("503", failures: 5);
+        // The first two users fail twice each: the third failure trips the circuit, the fourth is made while it is open
+        // and counts too (the API answered it), so each has one attempt left; the probe is the user that waited longest.
+        var commands = await app.SendWhileFailingAsync("503", failures: 4);
 
         Assert.Empty(app.Failed);
         Assert.All(commands, command => Assert.Single(app.ReceivedFor(command)));
         Assert.Equal(CrewApiCircuitState.Closed, app.Circuit.State);
-        Assert.Equal(5 + commands.Count, app.Fake.State.Stats().Received);
+        Assert.Equal(4 + commands.Count, app.Fake.State.Stats().Received);
     }
 }
 

@@ -33,6 +33,12 @@ public static class RunCrewApi
                 return;
             }
 
+            if (plan == Plans.Reset)
+            {
+                http.Abort();
+                return;
+            }
+
             if (plan == Plans.Hold)
             {
                 await state.Released.WaitAsync(http.RequestAborted);
