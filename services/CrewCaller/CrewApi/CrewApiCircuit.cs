@@ -28,7 +28,7 @@ public sealed record CrewApiCircuitSnapshot(
 /// It keeps the latest <c>CREW_CIRCUIT_ACTIVATION_THRESHOLD</c> users to make a first attempt within
 /// <c>CREW_CIRCUIT_TRACKING_SECONDS</c>, each with the outcome of its latest attempt, and trips when
 /// <c>CREW_CIRCUIT_TRIP_PERCENT</c> of them are failing, once it holds that many users (or as many as can be in flight
-/// at once, when the endpoint's concurrency is lower). A user is failing when its latest two attempts found the API
+/// at once, when the endpoint's concurrency is lower, but at least two). A user is failing when its latest two attempts found the API
 /// unavailable (429, 5xx, timeout, connection cut), or at once when no connection could be made: one failed attempt is
 /// as often the user's bad luck as the API's. A user keeps its place by its first attempt, so users retrying for
 /// seconds are not over-represented beside users answered in milliseconds; a user whose call gives up is forgotten,
@@ -88,8 +88,8 @@ public sealed partial class CrewApiCircuit(
     private DateTimeOffset openedAt;
     private (string Reason, DateTimeOffset At)? lastFailure;
 
-    /// <summary>How many users the circuit must hold before it may trip: no more than can be in flight at once.</summary>
-    private int UsersToJudge => Math.Min(settings.CircuitActivationThreshold, Math.Max(1, maxConcurrency));
+    /// <summary>How many users the circuit must hold before it may trip: no more than can be in flight at once, but never one user alone.</summary>
+    private int UsersToJudge => Math.Min(settings.CircuitActivationThreshold, Math.Max(2, maxConcurrency));
 
     /// <summary>
     /// Raised, outside the circuit's lock, with the endpoint's name and false when the circuit opens, true when a probe

@@ -109,6 +109,22 @@ public sealed class CrewApiCircuitTests
     }
 
     [Fact]
+    public async Task With_one_call_at_a_time_one_user_alone_still_cannot_trip_it()
+    {
+        var single = NewCircuit(maxConcurrency: 1);
+
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            Assert.True(await RecordAsync(single, "always-500", Http503));
+        }
+
+        Assert.Equal(CrewApiCircuitState.Closed, single.State);
+        await RecordAsync(single, "next", Http503);
+        await RecordAsync(single, "next", Http503);
+        Assert.Equal(CrewApiCircuitState.Open, single.State);
+    }
+
+    [Fact]
     public async Task Failures_older_than_the_tracking_window_are_forgotten()
     {
         await FailTwiceAsync("a");
