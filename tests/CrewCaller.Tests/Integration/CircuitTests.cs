@@ -48,7 +48,7 @@ public sealed class CircuitCrewCaller : CrewCallerApp
     }
 }
 
-/// <summary>The attempt-level circuit over real RabbitMQ and PostgreSQL with the fake crew API answering 503.</summary>
+/// <summary>The circuit over real RabbitMQ and PostgreSQL with the fake crew API answering 503.</summary>
 public sealed class CircuitOn503Tests(CircuitCrewCaller app) : IClassFixture<CircuitCrewCaller>
 {
     [Fact]
@@ -65,7 +65,7 @@ public sealed class CircuitOn503Tests(CircuitCrewCaller app) : IClassFixture<Cir
     }
 }
 
-/// <summary>The attempt-level circuit with the fake crew API hanging until the attempt timeout.</summary>
+/// <summary>The circuit with the fake crew API hanging until the attempt timeout.</summary>
 public sealed class CircuitOnHangTests(CircuitCrewCaller app) : IClassFixture<CircuitCrewCaller>
 {
     [Fact]

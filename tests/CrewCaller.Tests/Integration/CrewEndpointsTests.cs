@@ -72,7 +72,7 @@ public sealed class CrewEndpointsTests(TwoEndpointCrewCaller app) : IClassFixtur
         Assert.Equal(CrewApiCircuitState.Closed, app.Endpoints.For(null).Circuit.State);
         Assert.All(healthy, c => Assert.Equal(CrewEndpointNames.Default, app.ReceivedFor(c)[0].Endpoint));
 
-        // The broken endpoint's users wait at its open circuit with their attempts kept: no failure, no answer, no call to the fake.
+        // The broken endpoint's users wait at its open circuit; refused connections cost no attempt: no failure, no answer, no call to the fake.
         Assert.DoesNotContain(app.Failed, f => broken.Any(c => c.UserUid == f.UserUid));
         Assert.DoesNotContain(app.Received, r => broken.Any(c => c.UserUid == r.UserUid));
         Assert.Equal(healthy.Count, app.Fake.State.Stats().Received);
