@@ -287,11 +287,16 @@ public sealed partial class CrewApiCircuit(
         }
     }
 
-    private void Open(DateTimeOffset now)
+    private void ClearWindow()
     {
         window.Clear();
         windowByCaller.Clear();
         failingInWindow = 0;
+    }
+
+    private void Open(DateTimeOffset now)
+    {
+        ClearWindow();
         openedAt = now;
         state = CrewApiCircuitState.Open;
         probeTimer?.Dispose();
@@ -316,9 +321,7 @@ public sealed partial class CrewApiCircuit(
 
     private void Close()
     {
-        window.Clear();
-        windowByCaller.Clear();
-        failingInWindow = 0;
+        ClearWindow();
         state = CrewApiCircuitState.Closed;
         probeTimer?.Dispose();
         probeTimer = null;
