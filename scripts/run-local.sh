@@ -141,7 +141,7 @@ monitoring_up() {
   if pid="$(cat "$PID_DIR/prometheus.pid" 2>/dev/null)" && grep -qa prometheus "/proc/$pid/cmdline" 2>/dev/null; then return; fi
   if port_taken http://127.0.0.1:9090; then log "not starting prometheus: 127.0.0.1:9090 is taken (the package's own service?)"; return; fi
   mkdir -p "$dir"
-  for name in scheduler crew-caller response-store gateway; do edits+=(-e "s|$name:8080|$(url_of "$name" | sed 's|^http://||')|"); done
+  for name in scheduler crew-caller response-store webhooks gateway; do edits+=(-e "s|$name:8080|$(url_of "$name" | sed 's|^http://||')|"); done
   sed "${edits[@]}" deploy/prometheus/prometheus.yml >"$dir/prometheus.yml"
   cp deploy/prometheus/alerts.yml "$dir/"
   nohup prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" --web.listen-address=127.0.0.1:9090 \
