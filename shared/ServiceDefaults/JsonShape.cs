@@ -57,6 +57,19 @@ public static class JsonShape
         }
     }
 
+    /// <summary>A property's name, or null when it is not valid text (an escaped lone surrogate).</summary>
+    public static string? NameOf(JsonProperty property)
+    {
+        try
+        {
+            return property.Name;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     private static JsonRoot Classify(Func<JsonDocument> parse)
     {
         try

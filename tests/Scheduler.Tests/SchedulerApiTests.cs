@@ -72,6 +72,29 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
         Assert.Equal(JsonValueKind.Null, body.GetProperty("data").GetProperty("nextRunAt").ValueKind);
     }
 
+    [Theory]
+    [InlineData("""{"action":"run-now","dryRun":true}""", "Unknown field 'dryRun': run-now takes action, scheduleId, segment, endpoint, priority, userUids")]
+    [InlineData("""{"action":"start","intervalMinutes":5,"IntervalMinutes":7}""", "Unknown field 'IntervalMinutes': start takes action, intervalMinutes")]
+    [InlineData("""{"action":"stop","force":true}""", "Unknown field 'force': stop takes action")]
+    public async Task An_unknown_field_is_refused_and_nothing_starts_or_changes(string json, string error)
+    {
+        var before = await ScheduleAndRunsAsync();
+
+        ApiAssert.Error(HttpStatusCode.BadRequest, error, await PostAsync(json));
+
+        Assert.Equal(before, await ScheduleAndRunsAsync());
+    }
+
+    /// <summary>Whether the default schedule runs, its interval, and the ids of every run.</summary>
+    private async Task<string> ScheduleAndRunsAsync()
+    {
+        var (_, status, _) = await SendAsync(HttpMethod.Get, "/api/scheduler");
+        var (_, runs, _) = await SendAsync(HttpMethod.Get, $"/api/scheduler/runs?limit={1000}");
+        var data = status.GetProperty("data");
+        var ids = runs.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("id").GetString()).Order();
+        return $"{data.GetProperty("isRunning")} {data.GetProperty("intervalMinutes")} runs: {string.Join(",", ids)}";
+    }
+
     [Fact]
     public async Task Run_now_answers_202_with_the_run_id_and_where_to_follow_it()
     {

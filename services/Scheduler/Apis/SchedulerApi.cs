@@ -43,6 +43,14 @@ public static class SchedulerApi
 
     private const string ValidActions = "Valid actions: start, stop, run-now";
 
+    /// <summary>The fields each action takes; any other is refused (400) before anything starts.</summary>
+    private static readonly Dictionary<string, string[]> ActionFields = new(StringComparer.Ordinal)
+    {
+        ["start"] = ["action", "intervalMinutes"],
+        ["stop"] = ["action"],
+        ["run-now"] = ["action", "scheduleId", "segment", "endpoint", "priority", "userUids"],
+    };
+
     public static IEndpointRouteBuilder MapSchedulerApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/scheduler");
@@ -79,6 +87,11 @@ public static class SchedulerApi
             if (!hasAction || action?.Length == 0)
             {
                 return ApiResults.BadRequest($"Action is required. {ValidActions}");
+            }
+
+            if (action is not null && ActionFields.TryGetValue(action, out var fields) && JsonBody.UnknownFields(body, action, fields) is { } unknownError)
+            {
+                return ApiResults.BadRequest(unknownError);
             }
 
             switch (action)

@@ -20,6 +20,12 @@ public sealed record ScheduleView(
 /// </summary>
 public static partial class SchedulesApi
 {
+    /// <summary>The fields a change takes; any other is refused (400) before anything changes.</summary>
+    private static readonly string[] ChangeFields = ["name", "segment", "endpoint", "intervalMinutes", "overlap", "priority"];
+
+    /// <summary>The fields a new schedule takes: a change's, and whether it starts paused.</summary>
+    private static readonly string[] CreateFields = [.. ChangeFields, "paused"];
+
     public static IEndpointRouteBuilder MapSchedulesApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/scheduler/schedules");
@@ -69,6 +75,11 @@ public static partial class SchedulesApi
         using (body)
         {
             var root = body!.RootElement;
+            if (JsonBody.UnknownFields(root, "a new schedule", CreateFields) is { } unknownError)
+            {
+                return ApiResults.BadRequest(unknownError);
+            }
+
             if (!root.TryGetProperty("name", out _))
             {
                 return ApiResults.BadRequest("name is required: 1 to 64 lower-case letters, digits, dashes and underscores");
@@ -117,6 +128,11 @@ public static partial class SchedulesApi
         using (body)
         {
             var root = body!.RootElement;
+            if (JsonBody.UnknownFields(root, "a schedule change", ChangeFields) is { } unknownError)
+            {
+                return ApiResults.BadRequest(unknownError);
+            }
+
             var existing = await schedules.GetAsync(scheduleId, cancellationToken);
             if (existing is null)
             {
@@ -315,4 +331,27 @@ public static class JsonBody
 
         return (document, null);
     }
+
+    /// <summary>
+    /// The refusal of a body with a field the request does not take (a misspelt or not-yet-supported option must not
+    /// be ignored: a run-now would start a full paid run without it), or null when every field is known.
+    /// </summary>
+    public static string? UnknownFields(JsonElement body, string request, IReadOnlyCollection<string> known)
+    {
+        var unknown = body.EnumerateObject().Select(JsonShape.NameOf).Where(name => name is null || !known.Contains(name)).Distinct().ToList();
+        if (unknown.Count == 0)
+        {
+            return null;
+        }
+
+        var named = string.Join(", ", unknown.Take(MaxUnknownFieldsNamed).Select(name => $"'{Printable(name)}'"));
+        var more = unknown.Count > MaxUnknownFieldsNamed ? $" and {unknown.Count - MaxUnknownFieldsNamed} more" : "";
+        return $"Unknown {(unknown.Count == 1 ? "field" : "fields")} {named}{more}: {request} takes {string.Join(", ", known)}";
+    }
+
+    private const int MaxUnknownFieldsNamed = 10;
+
+    /// <summary>A field name as the refusal quotes it: at most 64 characters, no surrogate (which may not be valid UTF-16).</summary>
+    private static string Printable(string? name) =>
+        new([.. (name ?? "\uFFFD").Take(64).Select(c => char.IsSurrogate(c) ? '\uFFFD' : c)]);
 }
