@@ -57,6 +57,29 @@ public static class JsonShape
         }
     }
 
+    /// <summary>
+    /// The refusal of a body with a field the request does not take (a misspelt or not-yet-supported option must not
+    /// be ignored: a run-now would start a full paid run without it), or null when every field is known.
+    /// </summary>
+    public static string? UnknownFields(JsonElement body, string request, IReadOnlyCollection<string> known)
+    {
+        var unknown = body.EnumerateObject().Select(NameOf).Where(name => name is null || !known.Contains(name)).Distinct().ToList();
+        if (unknown.Count == 0)
+        {
+            return null;
+        }
+
+        var named = string.Join(", ", unknown.Take(MaxUnknownFieldsNamed).Select(name => $"'{Printable(name)}'"));
+        var more = unknown.Count > MaxUnknownFieldsNamed ? $" and {unknown.Count - MaxUnknownFieldsNamed} more" : "";
+        return $"Unknown {(unknown.Count == 1 ? "field" : "fields")} {named}{more}: {request} takes {string.Join(", ", known)}";
+    }
+
+    private const int MaxUnknownFieldsNamed = 10;
+
+    /// <summary>A field name as the refusal quotes it: at most 64 characters, no surrogate (which may not be valid UTF-16).</summary>
+    private static string Printable(string? name) =>
+        new([.. (name ?? "\uFFFD").Take(64).Select(c => char.IsSurrogate(c) ? '\uFFFD' : c)]);
+
     /// <summary>A property's name, or null when it is not valid text (an escaped lone surrogate).</summary>
     public static string? NameOf(JsonProperty property)
     {

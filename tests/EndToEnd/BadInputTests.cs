@@ -29,6 +29,8 @@ public sealed class BadInputTests(LocalStack stack)
         { "POST", "/api/crew-responses", """{"responseData":{"a":1}}""", 400, "userUid and responseData are required" },
         { "POST", "/api/crew-responses", """{"userUid":"e2e-user-001","responseData":5}""", 400, null },
         { "POST", "/api/crew-responses", """{"userUid":"nobody-has-this-uid","responseData":{"a":1}}""", 422, "User does not exist" },
+        { "POST", "/api/crew-responses", """{"userUid":"e2e-user-001","responseData":{"a":1},"id":7}""", 400, "Unknown field 'id': a crew response takes userUid, requestContext, requestGoal, responseData" },
+        { "POST", "/api/scheduler", """{"action":"run-now","dryRun":true}""", 400, "Unknown field 'dryRun': run-now takes action, scheduleId, segment, endpoint, priority, userUids" },
         // /api/crew-responses/{id}
         { "GET", "/api/crew-responses/abc", null, 400, "Invalid ID" },
         { "GET", "/api/crew-responses/0", null, 400, "Invalid ID" },

@@ -286,6 +286,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [InlineData("{\"userUid\":\"u\",\"responseData\":true}", "responseData must be a JSON object or array")]
     [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"requestContext\":5}", "requestContext must be a string or null")]
     [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"requestGoal\":\"a\\u0000b\"}", "requestGoal contains characters that cannot be stored")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"createdAt\":\"2024-01-01\"}", "Unknown field 'createdAt': a crew response takes userUid, requestContext, requestGoal, responseData")]
     public async Task Bad_bodies_answer_400_with_a_clear_message(string json, string error)
     {
         await AssertErrorAsync(await PostJsonAsync(json), HttpStatusCode.BadRequest, error);

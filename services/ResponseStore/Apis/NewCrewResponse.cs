@@ -17,6 +17,9 @@ public sealed record NewCrewResponse(string UserUid, string? RequestContext, str
     public const string RequiredFields = "userUid and responseData are required";
     public const string UnstorableData = "responseData contains a value that cannot be stored as JSON";
 
+    /// <summary>The body's fields; any other is refused (400) naming it.</summary>
+    private static readonly string[] Fields = ["userUid", "requestContext", "requestGoal", "responseData"];
+
     public CrewResponse ToRow() =>
         new() { UserUid = UserUid, RequestContext = RequestContext, RequestGoal = RequestGoal, ResponseData = ResponseData };
 
@@ -27,6 +30,11 @@ public sealed record NewCrewResponse(string UserUid, string? RequestContext, str
         if (root.ValueKind != JsonValueKind.Object)
         {
             throw Bad("Request body must be a JSON object");
+        }
+
+        if (JsonShape.UnknownFields(root, "a crew response", Fields) is { } unknownFields)
+        {
+            throw Bad(unknownFields);
         }
 
         var hasUser = root.TryGetProperty("userUid", out var user) && user.ValueKind != JsonValueKind.Null

@@ -89,7 +89,7 @@ public static class SchedulerApi
                 return ApiResults.BadRequest($"Action is required. {ValidActions}");
             }
 
-            if (action is not null && ActionFields.TryGetValue(action, out var fields) && JsonBody.UnknownFields(body, action, fields) is { } unknownError)
+            if (action is not null && ActionFields.TryGetValue(action, out var fields) && JsonShape.UnknownFields(body, action, fields) is { } unknownError)
             {
                 return ApiResults.BadRequest(unknownError);
             }

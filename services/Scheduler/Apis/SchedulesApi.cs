@@ -75,7 +75,7 @@ public static partial class SchedulesApi
         using (body)
         {
             var root = body!.RootElement;
-            if (JsonBody.UnknownFields(root, "a new schedule", CreateFields) is { } unknownError)
+            if (JsonShape.UnknownFields(root, "a new schedule", CreateFields) is { } unknownError)
             {
                 return ApiResults.BadRequest(unknownError);
             }
@@ -128,7 +128,7 @@ public static partial class SchedulesApi
         using (body)
         {
             var root = body!.RootElement;
-            if (JsonBody.UnknownFields(root, "a schedule change", ChangeFields) is { } unknownError)
+            if (JsonShape.UnknownFields(root, "a schedule change", ChangeFields) is { } unknownError)
             {
                 return ApiResults.BadRequest(unknownError);
             }
@@ -331,27 +331,4 @@ public static class JsonBody
 
         return (document, null);
     }
-
-    /// <summary>
-    /// The refusal of a body with a field the request does not take (a misspelt or not-yet-supported option must not
-    /// be ignored: a run-now would start a full paid run without it), or null when every field is known.
-    /// </summary>
-    public static string? UnknownFields(JsonElement body, string request, IReadOnlyCollection<string> known)
-    {
-        var unknown = body.EnumerateObject().Select(JsonShape.NameOf).Where(name => name is null || !known.Contains(name)).Distinct().ToList();
-        if (unknown.Count == 0)
-        {
-            return null;
-        }
-
-        var named = string.Join(", ", unknown.Take(MaxUnknownFieldsNamed).Select(name => $"'{Printable(name)}'"));
-        var more = unknown.Count > MaxUnknownFieldsNamed ? $" and {unknown.Count - MaxUnknownFieldsNamed} more" : "";
-        return $"Unknown {(unknown.Count == 1 ? "field" : "fields")} {named}{more}: {request} takes {string.Join(", ", known)}";
-    }
-
-    private const int MaxUnknownFieldsNamed = 10;
-
-    /// <summary>A field name as the refusal quotes it: at most 64 characters, no surrogate (which may not be valid UTF-16).</summary>
-    private static string Printable(string? name) =>
-        new([.. (name ?? "\uFFFD").Take(64).Select(c => char.IsSurrogate(c) ? '\uFFFD' : c)]);
 }
