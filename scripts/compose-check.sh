@@ -236,7 +236,7 @@ for s in yaml.safe_load(sys.stdin)["services"].values():
   ok "every image the stack needs is here ($(( SECONDS - started ))s)"
 
   log "docker-compose up --build (the first build restores and compiles every service)"
-  timeout "$TIMEOUT" docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f docker-compose.yml up -d --build --quiet-pull >&2 \
+  timeout "$TIMEOUT" docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f docker-compose.yml up -d --build >&2 \
     || fail "docker-compose up failed"
   wait_until "the gateway's /health/ready to answer 200" ready
   ok "up: provisioning finished, every health check passed, /health/ready 200 ($(( SECONDS - started ))s)"
