@@ -46,7 +46,20 @@ public sealed class WebhooksApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await service.Client.DeleteAsync($"/api/webhooks/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await service.Client.GetAsync($"/api/webhooks/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await service.Client.DeleteAsync($"/api/webhooks/{id}")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await service.Client.GetAsync("/api/webhooks/not-a-guid/deliveries")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("GET", "/api/webhooks/not-a-guid")]
+    [InlineData("DELETE", "/api/webhooks/42")]
+    [InlineData("POST", "/api/webhooks/not-a-guid/rotate-secret")]
+    [InlineData("GET", "/api/webhooks/not-a-guid/deliveries")]
+    public async Task A_malformed_id_is_a_400_in_the_envelope(string method, string url)
+    {
+        using var response = await service.Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), url));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.False(json.RootElement.GetProperty("success").GetBoolean());
+        Assert.Equal("Invalid webhook ID", json.RootElement.GetProperty("error").GetString());
     }
 
     [Theory]

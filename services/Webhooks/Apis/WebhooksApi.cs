@@ -10,6 +10,17 @@ namespace CrewPlatform.Webhooks.Apis;
 /// <summary>A new subscription: where to POST, which event types, and optionally only the runs of one segment.</summary>
 public sealed record NewWebhook(string? Url, string[]? Events, string? Segment);
 
+/// <summary>A subscription's id from the route: a malformed one is a 400, as in every service, before any lookup.</summary>
+public readonly record struct WebhookId(Guid Value)
+{
+    public const string Invalid = "Invalid webhook ID";
+
+    public static ValueTask<WebhookId> BindAsync(HttpContext http) =>
+        Guid.TryParse(http.GetRouteValue("id") as string, out var id)
+            ? ValueTask.FromResult(new WebhookId(id))
+            : throw new InvalidRequestException(Invalid);
+}
+
 public sealed record WebhookView(
     Guid Id, string Url, string[] Events, string? Segment, DateTimeOffset CreatedAt, bool Enabled, DateTimeOffset? DisabledAt, string? DisabledReason)
 {
@@ -50,8 +61,8 @@ public static partial class WebhooksApi
         return ApiResults.Ok(subscriptions.Select(WebhookView.Of).ToList(), count: subscriptions.Count);
     }
 
-    public static async Task<IResult> GetAsync(string id, WebhooksDbContext db, CancellationToken cancellationToken) =>
-        await FindAsync(id, db, cancellationToken) is { } subscription
+    public static async Task<IResult> GetAsync(WebhookId webhookId, WebhooksDbContext db, CancellationToken cancellationToken) =>
+        await FindAsync(webhookId, db, cancellationToken) is { } subscription
             ? ApiResults.Ok(WebhookView.Of(subscription))
             : ApiResults.NotFound("Webhook not found");
 
@@ -87,9 +98,9 @@ public static partial class WebhooksApi
         return ApiResults.Created($"/api/webhooks/{subscription.Id}", new WebhookWithSecret(WebhookView.Of(subscription), subscription.Secret));
     }
 
-    public static async Task<IResult> DeleteAsync(string id, WebhooksDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> DeleteAsync(WebhookId webhookId, WebhooksDbContext db, CancellationToken cancellationToken)
     {
-        if (await FindAsync(id, db, cancellationToken) is not { } subscription)
+        if (await FindAsync(webhookId, db, cancellationToken) is not { } subscription)
         {
             return ApiResults.NotFound("Webhook not found");
         }
@@ -101,9 +112,9 @@ public static partial class WebhooksApi
     }
 
     /// <summary>A new secret, effective for the next attempt of every delivery, pending ones included.</summary>
-    public static async Task<IResult> RotateSecretAsync(string id, WebhooksDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> RotateSecretAsync(WebhookId webhookId, WebhooksDbContext db, CancellationToken cancellationToken)
     {
-        if (await FindAsync(id, db, cancellationToken) is not { } subscription)
+        if (await FindAsync(webhookId, db, cancellationToken) is not { } subscription)
         {
             return ApiResults.NotFound("Webhook not found");
         }
@@ -114,9 +125,9 @@ public static partial class WebhooksApi
     }
 
     /// <summary>The latest attempts of the subscription's deliveries, newest first, with when each delivery is tried next.</summary>
-    public static async Task<IResult> DeliveriesAsync(string id, WebhooksDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> DeliveriesAsync(WebhookId webhookId, WebhooksDbContext db, CancellationToken cancellationToken)
     {
-        if (await FindAsync(id, db, cancellationToken) is not { } subscription)
+        if (await FindAsync(webhookId, db, cancellationToken) is not { } subscription)
         {
             return ApiResults.NotFound("Webhook not found");
         }
@@ -137,10 +148,8 @@ public static partial class WebhooksApi
         return ApiResults.Ok(views, count: views.Count);
     }
 
-    private static async Task<Subscription?> FindAsync(string id, WebhooksDbContext db, CancellationToken cancellationToken) =>
-        Guid.TryParse(id, out var subscriptionId)
-            ? await db.Subscriptions.FirstOrDefaultAsync(s => s.Id == subscriptionId, cancellationToken)
-            : null;
+    private static Task<Subscription?> FindAsync(WebhookId webhookId, WebhooksDbContext db, CancellationToken cancellationToken) =>
+        db.Subscriptions.FirstOrDefaultAsync(s => s.Id == webhookId.Value, cancellationToken);
 
     /// <summary>A Standard Webhooks secret: <c>whsec_</c> and 32 random bytes in base64.</summary>
     private static string NewSecret() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
