@@ -89,7 +89,7 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     private async Task<string> ScheduleAndRunsAsync()
     {
         var (_, status, _) = await SendAsync(HttpMethod.Get, "/api/scheduler");
-        var (_, runs, _) = await SendAsync(HttpMethod.Get, $"/api/scheduler/runs?limit={1000}");
+        var (_, runs, _) = await SendAsync(HttpMethod.Get, "/api/scheduler/runs?limit=1000");
         var data = status.GetProperty("data");
         var ids = runs.GetProperty("data").EnumerateArray().Select(r => r.GetProperty("id").GetString()).Order();
         return $"{data.GetProperty("isRunning")} {data.GetProperty("intervalMinutes")} runs: {string.Join(",", ids)}";

@@ -56,10 +56,7 @@ public sealed class WebhooksApiTests : IAsyncLifetime
     public async Task A_malformed_id_is_a_400_in_the_envelope(string method, string url)
     {
         using var response = await service.Client.SendAsync(new HttpRequestMessage(new HttpMethod(method), url));
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        Assert.False(json.RootElement.GetProperty("success").GetBoolean());
-        Assert.Equal("Invalid webhook ID", json.RootElement.GetProperty("error").GetString());
+        Assert.Equal("Invalid webhook ID", await BadRequestErrorAsync(response));
     }
 
     [Theory]
@@ -72,10 +69,16 @@ public sealed class WebhooksApiTests : IAsyncLifetime
     public async Task Bad_subscriptions_are_refused_with_the_error_envelope(string body, string error)
     {
         using var response = await service.Client.PostAsync("/api/webhooks", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Contains(error, await BadRequestErrorAsync(response), StringComparison.Ordinal);
+    }
+
+    /// <summary>Asserts a 400 in the failure envelope and returns its error message.</summary>
+    private static async Task<string?> BadRequestErrorAsync(HttpResponseMessage response)
+    {
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.False(json.RootElement.GetProperty("success").GetBoolean());
-        Assert.Contains(error, json.RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        return json.RootElement.GetProperty("error").GetString();
     }
 
     [Fact]
