@@ -128,16 +128,15 @@ ensure_image() { # ensure_image <image>
   base_image || fail "could not make the stand-ins' base image $BASE_IMAGE"
   log "building a stand-in for $image (tests/Compose/stand-ins/$dir)"
   local build=(docker build -q --label "$STAND_IN_LABEL=$hash" -t "$image")
+  [[ "$dir" != dotnet-* ]] || dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
   case "$dir" in
     dotnet-sdk)
-      dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
       mkdir -p /usr/local/share/ca-certificates
       tar -c -C "$STAND_INS/$dir" Dockerfile -C /usr/local/share ca-certificates \
           -C "$dotnet_root" --transform 's,^\.,dotnet,' . \
         | "${build[@]}" --build-arg "NUGET_CERT_REVOCATION_MODE=${NUGET_CERT_REVOCATION_MODE:-online}" - >/dev/null ;;
     dotnet-aspnet)
-      dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
-      tar -c -C "$STAND_INS/$dir" Dockerfile -C "$dotnet_root" --transform 's,^\(dotnet\|host\|shared\|LICENSE.txt\|ThirdPartyNotices.txt\),dotnet/\1,' \
+      tar -c -C "$STAND_INS/$dir" Dockerfile -C "$dotnet_root" --transform 's,^\(dotnet\|host\|shared\),dotnet/\1,' \
           dotnet host shared/Microsoft.NETCore.App shared/Microsoft.AspNetCore.App \
         | "${build[@]}" - >/dev/null ;;
     *) "${build[@]}" "$STAND_INS/$dir" >/dev/null ;;
@@ -146,10 +145,12 @@ ensure_image() { # ensure_image <image>
 
 # ---------- the stack ----------
 ENV_FILE=""
-compose() { docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f "$ROOT/docker-compose.yml" "$@"; }
+COMPOSE=()
+compose() { "${COMPOSE[@]}" "$@"; }
 
 write_env() { # every secret .env.example lists, random, as a user following it would
   ENV_FILE="$(mktemp)"
+  COMPOSE=(docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f "$ROOT/docker-compose.yml")
   local name
   for name in $(sed -n 's/^\([A-Z_]*\)=$/\1/p' .env.example); do echo "$name=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"; done >"$ENV_FILE"
   ADMIN_TOKEN="$(sed -n 's/^CREW_ADMIN_TOKEN=//p' "$ENV_FILE")"
@@ -236,7 +237,7 @@ for s in yaml.safe_load(sys.stdin)["services"].values():
   ok "every image the stack needs is here ($(( SECONDS - started ))s)"
 
   log "docker-compose up --build (the first build restores and compiles every service)"
-  timeout "$TIMEOUT" docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f docker-compose.yml up -d --build >&2 \
+  timeout "$TIMEOUT" "${COMPOSE[@]}" up -d --build >&2 \
     || fail "docker-compose up failed"
   wait_until "the gateway's /health/ready to answer 200" ready
   ok "up: provisioning finished, every health check passed, /health/ready 200 ($(( SECONDS - started ))s)"
@@ -261,7 +262,7 @@ for s in yaml.safe_load(sys.stdin)["services"].values():
   api POST "/api/scheduler/schedules/$schedule_id/pause" >/dev/null || fail "could not pause schedule $schedule_id"
   before="$(counts)"
   compose down >&2 || fail "docker-compose down failed"
-  timeout "$TIMEOUT" docker-compose -p "$PROJECT" --env-file "$ENV_FILE" -f docker-compose.yml up -d >&2 \
+  timeout "$TIMEOUT" "${COMPOSE[@]}" up -d >&2 \
     || fail "docker-compose up after down failed"
   wait_until "the gateway's /health/ready after down and up" ready
   after="$(counts)"
