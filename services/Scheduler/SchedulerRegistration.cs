@@ -25,6 +25,7 @@ public static class SchedulerRegistration
     public static WebApplication MapScheduler(this WebApplication app)
     {
         app.MapSchedulerApi();
+        app.MapSchedulesApi();
         app.UseSchedulerTicks();
         return app;
     }

@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace CrewPlatform.ServiceDefaults;
 
 /// <summary>
@@ -20,18 +18,15 @@ public sealed partial class CrewEndpointDefinition
 
     public Dictionary<string, string>? Headers { get; set; }
 
-    /// <summary>Names become queue names: lower case letters, digits and dashes, at most 40.</summary>
-    public static bool IsValidName(string name) => ValidName().IsMatch(name);
-
     /// <summary>The problems of a <c>CREW_ENDPOINTS</c> section, each naming its setting.</summary>
     public static IEnumerable<string> Problems(IReadOnlyDictionary<string, CrewEndpointDefinition>? endpoints)
     {
         foreach (var (name, endpoint) in endpoints ?? new Dictionary<string, CrewEndpointDefinition>())
         {
             var key = $"CREW_ENDPOINTS__{name}";
-            if (!IsValidName(name) || name == "default")
+            if (!PlatformNames.IsEndpointName(name) || name == "default")
             {
-                yield return $"{key}: an endpoint name is 1 to 40 lower-case letters, digits and dashes, and not 'default' (that is CREW_API_URL)";
+                yield return $"{key}: an endpoint name is {PlatformNames.EndpointNameRule}, and not 'default' (that is CREW_API_URL)";
             }
 
             if (!HttpUrl.IsAbsoluteHttp(endpoint.Url))
@@ -55,7 +50,4 @@ public sealed partial class CrewEndpointDefinition
             }
         }
     }
-
-    [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,39}$")]
-    private static partial Regex ValidName();
 }

@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace CrewPlatform.EndToEnd;
 
-/// <summary>Every bad input of the ResponseStore and Scheduler APIs, through the gateway: a 4xx in the envelope, never a 500.</summary>
+/// <summary>Every bad input of the ResponseStore, Scheduler and Webhooks APIs, through the gateway: a 4xx in the envelope, never a 500.</summary>
 [Collection(LocalStackCollection.Name)]
 public sealed class BadInputTests(LocalStack stack)
 {
@@ -79,6 +79,71 @@ public sealed class BadInputTests(LocalStack stack)
 
         Assert.DoesNotContain("Exception", text, StringComparison.Ordinal);
         Assert.DoesNotContain("Npgsql", text, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// One rule, one answer, whichever service takes the input: rule, method, path, body, status, error. An id's
+    /// message names what the id is of (the contract's <c>Invalid ID</c> for a crew response); an unknown field's
+    /// names the fields the request takes.
+    /// </summary>
+    public static TheoryData<string, string, string, string?, int, string> SharedRules => new()
+    {
+        { "malformed id", "GET", "/api/crew-responses/x1", null, 400, "Invalid ID" },
+        { "malformed id", "GET", "/api/scheduler/runs/x1", null, 400, "Invalid run ID" },
+        { "malformed id", "GET", "/api/scheduler/schedules/x1", null, 400, "Invalid schedule ID" },
+        { "malformed id", "GET", "/api/webhooks/x1", null, 400, "Invalid webhook ID" },
+        { "limit", "GET", "/api/crew-responses?limit=1001", null, 400, "limit must be a whole number from 0 to 1000" },
+        { "limit", "GET", "/api/scheduler/runs?limit=1001", null, 400, "limit must be a whole number from 0 to 1000" },
+        { "limit", "GET", "/api/crew-responses?limit=1&limit=2", null, 400, "limit must be given at most once" },
+        { "limit", "GET", "/api/scheduler/runs?limit=1&limit=2", null, 400, "limit must be given at most once" },
+        { "offset", "GET", "/api/crew-responses?offset=-1", null, 400, "offset must be a whole number of 0 or more" },
+        { "offset", "GET", "/api/scheduler/runs?offset=-1", null, 400, "offset must be a whole number of 0 or more" },
+        { "filter id", "GET", "/api/crew-responses?scheduleId=0", null, 400, "scheduleId must be a whole number of 1 or more" },
+        { "filter id", "GET", "/api/scheduler/runs?scheduleId=0", null, 400, "scheduleId must be a whole number of 1 or more" },
+        { "endpoint name", "GET", "/api/crew-responses?endpoint=Not_One", null, 400, "endpoint must be 1 to 40 lower-case letters, digits and dashes" },
+        { "endpoint name", "GET", "/api/scheduler/runs?endpoint=Not_One", null, 400, "endpoint must be 1 to 40 lower-case letters, digits and dashes" },
+        { "name", "GET", "/api/scheduler/runs?segment=Not%20One", null, 400, "segment must be 1 to 64 lower-case letters, digits, dashes and underscores" },
+        { "name", "POST", "/api/webhooks", """{"url":"https://example.com/x","events":["run.completed"],"segment":"Not One"}""", 400, "segment must be 1 to 64 lower-case letters, digits, dashes and underscores" },
+        { "name", "POST", "/api/scheduler/schedules", """{"name":"Not One","intervalMinutes":60}""", 400, "name must be 1 to 64 lower-case letters, digits, dashes and underscores" },
+        { "unknown field", "POST", "/api/crew-responses", """{"userUid":"e2e-user-001","responseData":{},"colour":1}""", 400, "Unknown field 'colour': a crew response takes userUid, requestContext, requestGoal, responseData" },
+        { "unknown field", "POST", "/api/scheduler", """{"action":"stop","colour":1}""", 400, "Unknown field 'colour': stop takes action" },
+        { "unknown field", "POST", "/api/scheduler/schedules", """{"name":"n","intervalMinutes":5,"colour":1}""", 400, "Unknown field 'colour': a new schedule takes name, segment, endpoint, intervalMinutes, overlap, priority, paused" },
+        { "unknown field", "PATCH", "/api/scheduler/schedules/1", """{"colour":1}""", 400, "Unknown field 'colour': a schedule change takes name, segment, endpoint, intervalMinutes, overlap, priority" },
+        { "unknown field", "POST", "/api/webhooks", """{"url":"https://example.com/x","events":["run.completed"],"colour":1}""", 400, "Unknown field 'colour': a webhook takes url, events, segment" },
+        { "not JSON", "POST", "/api/crew-responses", "{", 400, "Request body is not valid JSON" },
+        { "not JSON", "POST", "/api/scheduler", "{", 400, "Request body is not valid JSON" },
+        { "not JSON", "POST", "/api/scheduler/schedules", "{", 400, "Request body is not valid JSON" },
+        { "not JSON", "POST", "/api/webhooks", "{", 400, "Request body is not valid JSON" },
+        { "not an object", "POST", "/api/crew-responses", "[]", 400, "Request body must be a JSON object" },
+        { "not an object", "POST", "/api/scheduler", "[]", 400, "Request body must be a JSON object" },
+        { "not an object", "POST", "/api/scheduler/schedules", "[]", 400, "Request body must be a JSON object" },
+        { "not an object", "POST", "/api/webhooks", "[]", 400, "Request body must be a JSON object" },
+        { "body size", "POST", "/api/crew-responses", OverOneMebibyte, 413, "Request body must not exceed 1 MiB" },
+        { "body size", "POST", "/api/scheduler", OverOneMebibyte, 413, "Request body must not exceed 1 MiB" },
+        { "body size", "POST", "/api/scheduler/schedules", OverOneMebibyte, 413, "Request body must not exceed 1 MiB" },
+        { "body size", "PATCH", "/api/scheduler/schedules/1", OverOneMebibyte, 413, "Request body must not exceed 1 MiB" },
+        { "body size", "POST", "/api/webhooks", OverOneMebibyte, 413, "Request body must not exceed 1 MiB" },
+    };
+
+    private static readonly string OverOneMebibyte = "{\"note\":\"" + new string('x', 1024 * 1024) + "\"}";
+
+    [Theory]
+    [MemberData(nameof(SharedRules))]
+    public async Task A_rule_answers_alike_in_every_service(string rule, string method, string path, string? body, int status, string error)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+
+        using var response = await stack.Gateway.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.True(status == (int)response.StatusCode, $"{rule}: {method} {path} answered {(int)response.StatusCode}: {text}");
+        using var json = JsonDocument.Parse(text);
+        Assert.False(json.RootElement.GetProperty("success").GetBoolean());
+        Assert.Equal(error, json.RootElement.GetProperty("error").GetString());
     }
 
     [Fact]

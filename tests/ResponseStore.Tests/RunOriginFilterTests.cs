@@ -55,7 +55,7 @@ public sealed class RunOriginFilterTests(ResponseStoreApp app) : IClassFixture<R
     [InlineData("scheduleId=0", "scheduleId must be a whole number of 1 or more")]
     [InlineData("scheduleId=1&scheduleId=2", "scheduleId must be given at most once")]
     [InlineData("endpoint=a&endpoint=b", "endpoint must be given at most once")]
-    [InlineData("endpoint=%00", "endpoint must be an endpoint name: 1 to 40 lower-case letters, digits and dashes")]
+    [InlineData("endpoint=%00", "endpoint must be 1 to 40 lower-case letters, digits and dashes")]
     public async Task A_bad_filter_gets_400_with_the_envelope(string query, string error)
     {
         var response = await app.CreateClient().GetAsync($"/api/crew-responses?{query}");

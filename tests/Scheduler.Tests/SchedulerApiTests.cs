@@ -2,7 +2,10 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using CrewPlatform.Scheduler.Apis;
+using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CrewPlatform.Scheduler.Tests;
 
@@ -209,16 +212,36 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
         Assert.Equal(ids[0], Assert.Single(next.GetProperty("data").EnumerateArray()).GetProperty("id").GetGuid());
     }
 
+    [Fact]
+    public async Task Runs_come_twenty_to_a_page_unless_a_limit_says_otherwise_and_a_limit_of_0_answers_none()
+    {
+        using (var scope = fixture.App.Services.CreateScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<SchedulerDbContext>();
+            var now = DateTimeOffset.UtcNow;
+            db.Runs.AddRange(Enumerable.Range(0, RunsQuery.DefaultLimit + 5).Select(i => new Run
+            {
+                Id = Guid.NewGuid(), StartedAt = now.AddSeconds(-i), LastProgressAt = now, Status = RunStatus.Completed, FanOutCompleted = true,
+            }));
+            await db.SaveChangesAsync();
+        }
+
+        var (_, byDefault, _) = await SendAsync(HttpMethod.Get, "/api/scheduler/runs");
+        var (_, none, _) = await SendAsync(HttpMethod.Get, "/api/scheduler/runs?limit=0");
+
+        Assert.Equal(RunsQuery.DefaultLimit, byDefault.GetProperty("count").GetInt32());
+        Assert.Equal(0, none.GetProperty("count").GetInt32());
+    }
+
     [Theory]
-    [InlineData("limit=abc", "limit must be a whole number from 1 to 1000")]
-    [InlineData("limit=0", "limit must be a whole number from 1 to 1000")]
-    [InlineData("limit=1001", "limit must be a whole number from 1 to 1000")]
-    [InlineData("limit=-1", "limit must be a whole number from 1 to 1000")]
-    [InlineData("limit=2.5", "limit must be a whole number from 1 to 1000")]
+    [InlineData("limit=abc", "limit must be a whole number from 0 to 1000")]
+    [InlineData("limit=1001", "limit must be a whole number from 0 to 1000")]
+    [InlineData("limit=-1", "limit must be a whole number from 0 to 1000")]
+    [InlineData("limit=2.5", "limit must be a whole number from 0 to 1000")]
     [InlineData("offset=-1", "offset must be a whole number of 0 or more")]
     [InlineData("offset=x", "offset must be a whole number of 0 or more")]
     [InlineData("offset=99999999999", "offset must be a whole number of 0 or more")]
-    [InlineData("limit=1%00", "limit must be a whole number from 1 to 1000")]
+    [InlineData("limit=1%00", "limit must be a whole number from 0 to 1000")]
     [InlineData("offset=0%00", "offset must be a whole number of 0 or more")]
     public async Task A_bad_limit_or_offset_is_a_400(string query, string error) =>
         ApiAssert.Error(HttpStatusCode.BadRequest, error, await SendAsync(HttpMethod.Get, $"/api/scheduler/runs?{query}"));

@@ -192,9 +192,9 @@ public sealed class SchedulesTests(SegmentedSchedulerFixture fixture) : IClassFi
     }
 
     [Theory]
-    [InlineData("/api/scheduler/runs?endpoint=%00", "endpoint must be an endpoint name: 1 to 40 lower-case letters, digits and dashes")]
-    [InlineData("/api/scheduler/runs?segment=DROP%20TABLE", "segment must be a segment name: 1 to 64 lower-case letters, digits, dashes and underscores")]
-    [InlineData("/api/scheduler/runs?scheduleId=x", "scheduleId must be a whole number")]
+    [InlineData("/api/scheduler/runs?endpoint=%00", "endpoint must be 1 to 40 lower-case letters, digits and dashes")]
+    [InlineData("/api/scheduler/runs?segment=DROP%20TABLE", "segment must be 1 to 64 lower-case letters, digits, dashes and underscores")]
+    [InlineData("/api/scheduler/runs?scheduleId=x", "scheduleId must be a whole number of 1 or more")]
     public async Task A_bad_runs_filter_gets_400_with_the_envelope(string url, string error)
     {
         ApiAssert.Error(HttpStatusCode.BadRequest, error, await SendAsync(HttpMethod.Get, url));

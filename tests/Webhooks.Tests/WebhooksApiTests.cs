@@ -65,7 +65,11 @@ public sealed class WebhooksApiTests : IAsyncLifetime
     [InlineData("""{"url":"https://example.com/x","events":["run.exploded"]}""", "events must list")]
     [InlineData("""{"url":"https://example.com/x","events":["run.completed"],"segment":"Not A Segment"}""", "segment must be")]
     [InlineData("""{"url":"https://user:pw@example.com/x","events":["run.completed"]}""", "credentials")]
-    [InlineData("""{"url":"https://example.com/x","events":"run.completed"}""", "not valid JSON")]
+    [InlineData("""{"url":"https://example.com/x","events":"run.completed"}""", "events must list")]
+    [InlineData("""{"url":7,"events":["run.completed"]}""", "url must be")]
+    [InlineData("""{"url":"https://example.com/x","events":["run.completed"],"segmnet":"vip"}""", "Unknown field 'segmnet': a webhook takes url, events, segment")]
+    [InlineData("""{"url":"https://example.com/x","events":["run.completed"]""", "Request body is not valid JSON")]
+    [InlineData("""[]""", "Request body must be a JSON object")]
     public async Task Bad_subscriptions_are_refused_with_the_error_envelope(string body, string error)
     {
         using var response = await service.Client.PostAsync("/api/webhooks", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));

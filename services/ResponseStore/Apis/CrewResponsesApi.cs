@@ -28,7 +28,7 @@ public static class CrewResponsesApi
     }
 
     private static async Task<IResult> ListAsync(
-        [AsParameters] ListQuery query, RunOriginFilter origin, ResponseStoreDbContext db, CancellationToken cancellationToken)
+        [AsParameters] ListQuery query, [AsParameters] RunOriginFilter origin, ResponseStoreDbContext db, CancellationToken cancellationToken)
     {
         if (query.StartsAfterItEnds)
         {
@@ -88,14 +88,9 @@ public static class CrewResponsesApi
     }
 }
 
-/// <summary>
-/// The <c>{id}</c> of one crew response: a positive integer, digits only. Handlers name it <c>responseId</c>, apart from
-/// the route value, so that it binds through <c>BindAsync</c>, which can refuse with the contract's message.
-/// </summary>
+/// <summary>The <c>{id}</c> of one crew response: a positive integer, digits only, read by <see cref="RouteId"/>.</summary>
 public readonly record struct ResponseId(int Value)
 {
     public static ValueTask<ResponseId> BindAsync(HttpContext http) =>
-        WholeNumber.TryParse(http.GetRouteValue("id") as string, out var id) && id > 0
-            ? ValueTask.FromResult(new ResponseId(id))
-            : throw new InvalidRequestException(CrewResponsesApi.InvalidId);
+        ValueTask.FromResult(new ResponseId(RouteId.PositiveWholeNumber(http, CrewResponsesApi.InvalidId)));
 }

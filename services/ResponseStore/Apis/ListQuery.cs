@@ -149,27 +149,6 @@ public sealed record UserUidFilter(string Value)
         });
 }
 
-/// <summary><c>limit</c>: 0 to <see cref="Max"/>, <see cref="Default"/> when absent.</summary>
-public readonly record struct PageLimit(int Value)
-{
-    public const int Default = 100;
-    public const int Max = 1000;
-
-    public static ValueTask<PageLimit> BindAsync(HttpContext http, ParameterInfo parameter) =>
-        ValueTask.FromResult(new PageLimit(QueryValue.Count(http, parameter, Default) switch
-        {
-            > Max => throw new InvalidRequestException($"limit must not exceed {Max}"),
-            var limit => limit,
-        }));
-}
-
-/// <summary><c>offset</c>: 0 or more, 0 when absent.</summary>
-public readonly record struct PageOffset(int Value)
-{
-    public static ValueTask<PageOffset> BindAsync(HttpContext http, ParameterInfo parameter) =>
-        ValueTask.FromResult(new PageOffset(QueryValue.Count(http, parameter, 0)));
-}
-
 /// <summary><c>startDate</c> or <c>endDate</c>: an ISO-8601 date or date-time; without an offset it is UTC, the zone created_at is kept in.</summary>
 public sealed partial record DateBound(DateTime Instant, bool IsWholeDay)
 {
@@ -205,29 +184,4 @@ public sealed partial record DateBound(DateTime Instant, bool IsWholeDay)
 
     [GeneratedRegex(@"^(.+T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:\d{2})$")]
     private static partial Regex UnencodedPlusOffset();
-}
-
-/// <summary>What the request-value types share: one value per query name, and whole non-negative numbers.</summary>
-internal static class QueryValue
-{
-    public static string? Single(HttpContext http, ParameterInfo parameter) => Single(http, parameter, out _);
-
-    /// <summary>The parameter's value, null when absent or empty; a repeated parameter is refused, not joined with commas.</summary>
-    public static string? Single(HttpContext http, ParameterInfo parameter, out string name)
-    {
-        name = JsonNamingPolicy.CamelCase.ConvertName(parameter.Name!);
-        var values = http.Request.Query[name];
-        return values.Count > 1
-            ? throw new InvalidRequestException($"{name} must be given at most once")
-            : values.ToString() is { Length: > 0 } value ? value : null;
-    }
-
-    /// <summary>The parameter as a <see cref="WholeNumber">whole number</see>, or <paramref name="absent"/> when not given.</summary>
-    public static int Count(HttpContext http, ParameterInfo parameter, int absent) =>
-        Single(http, parameter, out var name) switch
-        {
-            null => absent,
-            var text when WholeNumber.TryParse(text, out var count) => count,
-            _ => throw new InvalidRequestException($"{name} must be a non-negative integer"),
-        };
 }

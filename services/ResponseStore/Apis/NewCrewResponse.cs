@@ -1,19 +1,15 @@
 using System.Text.Json;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
-using Microsoft.AspNetCore.Http.Features;
 
 namespace CrewPlatform.ResponseStore.Apis;
 
 /// <summary>
-/// The POST body <c>{userUid, requestContext?, requestGoal?, responseData}</c>, checked field by field. Parsed by hand
-/// rather than bound to a record: JSON binding cannot tell the contract's messages apart ("Request body must be a JSON
-/// object", "userUid must be a string" and a syntax error all surface as the same JsonException), nor report a 1 MiB
-/// cap that TestServer does not enforce.
+/// The POST body <c>{userUid, requestContext?, requestGoal?, responseData}</c>, read as every body is
+/// (<see cref="JsonRequestBody"/>) and checked field by field with the contract's messages.
 /// </summary>
 public sealed record NewCrewResponse(string UserUid, string? RequestContext, string? RequestGoal, string ResponseData)
 {
-    public const long MaxBodyBytes = 1024 * 1024;
     public const string RequiredFields = "userUid and responseData are required";
     public const string UnstorableData = "responseData contains a value that cannot be stored as JSON";
 
@@ -25,21 +21,10 @@ public sealed record NewCrewResponse(string UserUid, string? RequestContext, str
 
     public static async ValueTask<NewCrewResponse> BindAsync(HttpContext http)
     {
-        using var document = ParseJson(await ReadBodyAsync(http));
-        var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw Bad("Request body must be a JSON object");
-        }
-
-        if (JsonShape.UnknownFields(root, "a crew response", Fields) is { } unknownFields)
-        {
-            throw Bad(unknownFields);
-        }
-
-        var hasUser = root.TryGetProperty("userUid", out var user) && user.ValueKind != JsonValueKind.Null
-            && !(user.ValueKind == JsonValueKind.String && user.ValueEquals(""));
-        if (!hasUser || !root.TryGetProperty("responseData", out var data) || data.ValueKind == JsonValueKind.Null)
+        using var body = await JsonRequestBody.ReadAsync(http, "a crew response", Fields);
+        var root = body.Root;
+        if (body.Field("userUid") is not { } user || (user.ValueKind == JsonValueKind.String && user.ValueEquals(""))
+            || body.Field("responseData") is not { } data)
         {
             throw Bad(RequiredFields);
         }
@@ -68,45 +53,6 @@ public sealed record NewCrewResponse(string UserUid, string? RequestContext, str
         }
 
         return new NewCrewResponse(userUid, context, goal, data.GetRawText());
-    }
-
-    /// <summary>
-    /// Reads at most <see cref="MaxBodyBytes"/>: the declared length is checked first, and the limit is enforced while
-    /// reading too, for chunked bodies and for hosts (TestServer) that do not apply Kestrel's limit.
-    /// </summary>
-    private static async Task<byte[]> ReadBodyAsync(HttpContext http)
-    {
-        byte[]? body = null;
-        if (http.Request.ContentLength is not > MaxBodyBytes)
-        {
-            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-            {
-                limit.MaxRequestBodySize = MaxBodyBytes + 1;
-            }
-
-            try
-            {
-                body = await CappedRead.ReadAsync(http.Request.Body, MaxBodyBytes, http.RequestAborted);
-            }
-            catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
-            {
-                // Kestrel's own limit, set just above.
-            }
-        }
-
-        return body ?? throw new InvalidRequestException("Request body must not exceed 1 MiB", StatusCodes.Status413PayloadTooLarge);
-    }
-
-    private static JsonDocument ParseJson(byte[] body)
-    {
-        try
-        {
-            return JsonDocument.Parse(body);
-        }
-        catch (JsonException)
-        {
-            throw Bad("Request body is not valid JSON");
-        }
     }
 
     /// <summary>jsonb refuses "\u0000" and escaped lone surrogates inside strings and property names.</summary>

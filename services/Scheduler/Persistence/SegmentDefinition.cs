@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using CrewPlatform.ServiceDefaults;
 
 namespace CrewPlatform.Scheduler.Persistence;
 
@@ -26,16 +27,14 @@ public sealed partial class SegmentDefinition
     public IReadOnlyList<string> InValues() =>
         (In ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
-    public static bool IsValidName(string name) => ValidName().IsMatch(name);
-
     public static IEnumerable<string> Problems(IReadOnlyDictionary<string, SegmentDefinition>? segments)
     {
         foreach (var (name, segment) in segments ?? new Dictionary<string, SegmentDefinition>())
         {
             var key = $"CREW_SEGMENTS__{name}";
-            if (!IsValidName(name) || name == All)
+            if (!PlatformNames.IsName(name) || name == All)
             {
-                yield return $"{key}: a segment name is 1 to 64 lower-case letters, digits, dashes and underscores, and not 'all' (built in)";
+                yield return $"{key}: a segment name is {PlatformNames.NameRule}, and not 'all' (built in)";
             }
 
             var conditions = (segment.EqualTo is null ? 0 : 1) + (segment.In is null ? 0 : 1) + (segment.IsTrue ? 1 : 0);
@@ -60,9 +59,6 @@ public sealed partial class SegmentDefinition
             }
         }
     }
-
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
-    private static partial Regex ValidName();
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
     private static partial Regex ValidColumn();

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using System.Text.RegularExpressions;
+using System.Text.Json;
 using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Webhooks.Delivery;
 using CrewPlatform.Webhooks.Persistence;
@@ -8,17 +8,35 @@ using Microsoft.EntityFrameworkCore;
 namespace CrewPlatform.Webhooks.Apis;
 
 /// <summary>A new subscription: where to POST, which event types, and optionally only the runs of one segment.</summary>
-public sealed record NewWebhook(string? Url, string[]? Events, string? Segment);
+public sealed record NewWebhook(string? Url, IReadOnlyList<string> Events, string? Segment)
+{
+    private static readonly string[] Fields = ["url", "events", "segment"];
+
+    private static readonly string EventsRule = $"events must list one or more of: {string.Join(", ", WebhookEventTypes.All)}";
+
+    /// <summary>The url is checked by the handler (it resolves the host); the rest here.</summary>
+    public static async ValueTask<NewWebhook> BindAsync(HttpContext http)
+    {
+        using var body = await JsonRequestBody.ReadAsync(http, "a webhook", Fields);
+        var events = body.Field("events") is { ValueKind: JsonValueKind.Array } list
+            ? list.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String && JsonShape.TryGetString(e, out var type) ? type : null).ToList()
+            : null;
+        if (events is not { Count: > 0 } || events.Any(e => e is null || !WebhookEventTypes.All.Contains(e, StringComparer.Ordinal)))
+        {
+            throw new InvalidRequestException(EventsRule);
+        }
+
+        var url = body.Field("url") is { ValueKind: JsonValueKind.String } text && JsonShape.TryGetString(text, out var value) ? value : null;
+        return new NewWebhook(url, events.Distinct(StringComparer.Ordinal).ToArray()!, body.OptionalName("segment"));
+    }
+}
 
 /// <summary>A subscription's id from the route: a malformed one is a 400, as in every service, before any lookup.</summary>
 public readonly record struct WebhookId(Guid Value)
 {
     public const string Invalid = "Invalid webhook ID";
 
-    public static ValueTask<WebhookId> BindAsync(HttpContext http) =>
-        Guid.TryParse(http.GetRouteValue("id") as string, out var id)
-            ? ValueTask.FromResult(new WebhookId(id))
-            : throw new InvalidRequestException(Invalid);
+    public static ValueTask<WebhookId> BindAsync(HttpContext http) => ValueTask.FromResult(new WebhookId(RouteId.Guid(http, Invalid)));
 }
 
 public sealed record WebhookView(
@@ -39,7 +57,7 @@ public sealed record DeliveryAttemptView(
 /// <c>/api/webhooks</c>: subscriptions to the platform's events, signed per Standard Webhooks. Every change is an admin
 /// action at the gateway.
 /// </summary>
-public static partial class WebhooksApi
+public static class WebhooksApi
 {
     public const int MaxDeliveryRows = 200;
 
@@ -69,16 +87,6 @@ public static partial class WebhooksApi
     public static async Task<IResult> CreateAsync(
         NewWebhook body, WebhooksDbContext db, WebhookTargets targets, TimeProvider clock, CancellationToken cancellationToken)
     {
-        if (body.Events is not { Length: > 0 } events || events.Any(e => !WebhookEventTypes.All.Contains(e, StringComparer.Ordinal)))
-        {
-            return ApiResults.BadRequest($"events must list one or more of: {string.Join(", ", WebhookEventTypes.All)}");
-        }
-
-        if (body.Segment is { } segment && !SegmentName().IsMatch(segment))
-        {
-            return ApiResults.BadRequest("segment must be 1 to 64 lower-case letters, digits, dashes and underscores");
-        }
-
         if (await targets.RefusalAsync(body.Url, cancellationToken) is { } refusal)
         {
             return ApiResults.BadRequest(refusal);
@@ -88,7 +96,7 @@ public static partial class WebhooksApi
         {
             Id = Guid.NewGuid(),
             Url = body.Url!,
-            EventTypes = events.Distinct(StringComparer.Ordinal).ToArray(),
+            EventTypes = [.. body.Events],
             Segment = body.Segment,
             Secret = NewSecret(),
             CreatedAt = clock.GetUtcNow(),
@@ -153,7 +161,4 @@ public static partial class WebhooksApi
 
     /// <summary>A Standard Webhooks secret: <c>whsec_</c> and 32 random bytes in base64.</summary>
     private static string NewSecret() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
-
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
-    private static partial Regex SegmentName();
 }

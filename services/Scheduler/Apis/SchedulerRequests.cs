@@ -1,0 +1,228 @@
+using System.ComponentModel;
+using System.Text.Json;
+using CrewPlatform.Contracts;
+using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.ServiceDefaults;
+
+namespace CrewPlatform.Scheduler.Apis;
+
+/// <summary>
+/// <c>POST /api/scheduler</c>: one of the original's actions, read as every body is (<see cref="JsonRequestBody"/>).
+/// The fields each action takes are all it may carry: a misspelt option (<c>dryRun</c>) is refused before anything runs.
+/// </summary>
+public abstract record SchedulerAction
+{
+    private const string ValidActions = "Valid actions: start, stop, run-now";
+
+    private static readonly Dictionary<string, string[]> Fields = new(StringComparer.Ordinal)
+    {
+        ["start"] = ["action", "intervalMinutes"],
+        ["stop"] = ["action"],
+        ["run-now"] = ["action", "scheduleId", "segment", "endpoint", "priority", "userUids"],
+    };
+
+    public static async ValueTask<SchedulerAction> BindAsync(HttpContext http)
+    {
+        using var body = await JsonRequestBody.ReadAsync(http, "an action", fields: null);
+        var action = body.Field("action") is { ValueKind: JsonValueKind.String } text && JsonShape.TryGetString(text, out var name) ? name : null;
+        if (!body.Has("action") || action?.Length == 0)
+        {
+            throw new InvalidRequestException($"Action is required. {ValidActions}");
+        }
+
+        if (action is null || !Fields.TryGetValue(action, out var fields))
+        {
+            throw new InvalidRequestException($"Invalid action. {ValidActions}");
+        }
+
+        body.RefuseUnknownFields(action, fields);
+        return action switch
+        {
+            "start" => new StartAction(IntervalMinutes.Read(body)),
+            "stop" => new StopAction(),
+            _ => RunNowAction.Read(body),
+        };
+    }
+}
+
+public sealed record StartAction(int IntervalMinutes) : SchedulerAction;
+
+public sealed record StopAction : SchedulerAction;
+
+/// <summary>
+/// What a run-now runs: the default schedule's users; <c>scheduleId</c>: that schedule's segment, endpoint and
+/// priority; <c>segment</c> (with optional <c>endpoint</c> and <c>priority</c>); or <c>userUids</c>, up to
+/// <see cref="MaxUsers"/> uids (the handler checks they are all in the users table).
+/// </summary>
+public sealed record RunNowAction(int? ScheduleId, string? Segment, string? Endpoint, string? Priority, IReadOnlyList<string>? UserUids)
+    : SchedulerAction
+{
+    public const int MaxUsers = 10_000;
+
+    public static RunNowAction Read(JsonRequestBody body)
+    {
+        if (new[] { "scheduleId", "segment", "userUids" }.Count(body.Has) > 1)
+        {
+            throw new InvalidRequestException("run-now takes at most one of scheduleId, segment and userUids");
+        }
+
+        var segment = body.OptionalString("segment");
+        var endpoint = body.OptionalString("endpoint");
+        var priority = body.OptionalChoice("priority", CrewPriority.All);
+        int? scheduleId = null;
+        if (body.Field("scheduleId") is { } id)
+        {
+            if (endpoint is not null || priority is not null)
+            {
+                throw new InvalidRequestException("A run-now of a schedule takes the schedule's endpoint and priority");
+            }
+
+            scheduleId = id.ValueKind == JsonValueKind.Number && id.TryGetInt32(out var value) && value >= 1
+                ? value
+                : throw new InvalidRequestException("scheduleId must be a whole number of 1 or more");
+        }
+
+        return new RunNowAction(scheduleId, segment, endpoint, priority, body.Field("userUids") is { } uids ? UserUidsOf(uids) : null);
+    }
+
+    private static List<string> UserUidsOf(JsonElement list)
+    {
+        var uids = list.ValueKind == JsonValueKind.Array && list.GetArrayLength() is > 0 and <= MaxUsers
+            ? list.EnumerateArray().Select(u => u.ValueKind == JsonValueKind.String && JsonShape.TryGetString(u, out var uid) ? uid : null).ToList()
+            : null;
+        return uids is not null && uids.All(uid => uid is { Length: > 0 and <= 255 })
+            ? uids.OfType<string>().Distinct(StringComparer.Ordinal).ToList()
+            : throw new InvalidRequestException($"userUids must be an array of 1 to {MaxUsers} non-empty strings of at most 255 characters");
+    }
+}
+
+/// <summary>
+/// A schedule's fields as a create or a change gives them; null is left out. <see cref="Apply"/> copies the given
+/// ones onto a schedule; the segment and endpoint are checked against the configuration by the handler.
+/// </summary>
+public sealed record ScheduleFields(string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority)
+{
+    public static readonly string[] Names = ["name", "segment", "endpoint", "intervalMinutes", "overlap", "priority"];
+
+    private static readonly string[] Overlaps = ["skip", "allow"];
+
+    public static ScheduleFields Read(JsonRequestBody body, bool isNew)
+    {
+        if (isNew && !body.Root.TryGetProperty("name", out _))
+        {
+            throw new InvalidRequestException($"name is required: {PlatformNames.NameRule}");
+        }
+
+        return new ScheduleFields(
+            body.OptionalName("name"), body.OptionalString("segment"), body.OptionalString("endpoint"),
+            isNew || body.Root.TryGetProperty("intervalMinutes", out _) ? Scheduler.Apis.IntervalMinutes.Read(body) : null,
+            body.OptionalChoice("overlap", Overlaps), body.OptionalChoice("priority", CrewPriority.All));
+    }
+
+    public void Apply(ScheduleState schedule)
+    {
+        schedule.Name = Name ?? schedule.Name;
+        schedule.Segment = Segment ?? schedule.Segment;
+        schedule.Endpoint = Endpoint ?? schedule.Endpoint;
+        schedule.IntervalMinutes = IntervalMinutes ?? schedule.IntervalMinutes;
+        schedule.Overlap = Overlap ?? schedule.Overlap;
+        schedule.Priority = Priority ?? schedule.Priority;
+    }
+}
+
+/// <summary><c>POST /api/scheduler/schedules</c>: a schedule's fields (name and interval required) and whether it starts paused.</summary>
+public sealed record NewSchedule(ScheduleFields Fields, bool Paused)
+{
+    public static async ValueTask<NewSchedule> BindAsync(HttpContext http)
+    {
+        using var body = await JsonRequestBody.ReadAsync(http, "a new schedule", [.. ScheduleFields.Names, "paused"]);
+        return new NewSchedule(ScheduleFields.Read(body, isNew: true), body.OptionalBoolean("paused") ?? false);
+    }
+}
+
+/// <summary><c>PATCH</c>/<c>PUT /api/scheduler/schedules/{id}</c>: the fields to change.</summary>
+public sealed record ScheduleChange(ScheduleFields Fields)
+{
+    public static async ValueTask<ScheduleChange> BindAsync(HttpContext http)
+    {
+        using var body = await JsonRequestBody.ReadAsync(http, "a schedule change", ScheduleFields.Names);
+        return new ScheduleChange(ScheduleFields.Read(body, isNew: false));
+    }
+}
+
+/// <summary>
+/// <c>intervalMinutes</c>: the original's rule (missing or not greater than 0 is one message) plus what it let through:
+/// a fraction, a string or a boolean, and more than a week.
+/// </summary>
+public static class IntervalMinutes
+{
+    public const string Required = "intervalMinutes is required and must be greater than 0";
+
+    public static int Read(JsonRequestBody body)
+    {
+        const string wholeNumber = "intervalMinutes must be a whole number of minutes";
+        var tooLarge = $"intervalMinutes must be at most {SchedulerOptions.MaxIntervalMinutes} (one week)";
+        if (body.Field("intervalMinutes") is not { } element)
+        {
+            throw new InvalidRequestException(Required);
+        }
+
+        if (element.ValueKind != JsonValueKind.Number)
+        {
+            throw new InvalidRequestException(wholeNumber);
+        }
+
+        if (!element.TryGetDecimal(out var value))
+        {
+            // Beyond decimal's range: a huge magnitude either way.
+            throw new InvalidRequestException(element.GetRawText().StartsWith('-') ? Required : tooLarge);
+        }
+
+        return value switch
+        {
+            <= 0 => throw new InvalidRequestException(Required),
+            _ when value != decimal.Truncate(value) => throw new InvalidRequestException(wholeNumber),
+            > SchedulerOptions.MaxIntervalMinutes => throw new InvalidRequestException(tooLarge),
+            _ => (int)value,
+        };
+    }
+}
+
+/// <summary>A run's <c>{id}</c>: a GUID.</summary>
+public readonly record struct RunId(Guid Value)
+{
+    public static ValueTask<RunId> BindAsync(HttpContext http) => ValueTask.FromResult(new RunId(RouteId.Guid(http, "Invalid run ID")));
+}
+
+/// <summary>A schedule's <c>{id}</c>: a whole number of 1 or more.</summary>
+public readonly record struct ScheduleId(int Value)
+{
+    public static ValueTask<ScheduleId> BindAsync(HttpContext http) =>
+        ValueTask.FromResult(new ScheduleId(RouteId.PositiveWholeNumber(http, "Invalid schedule ID")));
+}
+
+/// <summary><c>GET /api/scheduler/runs</c>: a page of runs, newest first, optionally of one schedule, endpoint or segment.</summary>
+public sealed record RunsQuery(
+    [DefaultValue(RunsQuery.DefaultLimit)] PageLimit Limit,
+    PageOffset Offset, ScheduleIdFilter? ScheduleId, EndpointFilter? Endpoint, SegmentFilter? Segment)
+{
+    public const int DefaultLimit = 20;
+}
+
+/// <summary>A run's or a schedule's segment and endpoint must be configured ones: the refusal names those that are.</summary>
+public static class ConfiguredTarget
+{
+    public static void Check(string? segment, string? endpoint, HostUsers users, SchedulerOptions settings)
+    {
+        if (segment is not null && !users.IsKnownSegment(segment))
+        {
+            throw new InvalidRequestException($"Unknown segment '{segment}'. Configured segments: {string.Join(", ", users.SegmentNames())}");
+        }
+
+        if (endpoint is not null && !settings.EndpointNames().Contains(endpoint))
+        {
+            throw new InvalidRequestException(
+                $"Unknown endpoint '{endpoint}'. Configured endpoints: {string.Join(", ", settings.EndpointNames().Order(StringComparer.Ordinal))}");
+        }
+    }
+}
