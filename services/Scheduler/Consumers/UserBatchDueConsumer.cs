@@ -34,17 +34,11 @@ public sealed partial class UserBatchDueConsumer(
 
         // Sent even when a redelivered page recorded nothing new: the earlier attempt may have died before sending,
         // and the crew caller ignores a (run, user) it has already handled.
-        var commands = pageUsers
-            .Where(u => u.IsEligible)
-            .Select(u => new RunCrewForUser
-            {
-                RunId = page.RunId, UserUid = u.Uid, Context = u.Context, Goal = u.Goal,
-                Endpoint = page.Endpoint, Priority = page.Priority, ScheduleId = page.ScheduleId,
-            })
-            .ToList();
+        var run = new RunCommands(page.RunId, page.Endpoint, page.Priority, page.ScheduleId);
+        var commands = pageUsers.Where(u => u.IsEligible).Select(u => run.For(u.Uid, u.Context, u.Goal)).ToList();
         if (commands.Count > 0)
         {
-            var endpoint = await context.GetSendEndpoint(RunCrewCommands.QueueOf(page.Endpoint, page.Priority));
+            var endpoint = await context.GetSendEndpoint(run.Queue);
             await endpoint.SendBatch(commands, cancellationToken);
         }
 

@@ -10,6 +10,22 @@ namespace CrewPlatform.Scheduler.Runs;
 public sealed record DispatchedUser(string Uid, bool ReplayFailed);
 
 /// <summary>
+/// The one place a <see cref="RunCrewForUser"/> is built: a run's commands all go to the queue of its crew endpoint
+/// and priority and carry its schedule, whether the fan-out sends them or a re-send does.
+/// </summary>
+public sealed record RunCommands(Guid RunId, string? Endpoint, string? Priority, int? ScheduleId)
+{
+    /// <summary>The crew caller's command queue for this run's crew endpoint at its priority.</summary>
+    public Uri Queue => ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUserOn(Endpoint, Priority));
+
+    public RunCrewForUser For(string userUid, string? context, string? goal, bool replayFailed = false) => new()
+    {
+        RunId = RunId, UserUid = userUid, Context = context, Goal = goal, ReplayFailed = replayFailed,
+        Endpoint = Endpoint, Priority = Priority, ScheduleId = ScheduleId,
+    };
+}
+
+/// <summary>
 /// Sends <see cref="RunCrewForUser"/> again for users a run has already recorded as dispatched: the reconciler's
 /// re-send of lost outcomes and an operator's retry-failed. Context and goal are read from the users table as it is
 /// now; a user who has left it cannot be called and is recorded as failed, which may complete the run.
@@ -23,10 +39,6 @@ public sealed partial class RunCrewCommands(
     TimeProvider time,
     ILogger<RunCrewCommands> logger)
 {
-    /// <summary>The crew caller's command queue for a crew endpoint at a priority.</summary>
-    public static Uri QueueOf(string? endpoint, string? priority) =>
-        ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUserOn(endpoint, priority));
-
     public const string UserGoneReason = "user no longer exists";
 
     /// <summary>Sends one page of commands; returns how many were sent (users gone from the table are not).</summary>
@@ -35,7 +47,7 @@ public sealed partial class RunCrewCommands(
         // Also reached from outside the run's trace (the reconciler, retry-failed): the span joins the run's trace.
         using var activity = CrewTracing.Scheduler.StartRunActivity("send commands", runId);
         var run = await db.Runs.AsNoTracking().Where(r => r.Id == runId)
-            .Select(r => new { r.Endpoint, r.Priority, r.ScheduleId })
+            .Select(r => new RunCommands(r.Id, r.Endpoint, r.Priority, r.ScheduleId))
             .SingleAsync(cancellationToken);
         var current = await users.ReadByUidsAsync(page.Select(u => u.Uid).ToList(), cancellationToken);
         var commands = new List<RunCrewForUser>(page.Count);
@@ -44,11 +56,7 @@ public sealed partial class RunCrewCommands(
         {
             if (current.TryGetValue(user.Uid, out var row))
             {
-                commands.Add(new RunCrewForUser
-                {
-                    RunId = runId, UserUid = user.Uid, Context = row.Context, Goal = row.Goal, ReplayFailed = user.ReplayFailed,
-                    Endpoint = run.Endpoint, Priority = run.Priority, ScheduleId = run.ScheduleId,
-                });
+                commands.Add(run.For(user.Uid, row.Context, row.Goal, user.ReplayFailed));
                 continue;
             }
 
@@ -60,7 +68,7 @@ public sealed partial class RunCrewCommands(
 
         if (commands.Count > 0)
         {
-            var endpoint = await sendEndpoints.GetSendEndpoint(QueueOf(run.Endpoint, run.Priority));
+            var endpoint = await sendEndpoints.GetSendEndpoint(run.Queue);
             await PlatformRetry.WithinAttemptTimeoutAsync(ct => endpoint.SendBatch(commands, ct), time, cancellationToken);
         }
 
