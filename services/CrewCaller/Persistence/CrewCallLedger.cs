@@ -38,15 +38,15 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     // The claim counts the attempt it is made for, which saves the happy path a round trip; a claim handed back before
     // that attempt was made gives it back on release.
     // Raw SQL: an upsert (INSERT .. ON CONFLICT DO UPDATE .. WHERE) with the database clock, which EF cannot express.
-    private const string ClaimSql = """
+    private const string ClaimSql = $"""
         INSERT INTO crew_caller.crew_calls AS c (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at)
-        VALUES (@run_id, @user_uid, 'calling', 1, @claimed_by, now() + @lease, now())
+        VALUES (@run_id, @user_uid, '{CrewCallStatus.Calling}', 1, @claimed_by, now() + @lease, now())
         ON CONFLICT (run_id, user_uid) DO UPDATE
-        SET status = 'calling', attempts = c.attempts + 1, claimed_by = EXCLUDED.claimed_by, lease_expires_at = EXCLUDED.lease_expires_at,
+        SET status = '{CrewCallStatus.Calling}', attempts = c.attempts + 1, claimed_by = EXCLUDED.claimed_by, lease_expires_at = EXCLUDED.lease_expires_at,
             started_at = EXCLUDED.started_at, finished_at = NULL, duration_ms = NULL
-        WHERE (c.status = 'calling' AND c.claimed_by = EXCLUDED.claimed_by)
-           OR (c.status = 'calling' AND c.lease_expires_at < now() AND pg_postmaster_start_time() < now() - @lease)
-           OR (c.status = 'failed' AND @replay_failed)
+        WHERE (c.status = '{CrewCallStatus.Calling}' AND c.claimed_by = EXCLUDED.claimed_by)
+           OR (c.status = '{CrewCallStatus.Calling}' AND c.lease_expires_at < now() AND pg_postmaster_start_time() < now() - @lease)
+           OR (c.status = '{CrewCallStatus.Failed}' AND @replay_failed)
         RETURNING c.attempts
         """;
 
@@ -103,9 +103,9 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     public async Task<int> RenewLeasesAsync(IReadOnlyCollection<(Guid RunId, string UserUid)> claims, TimeSpan lease, CancellationToken cancellationToken)
     {
         // Raw SQL: one statement for a whole set of (run, user) keys (unnest), on the database clock.
-        await using var command = dataSource.CreateCommand("""
+        await using var command = dataSource.CreateCommand($"""
             UPDATE crew_caller.crew_calls SET lease_expires_at = now() + @lease
-            WHERE claimed_by = @claimed_by AND status = 'calling'
+            WHERE claimed_by = @claimed_by AND status = '{CrewCallStatus.Calling}'
               AND (run_id, user_uid) IN (SELECT * FROM unnest(@runs, @users))
             """);
         command.Parameters.AddWithValue("lease", lease);
@@ -119,9 +119,9 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     public async Task<bool> BeginAttemptAsync(Guid runId, string userUid, CancellationToken cancellationToken)
     {
         // Raw SQL: the ledger has no DbContext; each decision is one statement on a pooled connection (see the class note).
-        await using var command = Command("""
+        await using var command = Command($"""
             UPDATE crew_caller.crew_calls SET attempts = attempts + 1
-            WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = 'calling'
+            WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = '{CrewCallStatus.Calling}'
             """, runId, userUid);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
@@ -130,9 +130,9 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     public async Task<bool> RecordAttemptFailureAsync(Guid runId, string userUid, string error, int? statusCode, CancellationToken cancellationToken)
     {
         // Raw SQL: the ledger has no DbContext; each decision is one statement on a pooled connection (see the class note).
-        await using var command = Command("""
+        await using var command = Command($"""
             UPDATE crew_caller.crew_calls SET last_error = @error, last_status_code = @status_code
-            WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = 'calling'
+            WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = '{CrewCallStatus.Calling}'
             """, runId, userUid);
         command.Parameters.AddWithValue("error", error);
         command.Parameters.AddWithValue("status_code", (object?)statusCode ?? DBNull.Value);
@@ -146,11 +146,11 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     public async Task<DateTimeOffset?> RecordSuccessAsync(Guid runId, string userUid, string responseJson, int statusCode, long durationMs, CancellationToken cancellationToken)
     {
         // Raw SQL: a conditional UPDATE .. RETURNING the database's now().
-        await using var command = Command("""
+        await using var command = Command($"""
             UPDATE crew_caller.crew_calls
-            SET status = 'succeeded', response_json = @response_json, last_status_code = @status_code, last_error = NULL,
+            SET status = '{CrewCallStatus.Succeeded}', response_json = @response_json, last_status_code = @status_code, last_error = NULL,
                 finished_at = now(), duration_ms = @duration_ms
-            WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = 'calling'
+            WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = '{CrewCallStatus.Calling}'
             RETURNING finished_at
             """, runId, userUid);
         command.Parameters.AddWithValue("response_json", responseJson);
@@ -163,10 +163,10 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     public async Task<DateTimeOffset?> RecordFailureAsync(Guid runId, string userUid, string error, int? statusCode, long durationMs, CancellationToken cancellationToken)
     {
         // Raw SQL: a conditional UPDATE .. RETURNING the database's now().
-        await using var command = Command("""
+        await using var command = Command($"""
             UPDATE crew_caller.crew_calls
-            SET status = 'failed', last_error = @error, last_status_code = @status_code, finished_at = now(), duration_ms = @duration_ms
-            WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = 'calling'
+            SET status = '{CrewCallStatus.Failed}', last_error = @error, last_status_code = @status_code, finished_at = now(), duration_ms = @duration_ms
+            WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = '{CrewCallStatus.Calling}'
             RETURNING finished_at
             """, runId, userUid);
         command.Parameters.AddWithValue("error", error);
@@ -183,10 +183,10 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     public async Task ReleaseAsync(Guid runId, string userUid, bool attemptNotMade, CancellationToken cancellationToken)
     {
         // Raw SQL: the lease ends on the database clock, the one every instance judges it by.
-        await using var command = Command("""
+        await using var command = Command($"""
             UPDATE crew_caller.crew_calls
             SET lease_expires_at = now() - interval '1 millisecond', attempts = attempts - @attempts_not_made
-            WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = 'calling'
+            WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = '{CrewCallStatus.Calling}'
             """, runId, userUid);
         command.Parameters.AddWithValue("attempts_not_made", attemptNotMade ? 1 : 0);
         await command.ExecuteNonQueryAsync(cancellationToken);

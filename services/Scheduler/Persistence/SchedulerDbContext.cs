@@ -40,7 +40,7 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
             run.HasIndex(r => r.StartedAt).IsDescending().HasDatabaseName("IX_runs_started_at");
 
             // The overlap check asks "is any run still going?" on every due time.
-            run.HasIndex(r => r.Status).HasFilter("status = 'running'").HasDatabaseName("IX_runs_status");
+            run.HasIndex(r => r.Status).HasFilter($"status = '{RunStatus.Running}'").HasDatabaseName("IX_runs_status");
             run.Property(r => r.FanOutAfterUid).HasMaxLength(255);
             run.Property(r => r.Segment).HasMaxLength(64);
             run.Property(r => r.Endpoint).HasMaxLength(40).HasDefaultValue(Contracts.CrewEndpointNames.Default);
@@ -48,7 +48,7 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
             run.HasIndex(r => new { r.ScheduleId, r.StartedAt }).IsDescending(false, true);
 
             // The reconciler asks "which completions were never announced?" on every pass.
-            run.HasIndex(r => r.CompletedAt).HasFilter("status = 'completed' AND completion_published_at IS NULL")
+            run.HasIndex(r => r.CompletedAt).HasFilter($"status = '{RunStatus.Completed}' AND completion_published_at IS NULL")
                 .HasDatabaseName("IX_runs_completed_at");
         });
 

@@ -54,9 +54,9 @@ public sealed partial class FailedUserRetry(
             // deadlock; a concurrent retry of the same run waits on these rows and then finds none failed.
             // Raw SQL: UPDATE .. RETURNING the users it moved; EF's ExecuteUpdate returns only a count.
             await using (var move = new NpgsqlCommand(
-                """
-                UPDATE scheduler.run_users SET status = 'dispatched', replay_failed = true
-                WHERE run_id = @runId AND status = 'failed'
+                $"""
+                UPDATE scheduler.run_users SET status = '{RunUserStatus.Dispatched}', replay_failed = true
+                WHERE run_id = @runId AND status = '{RunUserStatus.Failed}'
                 RETURNING user_uid
                 """, connection, transaction))
             {
@@ -76,9 +76,9 @@ public sealed partial class FailedUserRetry(
             // Reopening counts as progress: the run is not stale, nor due for a re-send, the moment it reopens.
             // Raw SQL: in the same transaction and connection as the two statements before it.
             await using (var reopen = new NpgsqlCommand(
-                """
+                $"""
                 UPDATE scheduler.runs SET
-                    failed = failed - @moved, status = 'running', completed_at = NULL, completion_published_at = NULL,
+                    failed = failed - @moved, status = '{RunStatus.Running}', completed_at = NULL, completion_published_at = NULL,
                     last_progress_at = @now
                 WHERE id = @runId
                 """, connection, transaction))

@@ -1,5 +1,6 @@
 using Coravel.Invocable;
 using Microsoft.Extensions.Options;
+using CrewPlatform.Scheduler.Persistence;
 using Npgsql;
 
 namespace CrewPlatform.Scheduler.Runs;
@@ -33,13 +34,13 @@ public sealed partial class RunGaugesRefresh(
     {
         // Same conditions as the reconciler's claims (RunReconciler), so the backlog is what its next pass acts on.
         await using var command = dataSource.CreateCommand(
-            """
+            $"""
             SELECT
                 count(*),
                 min(last_progress_at),
                 count(*) FILTER (WHERE NOT fan_out_completed AND greatest(last_progress_at, last_reconciled_at) < @stalledBefore),
                 count(*) FILTER (WHERE fan_out_completed AND greatest(last_progress_at, last_reconciled_at) < @quietBefore)
-            FROM scheduler.runs WHERE status = 'running';
+            FROM scheduler.runs WHERE status = '{RunStatus.Running}';
             SELECT name, next_due_at FROM scheduler.schedule WHERE is_running AND next_due_at IS NOT NULL;
             """);
         var now = time.GetUtcNow();

@@ -50,7 +50,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         // The run row is locked first (FOR UPDATE returns its latest version), so of two copies of one page (a slow
         // page and its re-drive, or a redelivery) exactly one finds the cursor not yet past it and carries the fan-out on.
         // Raw SQL: lock, bulk insert (unnest .. ON CONFLICT DO NOTHING) and counter update in one statement.
-        const string sql = """
+        const string sql = $"""
             WITH run AS (
                 SELECT id, next_page_number <= @pageNumber AS advances FROM scheduler.runs WHERE id = @runId FOR UPDATE
             ), inserted AS (
@@ -62,8 +62,8 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
                 RETURNING status
             )
             UPDATE scheduler.runs r SET
-                dispatched = r.dispatched + (SELECT count(*) FROM inserted WHERE status = 'dispatched'),
-                skipped = r.skipped + (SELECT count(*) FROM inserted WHERE status = 'skipped'),
+                dispatched = r.dispatched + (SELECT count(*) FROM inserted WHERE status = '{RunUserStatus.Dispatched}'),
+                skipped = r.skipped + (SELECT count(*) FROM inserted WHERE status = '{RunUserStatus.Skipped}'),
                 fan_out_completed = r.fan_out_completed OR @isLastPage,
                 fan_out_after_uid = CASE WHEN run.advances THEN coalesce(@lastUid, r.fan_out_after_uid) ELSE r.fan_out_after_uid END,
                 next_page_number = CASE WHEN run.advances THEN @pageNumber + 1 ELSE r.next_page_number END,
@@ -214,7 +214,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
 
     // Conditional on status = 'running', so of the consumers racing to the last outcome exactly one completes the run.
     private const string CompleteRunsSql = $"""
-        UPDATE scheduler.runs SET status = 'completed', completed_at = @now
+        UPDATE scheduler.runs SET status = '{RunStatus.Completed}', completed_at = @now
         WHERE id = ANY(@runIds) AND {Completable}
         RETURNING {CompletedColumns}
         """;
@@ -228,7 +228,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         // Raw SQL: a bulk UPDATE .. RETURNING the runs it completed; EF's ExecuteUpdate returns only a count.
         await using var command = dataSource.CreateCommand(
             $"""
-            UPDATE scheduler.runs SET status = 'completed', completed_at = @now
+            UPDATE scheduler.runs SET status = '{RunStatus.Completed}', completed_at = @now
             WHERE {Completable}
             RETURNING {CompletedColumns}
             """);
@@ -243,7 +243,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         await using var command = dataSource.CreateCommand(
             $"""
             SELECT {CompletedColumns} FROM scheduler.runs
-            WHERE status = 'completed' AND completion_published_at IS NULL AND completed_at <= @completedBefore
+            WHERE status = '{RunStatus.Completed}' AND completion_published_at IS NULL AND completed_at <= @completedBefore
             ORDER BY completed_at
             LIMIT @limit
             """);
@@ -263,9 +263,9 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         await PlatformRetry.WithinAttemptTimeoutAsync(ct => publisher.Publish(completed, ct), time, cancellationToken);
         // Raw SQL: run bookkeeping works on the data source without a DbContext; a conditional single-row UPDATE.
         await using var command = dataSource.CreateCommand(
-            """
+            $"""
             UPDATE scheduler.runs SET completion_published_at = @now
-            WHERE id = @runId AND status = 'completed' AND completed_at = @completedAt AND completion_published_at IS NULL
+            WHERE id = @runId AND status = '{RunStatus.Completed}' AND completed_at = @completedAt AND completion_published_at IS NULL
             """);
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
         command.Parameters.Add(new NpgsqlParameter<Guid>("runId", completed.RunId));
@@ -273,7 +273,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private const string Completable = "status = 'running' AND fan_out_completed AND succeeded + failed = dispatched";
+    private const string Completable = $"status = '{RunStatus.Running}' AND fan_out_completed AND succeeded + failed = dispatched";
     private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at, segment, started_at";
 
     // The event carries completed_at as stored (microseconds), so PublishCompletedAsync can match it exactly.

@@ -79,9 +79,9 @@ public sealed partial class RunReconciler(
         var now = time.GetUtcNow();
         // Raw SQL: claim and read in one UPDATE .. RETURNING; EF's ExecuteUpdate returns only a count.
         await using var claim = dataSource.CreateCommand(
-            """
+            $"""
             UPDATE scheduler.runs SET last_reconciled_at = @now
-            WHERE status = 'running' AND NOT fan_out_completed
+            WHERE status = '{RunStatus.Running}' AND NOT fan_out_completed
               AND greatest(last_progress_at, last_reconciled_at) < @stalledBefore
             RETURNING id, fan_out_after_uid, next_page_number, segment, endpoint, priority, schedule_id
             """);
@@ -146,9 +146,9 @@ public sealed partial class RunReconciler(
         var runs = new List<Guid>();
         // Raw SQL: claim and read in one UPDATE .. RETURNING; EF's ExecuteUpdate returns only a count.
         await using (var claim = dataSource.CreateCommand(
-            """
+            $"""
             UPDATE scheduler.runs SET last_reconciled_at = @now
-            WHERE status = 'running' AND fan_out_completed
+            WHERE status = '{RunStatus.Running}' AND fan_out_completed
               AND greatest(last_progress_at, last_reconciled_at) < @quietBefore
             RETURNING id
             """))
@@ -184,9 +184,9 @@ public sealed partial class RunReconciler(
     {
         // Raw SQL: the reconciler works on the data source, without a DbContext, like the run bookkeeping it shares statements with.
         await using var command = dataSource.CreateCommand(
-            """
+            $"""
             SELECT user_uid, replay_failed FROM scheduler.run_users
-            WHERE run_id = @runId AND status = 'dispatched' AND (@after::text IS NULL OR user_uid > @after)
+            WHERE run_id = @runId AND status = '{RunUserStatus.Dispatched}' AND (@after::text IS NULL OR user_uid > @after)
             ORDER BY user_uid
             LIMIT @pageSize
             """);

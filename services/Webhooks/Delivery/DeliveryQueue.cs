@@ -137,7 +137,7 @@ public sealed partial class DeliveryQueue(NpgsqlDataSource dataSource, IOptions<
             else
             {
                 var retry = WithId("UPDATE webhooks.deliveries SET next_attempt_at = now() + @delay, lease_until = NULL WHERE id = @id", delivery.Id);
-                retry.Parameters.Add(new NpgsqlParameter<TimeSpan>("delay", RetrySchedule.After(delivery.Attempt, settings.RetryBase)));
+                retry.Parameters.Add(new NpgsqlParameter<TimeSpan>("delay", DeliveryRetrySchedule.After(delivery.Attempt, settings.RetryBase)));
                 batch.BatchCommands.Add(retry);
 
                 var failing = WithId(
