@@ -48,27 +48,26 @@ public static class SchedulerApi
         SchedulerAction action, ScheduleService schedule, RunStarter runStarter, SchedulerDbContext db, IOptions<SchedulerOptions> options,
         HostUsers users, CancellationToken cancellationToken)
     {
-        switch (action)
+        switch (action.Action)
         {
-            case StartAction start:
-                var started = await schedule.StartAsync(start.IntervalMinutes, cancellationToken);
+            case SchedulerAction.Start:
+                var started = await schedule.StartAsync(action.IntervalMinutes!.Value, cancellationToken);
                 return ApiResults.Ok(
                     await StatusAsync(started, db, options.Value, cancellationToken),
                     $"Scheduler started with interval: {started.IntervalMinutes.ToString(CultureInfo.InvariantCulture)} minutes");
 
-            case StopAction:
+            case SchedulerAction.Stop:
                 var stopped = await schedule.StopAsync(cancellationToken);
                 return ApiResults.Ok(await StatusAsync(stopped, db, options.Value, cancellationToken), "Scheduler stopped");
 
             default:
-                var runNow = (RunNowAction)action;
-                ConfiguredTarget.Check(runNow.Segment, runNow.Endpoint, users, options.Value);
-                if (await RunNowTargetAsync(runNow, schedule, cancellationToken) is not { } target)
+                ConfiguredTarget.Check(action.Segment, action.Endpoint, users, options.Value);
+                if (await RunNowTargetAsync(action, schedule, cancellationToken) is not { } target)
                 {
                     return ApiResults.NotFound("Schedule not found");
                 }
 
-                var run = runNow.UserUids is { } uids
+                var run = action.UserUids is { } uids
                     ? await runStarter.StartForUsersAsync(target, await KnownUsersAsync(uids, users, cancellationToken), cancellationToken)
                     : await runStarter.StartManualAsync(target, cancellationToken);
                 var statusUrl = $"/api/scheduler/runs/{run.Id}";
@@ -141,7 +140,7 @@ public static class SchedulerApi
             await RunViews.LastRunAsync(db, state.Id, cancellationToken));
 
     /// <summary>The run-now's target, or null when its schedule does not exist.</summary>
-    private static async Task<RunTarget?> RunNowTargetAsync(RunNowAction runNow, ScheduleService schedules, CancellationToken cancellationToken)
+    private static async Task<RunTarget?> RunNowTargetAsync(SchedulerAction runNow, ScheduleService schedules, CancellationToken cancellationToken)
     {
         if (runNow.ScheduleId is { } scheduleId)
         {

@@ -7,18 +7,28 @@ using CrewPlatform.ServiceDefaults;
 namespace CrewPlatform.Scheduler.Apis;
 
 /// <summary>
-/// <c>POST /api/scheduler</c>: one of the original's actions, read as every body is (<see cref="JsonRequestBody"/>).
-/// The fields each action takes are all it may carry: a misspelt option (<c>dryRun</c>) is refused before anything runs.
+/// <c>POST /api/scheduler</c>: one of the original's actions, in the body's own shape, read as every body is
+/// (<see cref="JsonRequestBody"/>). The fields each action takes are all it may carry: a misspelt option
+/// (<c>dryRun</c>) is refused before anything runs. <c>run-now</c> runs the default schedule's users; with
+/// <c>scheduleId</c>, that schedule's segment, endpoint and priority; with <c>segment</c> (and optional
+/// <c>endpoint</c> and <c>priority</c>) that segment; with <c>userUids</c>, up to <see cref="MaxRunNowUsers"/> uids
+/// (the handler checks they are all in the users table).
 /// </summary>
-public abstract record SchedulerAction
+public sealed record SchedulerAction(
+    string Action, int? IntervalMinutes, int? ScheduleId, string? Segment, string? Endpoint, string? Priority, IReadOnlyList<string>? UserUids)
 {
+    public const string Start = "start";
+    public const string Stop = "stop";
+    public const string RunNow = "run-now";
+    public const int MaxRunNowUsers = 10_000;
+
     private const string ValidActions = "Valid actions: start, stop, run-now";
 
     private static readonly Dictionary<string, string[]> Fields = new(StringComparer.Ordinal)
     {
-        ["start"] = ["action", "intervalMinutes"],
-        ["stop"] = ["action"],
-        ["run-now"] = ["action", "scheduleId", "segment", "endpoint", "priority", "userUids"],
+        [Start] = ["action", "intervalMinutes"],
+        [Stop] = ["action"],
+        [RunNow] = ["action", "scheduleId", "segment", "endpoint", "priority", "userUids"],
     };
 
     public static async ValueTask<SchedulerAction> BindAsync(HttpContext http)
@@ -38,28 +48,13 @@ public abstract record SchedulerAction
         body.RefuseUnknownFields(action, fields);
         return action switch
         {
-            "start" => new StartAction(IntervalMinutes.Read(body)),
-            "stop" => new StopAction(),
-            _ => RunNowAction.Read(body),
+            Start => new SchedulerAction(action, Apis.IntervalMinutes.Read(body), null, null, null, null, null),
+            Stop => new SchedulerAction(action, null, null, null, null, null, null),
+            _ => ReadRunNow(body),
         };
     }
-}
 
-public sealed record StartAction(int IntervalMinutes) : SchedulerAction;
-
-public sealed record StopAction : SchedulerAction;
-
-/// <summary>
-/// What a run-now runs: the default schedule's users; <c>scheduleId</c>: that schedule's segment, endpoint and
-/// priority; <c>segment</c> (with optional <c>endpoint</c> and <c>priority</c>); or <c>userUids</c>, up to
-/// <see cref="MaxUsers"/> uids (the handler checks they are all in the users table).
-/// </summary>
-public sealed record RunNowAction(int? ScheduleId, string? Segment, string? Endpoint, string? Priority, IReadOnlyList<string>? UserUids)
-    : SchedulerAction
-{
-    public const int MaxUsers = 10_000;
-
-    public static RunNowAction Read(JsonRequestBody body)
+    private static SchedulerAction ReadRunNow(JsonRequestBody body)
     {
         if (new[] { "scheduleId", "segment", "userUids" }.Count(body.Has) > 1)
         {
@@ -82,40 +77,46 @@ public sealed record RunNowAction(int? ScheduleId, string? Segment, string? Endp
                 : throw new InvalidRequestException("scheduleId must be a whole number of 1 or more");
         }
 
-        return new RunNowAction(scheduleId, segment, endpoint, priority, body.Field("userUids") is { } uids ? UserUidsOf(uids) : null);
+        return new SchedulerAction(RunNow, null, scheduleId, segment, endpoint, priority, body.Field("userUids") is { } uids ? UserUidsOf(uids) : null);
     }
 
     private static List<string> UserUidsOf(JsonElement list)
     {
-        var uids = list.ValueKind == JsonValueKind.Array && list.GetArrayLength() is > 0 and <= MaxUsers
+        var uids = list.ValueKind == JsonValueKind.Array && list.GetArrayLength() is > 0 and <= MaxRunNowUsers
             ? list.EnumerateArray().Select(u => u.ValueKind == JsonValueKind.String && JsonShape.TryGetString(u, out var uid) ? uid : null).ToList()
             : null;
         return uids is not null && uids.All(uid => uid is { Length: > 0 and <= 255 })
             ? uids.OfType<string>().Distinct(StringComparer.Ordinal).ToList()
-            : throw new InvalidRequestException($"userUids must be an array of 1 to {MaxUsers} non-empty strings of at most 255 characters");
+            : throw new InvalidRequestException($"userUids must be an array of 1 to {MaxRunNowUsers} non-empty strings of at most 255 characters");
     }
 }
 
 /// <summary>
-/// A schedule's fields as a create or a change gives them; null is left out. <see cref="Apply"/> copies the given
-/// ones onto a schedule; the segment and endpoint are checked against the configuration by the handler.
+/// <c>PATCH</c>/<c>PUT /api/scheduler/schedules/{id}</c>: the fields to change, null where left out. <see cref="Apply"/>
+/// copies the given ones onto a schedule; the segment and endpoint are checked against the configuration by the handler.
 /// </summary>
-public sealed record ScheduleFields(string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority)
+public record ScheduleChange(string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority)
 {
-    public static readonly string[] Names = ["name", "segment", "endpoint", "intervalMinutes", "overlap", "priority"];
+    protected static readonly string[] Fields = ["name", "segment", "endpoint", "intervalMinutes", "overlap", "priority"];
 
     private static readonly string[] Overlaps = ["skip", "allow"];
 
-    public static ScheduleFields Read(JsonRequestBody body, bool isNew)
+    public static async ValueTask<ScheduleChange> BindAsync(HttpContext http)
+    {
+        using var body = await JsonRequestBody.ReadAsync(http, "a schedule change", Fields);
+        return Read(body, isNew: false);
+    }
+
+    protected static ScheduleChange Read(JsonRequestBody body, bool isNew)
     {
         if (isNew && !body.Root.TryGetProperty("name", out _))
         {
             throw new InvalidRequestException($"name is required: {PlatformNames.NameRule}");
         }
 
-        return new ScheduleFields(
+        return new ScheduleChange(
             body.OptionalName("name"), body.OptionalString("segment"), body.OptionalString("endpoint"),
-            isNew || body.Root.TryGetProperty("intervalMinutes", out _) ? Scheduler.Apis.IntervalMinutes.Read(body) : null,
+            isNew || body.Root.TryGetProperty("intervalMinutes", out _) ? Apis.IntervalMinutes.Read(body) : null,
             body.OptionalChoice("overlap", Overlaps), body.OptionalChoice("priority", CrewPriority.All));
     }
 
@@ -131,22 +132,14 @@ public sealed record ScheduleFields(string? Name, string? Segment, string? Endpo
 }
 
 /// <summary><c>POST /api/scheduler/schedules</c>: a schedule's fields (name and interval required) and whether it starts paused.</summary>
-public sealed record NewSchedule(ScheduleFields Fields, bool Paused)
+public sealed record NewSchedule(string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority, bool? Paused)
+    : ScheduleChange(Name, Segment, Endpoint, IntervalMinutes, Overlap, Priority)
 {
-    public static async ValueTask<NewSchedule> BindAsync(HttpContext http)
+    public static new async ValueTask<NewSchedule> BindAsync(HttpContext http)
     {
-        using var body = await JsonRequestBody.ReadAsync(http, "a new schedule", [.. ScheduleFields.Names, "paused"]);
-        return new NewSchedule(ScheduleFields.Read(body, isNew: true), body.OptionalBoolean("paused") ?? false);
-    }
-}
-
-/// <summary><c>PATCH</c>/<c>PUT /api/scheduler/schedules/{id}</c>: the fields to change.</summary>
-public sealed record ScheduleChange(ScheduleFields Fields)
-{
-    public static async ValueTask<ScheduleChange> BindAsync(HttpContext http)
-    {
-        using var body = await JsonRequestBody.ReadAsync(http, "a schedule change", ScheduleFields.Names);
-        return new ScheduleChange(ScheduleFields.Read(body, isNew: false));
+        using var body = await JsonRequestBody.ReadAsync(http, "a new schedule", [.. Fields, "paused"]);
+        var fields = Read(body, isNew: true);
+        return new NewSchedule(fields.Name, fields.Segment, fields.Endpoint, fields.IntervalMinutes, fields.Overlap, fields.Priority, body.OptionalBoolean("paused"));
     }
 }
 

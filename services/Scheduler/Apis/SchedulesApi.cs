@@ -48,9 +48,9 @@ public static class SchedulesApi
         NewSchedule body, ScheduleService schedules, SchedulerDbContext db, HostUsers users, IOptions<SchedulerOptions> options,
         CancellationToken cancellationToken)
     {
-        ConfiguredTarget.Check(body.Fields.Segment, body.Fields.Endpoint, users, options.Value);
-        var schedule = new ScheduleState { IsRunning = !body.Paused, Overlap = nameof(OverlapPolicy.Skip).ToLowerInvariant() };
-        body.Fields.Apply(schedule);
+        ConfiguredTarget.Check(body.Segment, body.Endpoint, users, options.Value);
+        var schedule = new ScheduleState { IsRunning = body.Paused != true, Overlap = nameof(OverlapPolicy.Skip).ToLowerInvariant() };
+        body.Apply(schedule);
         if (await schedules.CreateAsync(schedule, cancellationToken) is not { } created)
         {
             return ApiResults.Error(StatusCodes.Status409Conflict, $"A schedule named '{schedule.Name}' exists already");
@@ -63,22 +63,22 @@ public static class SchedulesApi
         ScheduleId scheduleId, ScheduleChange body, ScheduleService schedules, SchedulerDbContext db, HostUsers users,
         IOptions<SchedulerOptions> options, CancellationToken cancellationToken)
     {
-        ConfiguredTarget.Check(body.Fields.Segment, body.Fields.Endpoint, users, options.Value);
-        if (scheduleId.Value == ScheduleState.DefaultId && body.Fields.Name is { } name && name != ScheduleState.DefaultName)
+        ConfiguredTarget.Check(body.Segment, body.Endpoint, users, options.Value);
+        if (scheduleId.Value == ScheduleState.DefaultId && body.Name is { } name && name != ScheduleState.DefaultName)
         {
             return ApiResults.BadRequest("The default schedule keeps its name");
         }
 
         try
         {
-            var changed = await schedules.ChangeAsync(scheduleId.Value, body.Fields.Apply, cancellationToken);
+            var changed = await schedules.ChangeAsync(scheduleId.Value, body.Apply, cancellationToken);
             return changed is null
                 ? ApiResults.NotFound("Schedule not found")
                 : ApiResults.Ok(await ViewAsync(changed, schedules, db, cancellationToken), "Schedule changed");
         }
         catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
         {
-            return ApiResults.Error(StatusCodes.Status409Conflict, $"A schedule named '{body.Fields.Name}' exists already");
+            return ApiResults.Error(StatusCodes.Status409Conflict, $"A schedule named '{body.Name}' exists already");
         }
     }
 
