@@ -42,7 +42,7 @@ public sealed class MonitoredStack : RealInfrastructure
         var scheduler = await StartAsync(new ServiceApp<scheduler::Program>(this, quiet), services => services.MigrateAsync<scheduler::CrewPlatform.Scheduler.Persistence.SchedulerDbContext>());
         var crewCaller = await StartAsync(new ServiceApp<crewcaller::Program>(this, quiet), services => services.MigrateAsync<crewcaller::CrewPlatform.CrewCaller.Persistence.CrewCallerDbContext>());
         var responseStore = await StartAsync(new ServiceApp<responsestore::Program>(this, quiet), services => services.MigrateAsync<responsestore::CrewPlatform.ResponseStore.Persistence.ResponseStoreDbContext>());
-        GatewayManagement = new Uri($"http://127.0.0.1:{PrometheusServer.FreePort()}");
+        GatewayManagement = new Uri($"http://127.0.0.1:{LoopbackPort.Free()}");
         var gateway = await StartAsync(new ServiceApp<gateway::Program>(new Dictionary<string, string?>(quiet)
         {
             ["CREW_ADMIN_TOKEN"] = Token,
