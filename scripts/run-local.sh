@@ -3,7 +3,7 @@
 #   scripts/run-local.sh up      RabbitMQ + PostgreSQL with the users table and each service's own role and user
 #                                (scripts/infra.sh up), one Release build, the fake crew API (unless CREW_API_URL is
 #                                set), then Scheduler :8081, CrewCaller :8082, ResponseStore :8083, Webhooks :8084,
-#                                Gateway :8080;
+#                                Gateway :8080 (its /metrics on its management port, :9464);
 #                                waits until the gateway's /health/ready answers 200 and prints the URLs. The first
 #                                `up` generates the gateway's admin token into .run-local/admin-token and prints it
 #                                once (CREW_ADMIN_TOKEN from your environment wins). Run again, it starts only what
@@ -136,12 +136,15 @@ wait_ready() { # wait_ready <what> <url> <status pattern>
 
 # deploy/prometheus/prometheus.yml with the compose host names turned into this machine's ports.
 monitoring_up() {
-  local dir="$ROOT/.run-local/prometheus" name pid edits=(-e 's/rabbitmq:15692/127.0.0.1:15692/' -e 's/alertmanager:9093/127.0.0.1:9093/')
+  local dir="$ROOT/.run-local/prometheus" name pid management edits=(-e 's/rabbitmq:15692/127.0.0.1:15692/' -e 's/alertmanager:9093/127.0.0.1:9093/')
   command -v prometheus >/dev/null || { log "RUN_LOCAL_MONITORING=1 needs Debian's prometheus package"; return 1; }
   if pid="$(cat "$PID_DIR/prometheus.pid" 2>/dev/null)" && grep -qa prometheus "/proc/$pid/cmdline" 2>/dev/null; then return; fi
   if port_taken http://127.0.0.1:9090; then log "not starting prometheus: 127.0.0.1:9090 is taken (the package's own service?)"; return; fi
   mkdir -p "$dir"
-  for name in scheduler crew-caller response-store webhooks gateway; do edits+=(-e "s|$name:8080|$(url_of "$name" | sed 's|^http://||')|"); done
+  for name in scheduler crew-caller response-store webhooks; do edits+=(-e "s|$name:8080|$(url_of "$name" | sed 's|^http://||')|"); done
+  # The gateway's /metrics is on its (first) management address, as start gives it: your environment's, else the file's.
+  management="${GATEWAY_MANAGEMENT_URLS:-$(file_value gateway GATEWAY_MANAGEMENT_URLS)}"
+  management="${management%%;*}" && management="${management#http://}" && edits+=(-e "s|gateway:9464|${management%/}|")
   sed "${edits[@]}" deploy/prometheus/prometheus.yml >"$dir/prometheus.yml"
   cp deploy/prometheus/alerts.yml "$dir/"
   nohup prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" --web.listen-address=127.0.0.1:9090 \

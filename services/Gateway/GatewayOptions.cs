@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Net;
 using CrewPlatform.Gateway.Auth;
 using CrewPlatform.ServiceDefaults;
+using Microsoft.AspNetCore.Http;
 
 namespace CrewPlatform.Gateway;
 
@@ -22,6 +23,7 @@ public sealed class GatewayOptions : IValidatableObject
     public const string JwtJwksUrlKey = "CREW_JWT_JWKS_URL";
     public const string KnownProxiesKey = "CREW_GATEWAY_KNOWN_PROXIES";
     public const string KeysDirectoryKey = "CREW_GATEWAY_KEYS_DIRECTORY";
+    public const string ManagementUrlsKey = "GATEWAY_MANAGEMENT_URLS";
 
     private ApiKeyList? apiKeyList;
 
@@ -105,6 +107,13 @@ public sealed class GatewayOptions : IValidatableObject
     [ConfigurationKeyName("GATEWAY_RABBITMQ_VHOST")]
     public string RabbitMqVirtualHost { get; set; } = "/";
 
+    /// <summary>
+    /// Where the gateway serves <c>/metrics</c>, and nothing else: addresses like ASPNETCORE_URLS' (separated by
+    /// <c>;</c>), each on a port of its own. The public port never serves them, whatever the spelling of the path.
+    /// </summary>
+    [ConfigurationKeyName(ManagementUrlsKey)]
+    public string ManagementUrls { get; set; } = "http://127.0.0.1:9464";
+
     /// <summary>The legacy token trimmed, or null when none is set.</summary>
     public string? Token => string.IsNullOrWhiteSpace(AdminToken) ? null : AdminToken.Trim();
 
@@ -132,6 +141,32 @@ public sealed class GatewayOptions : IValidatableObject
             ? (entry, null, IPNetwork.TryParse(entry, out var network) ? network : null)
             : (entry, IPAddress.TryParse(entry, out var address) ? address : null, null);
 
+    /// <summary>
+    /// Each entry of <c>GATEWAY_MANAGEMENT_URLS</c> as ASP.NET Core's server reads an address; null for one it cannot read
+    /// or that is not plain http on a fixed port.
+    /// </summary>
+    public IEnumerable<(string Entry, BindingAddress? Address)> ManagementAddresses() =>
+        ManagementUrls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ParseManagementUrl);
+
+    /// <summary>The ports <c>/metrics</c> is served on: a request's local port tells whether it came in on one.</summary>
+    public IReadOnlySet<int> ManagementPorts() =>
+        ManagementAddresses().Where(a => a.Address is not null).Select(a => a.Address!.Port).ToHashSet();
+
+    private static (string Entry, BindingAddress? Address) ParseManagementUrl(string entry)
+    {
+        try
+        {
+            var address = BindingAddress.Parse(entry);
+            var plainHttp = address is { Port: > 0 and <= IPEndPoint.MaxPort, PathBase: "", IsUnixPipe: false, IsNamedPipe: false }
+                && address.Scheme.Equals(Uri.UriSchemeHttp, StringComparison.OrdinalIgnoreCase);
+            return (entry, plainHttp ? address : null);
+        }
+        catch (FormatException)
+        {
+            return (entry, null);
+        }
+    }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         foreach (var problem in ApiKeyList().Problems)
@@ -157,6 +192,17 @@ public sealed class GatewayOptions : IValidatableObject
         {
             yield return new ValidationResult(
                 $"{KnownProxiesKey}: '{entry}' is not an IP address or a CIDR network (e.g. 10.0.0.5, or 10.0.0.0/24 with the host bits zero)", [nameof(KnownProxies)]);
+        }
+
+        if (!ManagementAddresses().Any())
+        {
+            yield return new ValidationResult($"{ManagementUrlsKey} must name at least one address, e.g. http://127.0.0.1:9464", [nameof(ManagementUrls)]);
+        }
+
+        foreach (var (entry, _) in ManagementAddresses().Where(a => a.Address is null))
+        {
+            yield return new ValidationResult(
+                $"{ManagementUrlsKey}: '{entry}' is not an http:// address with a port and no path (e.g. http://127.0.0.1:9464)", [nameof(ManagementUrls)]);
         }
 
         if (!string.IsNullOrEmpty(KeysDirectory) && !Path.IsPathFullyQualified(KeysDirectory))

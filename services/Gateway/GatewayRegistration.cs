@@ -22,7 +22,7 @@ public static partial class GatewayRegistration
 
     /// <summary>
     /// YARP from the <c>ReverseProxy</c> section, API keys and optional JWT with roles, the per-client rate limit,
-    /// the known proxies' forwarded headers, backend readiness.
+    /// the known proxies' forwarded headers, backend readiness, the management port.
     /// </summary>
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
@@ -82,6 +82,7 @@ public static partial class GatewayRegistration
 
         builder.Services.AddClientRateLimiting();
         builder.Services.AddQueueDepths();
+        builder.Services.AddManagementPort();
 
         builder.Services.AddHealthChecks().AddCheck<BackendsHealthCheck>("backends", tags: [ServiceDefaultsExtensions.ReadyTag]);
         return builder;
@@ -96,6 +97,8 @@ public static partial class GatewayRegistration
             LogAuthDisabled(app.Logger, GatewayOptions.AuthDisabledKey);
         }
 
+        // First: the management port answers /metrics and nothing of what follows.
+        app.MapManagementPort(settings);
         app.Use(SecurityHeaders.AddAsync);
 
         // The dashboard's static files (wwwroot: index.html at /, the rest under /dashboard/): no credential, no data.

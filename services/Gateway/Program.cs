@@ -6,7 +6,7 @@ builder.AddServiceDefaults();
 builder.AddGateway();
 
 var app = builder.Build();
-app.MapDefaultEndpoints();
+app.MapDefaultEndpoints(metrics: false); // on its management port only (MapGateway)
 app.MapGateway();
 await app.RunAsync();
 

@@ -257,10 +257,12 @@ public static class ServiceDefaultsExtensions
     }
 
     /// <summary>
-    /// <c>/health/live</c> (the process answers), <c>/health/ready</c> (RabbitMQ and PostgreSQL answer), <c>/metrics</c>,
-    /// the error envelope for unhandled exceptions and for requests no endpoint matched.
+    /// <c>/health/live</c> (the process answers), <c>/health/ready</c> (RabbitMQ and PostgreSQL answer), <c>/metrics</c>
+    /// unless <paramref name="metrics"/> is false, the error envelope for unhandled exceptions and for requests no
+    /// endpoint matched.
     /// </summary>
-    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    /// <param name="metrics">False for the gateway, whose own port is public: it serves /metrics on a management port.</param>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app, bool metrics = true)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages(async context =>
@@ -286,7 +288,11 @@ public static class ServiceDefaultsExtensions
 
         // Prometheus text format, on the service's own port and without a credential (the gateway proxies /api/*
         // only): reachable by the Prometheus that scrapes it, never to be published.
-        app.MapPrometheusScrapingEndpoint();
+        if (metrics)
+        {
+            app.MapPrometheusScrapingEndpoint();
+        }
+
         app.MapHealthChecks("/health/live", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),

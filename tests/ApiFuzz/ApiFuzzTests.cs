@@ -96,9 +96,8 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
     private async Task<FuzzOutcome> OverKestrelsBodyLimitAsync()
     {
         await using var gateway = stack.Gateway(rateLimitPerMinute: 0);
-        gateway.UseKestrel(0);
-        gateway.StartServer();
-        using var client = gateway.CreateClient();
+        // Its public address; the factory's own client would take the last one, the management port's.
+        using var client = new HttpClient { BaseAddress = gateway.StartOnKestrel() };
         var body = new byte[31 * 1024 * 1024];
         Array.Fill(body, (byte)' ');
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/scheduler") { Content = new ByteArrayContent(body) };

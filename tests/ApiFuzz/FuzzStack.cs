@@ -73,6 +73,7 @@ public sealed class FuzzStack : RealInfrastructure
             ["GATEWAY_SCHEDULER_URL"] = "http://scheduler.fuzz",
             ["GATEWAY_RESPONSE_STORE_URL"] = "http://response-store.fuzz",
             ["GATEWAY_CREW_CALLER_URL"] = "http://crew-caller.fuzz",
+            ["GATEWAY_MANAGEMENT_URLS"] = $"http://127.0.0.1:{LoopbackPort.Free()}", // not the fixed default: stacks run side by side
         },
         services => services.AddSingleton<IForwarderHttpClientFactory>(new InMemoryBackends(new Dictionary<string, Func<HttpMessageHandler>>
         {

@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -24,17 +23,29 @@ public class ServiceApp<TProgram>(IEnumerable<KeyValuePair<string, string?>> set
     {
     }
 
-    /// <summary>Starts the service on real Kestrel, on a free port of 127.0.0.1, for a client outside the process (e.g. Prometheus).</summary>
-    /// <returns>Where it listens, e.g. <c>http://127.0.0.1:41234</c>.</returns>
+    private bool onKestrel;
+
+    /// <summary>
+    /// Starts the service on real Kestrel, on a free port of 127.0.0.1 given as ASPNETCORE_URLS would give it (so a
+    /// service that adds addresses of its own, like the gateway's management port, listens there too), for a client
+    /// outside the process (e.g. Prometheus).
+    /// </summary>
+    /// <returns>Where it listens, e.g. <c>http://127.0.0.1:41234</c>: the first address, the one given.</returns>
     public Uri StartOnKestrel()
     {
-        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        onKestrel = true;
+        UseKestrel();
         StartServer();
         return new Uri(Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        if (onKestrel)
+        {
+            builder.UseSetting(WebHostDefaults.ServerUrlsKey, "http://127.0.0.1:0");
+        }
+
         foreach (var (key, value) in settings)
         {
             builder.UseSetting(key, value);

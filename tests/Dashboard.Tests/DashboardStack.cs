@@ -90,6 +90,7 @@ public sealed class DashboardStack : RealInfrastructure
                 ["GATEWAY_SCHEDULER_URL"] = "http://scheduler.dashboard",
                 ["GATEWAY_RESPONSE_STORE_URL"] = "http://response-store.dashboard",
                 ["GATEWAY_CREW_CALLER_URL"] = "http://crew-caller.dashboard",
+                ["GATEWAY_MANAGEMENT_URLS"] = $"http://127.0.0.1:{LoopbackPort.Free()}", // not the fixed default: stacks run side by side
             },
             services => services.AddSingleton<IForwarderHttpClientFactory>(new InMemoryBackends(new Dictionary<string, Func<HttpMessageHandler>>
             {

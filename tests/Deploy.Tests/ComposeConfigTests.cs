@@ -72,6 +72,19 @@ public sealed partial class ComposeConfigTests : IDisposable
     }
 
     [Fact]
+    public async Task Prometheus_scrapes_the_gateway_on_its_management_port_which_is_not_published()
+    {
+        var (exitCode, output) = await ConfigAsync(WithSecrets());
+
+        Assert.True(exitCode == 0, output);
+        var management = ManagementUrls().Match(output);
+        Assert.True(management.Success, "the gateway's GATEWAY_MANAGEMENT_URLS is not set in docker-compose.yml");
+        var port = management.Groups[1].Value;
+        Assert.Contains($"\"gateway:{port}\"", File.ReadAllText(RealInfrastructure.RepositoryFile("deploy/prometheus/prometheus.yml")), StringComparison.Ordinal);
+        Assert.DoesNotContain(PublishedPorts(output), published => published.EndsWith($":{port}/tcp", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Each_service_logs_in_as_itself_with_its_own_passwords()
     {
         var (exitCode, output) = await ConfigAsync(WithSecrets());
@@ -121,6 +134,9 @@ public sealed partial class ComposeConfigTests : IDisposable
 
     private static IEnumerable<string> PublishedPorts(string config) =>
         PortLine().Matches(config).Select(match => match.Groups[1].Value);
+
+    [GeneratedRegex(@"GATEWAY_MANAGEMENT_URLS: http://0\.0\.0\.0:(\d+)")]
+    private static partial Regex ManagementUrls();
 
     [GeneratedRegex(@"^([A-Z][A-Z0-9_]*)=$")]
     private static partial Regex SecretLine();

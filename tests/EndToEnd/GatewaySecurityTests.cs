@@ -92,6 +92,7 @@ public sealed class GatewaySecurityTests(LocalStack stack)
         }
 
         start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:8088";
+        start.Environment["GATEWAY_MANAGEMENT_URLS"] = $"http://127.0.0.1:{LoopbackPort.Free()}"; // the first gateway has the file's
         start.Environment["CREW_ADMIN_TOKEN"] = stack.Token;
         start.Environment["CREW_RATE_LIMIT_PER_MINUTE"] = "3";
 

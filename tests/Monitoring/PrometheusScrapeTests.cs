@@ -14,7 +14,8 @@ namespace CrewPlatform.Monitoring;
 
 /// <summary>
 /// The four services in this process on real Kestrel ports over the fixture's database and virtual host, the fake crew
-/// API, and a real Prometheus scraping every service's /metrics with the repository's alert rules.
+/// API, and a real Prometheus scraping every service's /metrics (the gateway's on its management port) with the
+/// repository's alert rules.
 /// </summary>
 public sealed class MonitoredStack : RealInfrastructure
 {
@@ -25,6 +26,9 @@ public sealed class MonitoredStack : RealInfrastructure
     public FakeCrewApiHost Fake { get; private set; } = null!;
 
     public HttpClient Gateway { get; private set; } = null!;
+
+    /// <summary>The gateway's management address, where its /metrics is (GATEWAY_MANAGEMENT_URLS).</summary>
+    public Uri GatewayManagement { get; private set; } = null!;
 
     public PrometheusServer Prometheus { get; private set; } = null!;
 
@@ -38,11 +42,13 @@ public sealed class MonitoredStack : RealInfrastructure
         var scheduler = await StartAsync(new ServiceApp<scheduler::Program>(this, quiet), services => services.MigrateAsync<scheduler::CrewPlatform.Scheduler.Persistence.SchedulerDbContext>());
         var crewCaller = await StartAsync(new ServiceApp<crewcaller::Program>(this, quiet), services => services.MigrateAsync<crewcaller::CrewPlatform.CrewCaller.Persistence.CrewCallerDbContext>());
         var responseStore = await StartAsync(new ServiceApp<responsestore::Program>(this, quiet), services => services.MigrateAsync<responsestore::CrewPlatform.ResponseStore.Persistence.ResponseStoreDbContext>());
+        GatewayManagement = new Uri($"http://127.0.0.1:{LoopbackPort.Free()}");
         var gateway = await StartAsync(new ServiceApp<gateway::Program>(new Dictionary<string, string?>(quiet)
         {
             ["CREW_ADMIN_TOKEN"] = Token,
             ["GATEWAY_SCHEDULER_URL"] = scheduler.ToString().TrimEnd('/'),
             ["GATEWAY_RESPONSE_STORE_URL"] = responseStore.ToString().TrimEnd('/'),
+            ["GATEWAY_MANAGEMENT_URLS"] = GatewayManagement.ToString().TrimEnd('/'),
         }), _ => Task.CompletedTask);
 
         Gateway = new HttpClient { BaseAddress = gateway };
@@ -52,7 +58,7 @@ public sealed class MonitoredStack : RealInfrastructure
             ["scheduler"] = scheduler.Authority,
             ["crew-caller"] = crewCaller.Authority,
             ["response-store"] = responseStore.Authority,
-            ["gateway"] = gateway.Authority,
+            ["gateway"] = GatewayManagement.Authority,
         });
     }
 
@@ -125,14 +131,17 @@ public sealed class PrometheusScrapeTests(MonitoredStack stack, ITestOutputHelpe
     }
 
     [Fact]
-    public async Task The_metrics_endpoint_needs_no_credential_and_the_gateway_does_not_proxy_it_under_api()
+    public async Task The_gateways_metrics_need_no_credential_on_its_management_port_and_are_not_on_its_public_port()
     {
-        using var anonymous = new HttpClient { BaseAddress = stack.Gateway.BaseAddress };
+        using var anonymous = new HttpClient { BaseAddress = stack.GatewayManagement };
         using var metrics = await anonymous.GetAsync("/metrics");
         Assert.Equal(System.Net.HttpStatusCode.OK, metrics.StatusCode);
         Assert.Contains("http_server_request_duration_seconds", await metrics.Content.ReadAsStringAsync());
 
-        using var proxied = await stack.Gateway.GetAsync("/api/metrics");
-        Assert.Equal(System.Net.HttpStatusCode.NotFound, proxied.StatusCode);
+        foreach (var path in new[] { "/metrics", "/api/metrics" })
+        {
+            using var onPublicPort = await stack.Gateway.GetAsync(path);
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, onPublicPort.StatusCode);
+        }
     }
 }

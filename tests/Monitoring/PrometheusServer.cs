@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using CrewPlatform.Testing;
 
@@ -47,7 +45,7 @@ public sealed class PrometheusServer : IDisposable
             {string.Join('\n', jobs)}
             """);
 
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var start = new ProcessStartInfo("prometheus",
         [
             $"--config.file={Path.Combine(directory, "prometheus.yml")}",
@@ -128,12 +126,5 @@ public sealed class PrometheusServer : IDisposable
         {
             // A file still held open; the temporary directory is cleaned up by the system.
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,5 +1,4 @@
-using System.Net;
-using System.Net.Sockets;
+using CrewPlatform.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -36,7 +35,7 @@ public sealed class StubBackend : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         var app = builder.Build();
         var stub = new StubBackend(app, name, $"http://127.0.0.1:{port}");
@@ -76,19 +75,12 @@ public sealed class StubBackend : IAsyncDisposable
     }
 
     /// <summary>A loopback port nobody listens on (for "backend down").</summary>
-    public static string UnusedUrl() => $"http://127.0.0.1:{FreePort()}";
+    public static string UnusedUrl() => $"http://127.0.0.1:{LoopbackPort.Free()}";
 
     public async ValueTask DisposeAsync()
     {
         await app.StopAsync();
         await app.DisposeAsync();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 
