@@ -1,4 +1,5 @@
 using CrewPlatform.CrewCaller.Apis;
+using CrewPlatform.CrewCaller.Calls;
 using CrewPlatform.CrewCaller.Consumers;
 using CrewPlatform.CrewCaller.CrewApi;
 using CrewPlatform.CrewCaller.Persistence;
@@ -81,6 +82,10 @@ public static class CrewCallerRegistration
         services.AddSingleton<CrewCallLedger>();
         services.AddSingleton<ActiveClaims>();
         services.AddSingleton<CrewCallDrain>();
+        services.AddSingleton<CrewCallClaim>();
+        services.AddSingleton<CrewCallAttempts>();
+        services.AddSingleton<CrewCallOutcome>();
+        services.AddSingleton<CrewCallHandBack>();
         services.AddHostedService<ClaimHeartbeat>();
         services.AddSingleton<CrewApiCircuit>();
         services.AddSingleton<CrewEndpoints>();
