@@ -59,10 +59,7 @@ public static class CrewCallerRegistration
     /// <summary>Validated <c>CREW_*</c> options, the crew endpoints' clients and circuits, the call's steps, the call ledger and its heartbeat.</summary>
     public static IServiceCollection AddCrewCaller(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<CrewCallerOptions>()
-            .Bind(configuration)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<CrewCallerOptions>(configuration);
 
         // On shutdown the calls in flight are paid for already: let them finish for CREW_SHUTDOWN_DRAIN_SECONDS (waiting
         // consumers hand their commands back at once). Post-configured, because AddMessaging sets the platform's
