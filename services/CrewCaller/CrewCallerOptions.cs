@@ -65,8 +65,6 @@ public sealed class CrewCallerOptions : IValidatableObject
     [ConfigurationKeyName("CREW_ENDPOINTS")]
     public Dictionary<string, CrewEndpointDefinition>? Endpoints { get; set; }
 
-    public Uri ApiUri() => new(ApiUrl, UriKind.Absolute);
-
     public TimeSpan AttemptTimeout => TimeSpan.FromSeconds(ApiTimeoutSeconds);
 
     public TimeSpan RetryMaxDelay => TimeSpan.FromSeconds(RetryMaxDelaySeconds);

@@ -1,4 +1,5 @@
 using CrewPlatform.CrewCaller.Apis;
+using CrewPlatform.CrewCaller.Calls;
 using CrewPlatform.CrewCaller.Consumers;
 using CrewPlatform.CrewCaller.CrewApi;
 using CrewPlatform.CrewCaller.Persistence;
@@ -6,7 +7,6 @@ using CrewPlatform.ServiceDefaults;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using Refit;
 
 namespace CrewPlatform.CrewCaller;
 
@@ -56,13 +56,10 @@ public static class CrewCallerRegistration
         return configurator;
     }
 
-    /// <summary>Validated <c>CREW_*</c> options, the crew API's Refit client and circuit, the call ledger and its heartbeat.</summary>
+    /// <summary>Validated <c>CREW_*</c> options, the crew endpoints' clients and circuits, the call's steps, the call ledger and its heartbeat.</summary>
     public static IServiceCollection AddCrewCaller(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<CrewCallerOptions>()
-            .Bind(configuration)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<CrewCallerOptions>(configuration);
 
         // On shutdown the calls in flight are paid for already: let them finish for CREW_SHUTDOWN_DRAIN_SECONDS (waiting
         // consumers hand their commands back at once). Post-configured, because AddMessaging sets the platform's
@@ -81,25 +78,24 @@ public static class CrewCallerRegistration
         services.AddSingleton<CrewCallLedger>();
         services.AddSingleton<ActiveClaims>();
         services.AddSingleton<CrewCallDrain>();
+        services.AddSingleton<CrewCallClaim>();
+        services.AddSingleton<CrewCallAttempts>();
+        services.AddSingleton<CrewCallOutcome>();
+        services.AddSingleton<CrewCallHandBack>();
         services.AddHostedService<ClaimHeartbeat>();
-        services.AddSingleton<CrewApiCircuit>();
         services.AddSingleton<CrewEndpoints>();
         services.AddMetrics();
         services.AddSingleton<CrewCallerMetrics>();
         services.AddHostedService<CrewApiAvailabilityAnnouncer>();
         services.AddTransient<CrewApiInvoker>();
 
-        // The generated client: Refit 16's reflection builder is not supported here. No resilience handler and no
-        // HttpClient timeout: a crew call lasts up to 10 minutes, and CrewApiInvoker times each attempt itself. No
-        // HttpClient log lines either: they were four Information lines per user, and the consumer logs every failed
-        // attempt and every failure itself. Connections are pooled per server without limit (the concurrency gate
-        // bounds them) and renewed every 5 minutes, like a configured endpoint's.
-        services.AddRefitGeneratedClient<ICrewApi>()
-            .ConfigureHttpClient((provider, client) =>
-            {
-                client.BaseAddress = provider.GetRequiredService<IOptions<CrewCallerOptions>>().Value.ApiUri();
-                client.Timeout = Timeout.InfiniteTimeSpan;
-            })
+        // Every endpoint's client (CrewEndpoints gives each its URL and headers). No resilience handler and no HttpClient
+        // timeout: a crew call lasts up to 10 minutes, and CrewApiInvoker times each attempt itself. No HttpClient log
+        // lines either: they were four Information lines per user, and the consumer logs every failed attempt and every
+        // failure itself. Connections are pooled per server without limit (each endpoint's concurrency gate bounds them)
+        // and renewed every 5 minutes.
+        services.AddHttpClient(CrewEndpoints.HttpClientName)
+            .ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .RemoveAllLoggers();

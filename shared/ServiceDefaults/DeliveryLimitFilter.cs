@@ -6,8 +6,10 @@ namespace CrewPlatform.ServiceDefaults;
 /// The delivery limit for poison messages: a message that RabbitMQ has delivered more than <see cref="Limit"/> times
 /// (each time its consumer's process died or its channel closed before the acknowledgement) is moved to the
 /// endpoint's <c>_error</c> queue instead of crashing consumers for ever. Quorum queues count deliveries in the
-/// <c>x-delivery-count</c> header. A filter rather than the queue's <c>x-delivery-limit</c> argument, because a queue
-/// argument would have to be repeated by every sender that declares the queue.
+/// <c>x-delivery-count</c> header. A filter rather than the queue's <c>x-delivery-limit</c> argument: the message
+/// faults like any other, so MassTransit moves it to <c>_error</c> with the exception in its headers, and the queue
+/// (declared by its consumer alone, <see cref="ServiceDefaultsExtensions.UsePlatformQueue"/>) needs no delivery-limit
+/// argument and no dead-letter binding.
 /// </summary>
 public sealed class DeliveryLimitFilter : IFilter<ConsumeContext>
 {

@@ -65,8 +65,12 @@ public static class ServiceDefaultsExtensions
     /// and <c>IValidatableObject</c> at startup, so a bad value stops the service with a message naming it.
     /// </summary>
     public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions>(this IHostApplicationBuilder builder) where TOptions : class =>
-        builder.Services.AddOptions<TOptions>()
-            .Configure<IConfiguration>((options, configuration) => WithoutBlankValues(configuration).Bind(options))
+        builder.Services.AddValidatedOptions<TOptions>(builder.Configuration);
+
+    /// <inheritdoc cref="AddValidatedOptions{TOptions}(IHostApplicationBuilder)"/>
+    public static OptionsBuilder<TOptions> AddValidatedOptions<TOptions>(this IServiceCollection services, IConfiguration configuration) where TOptions : class =>
+        services.AddOptions<TOptions>()
+            .Configure(options => WithoutBlankValues(configuration).Bind(options))
             .ValidateDataAnnotations()
             .ValidateOnStart();
 

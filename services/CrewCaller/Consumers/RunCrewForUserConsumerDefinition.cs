@@ -6,12 +6,14 @@ using CrewPlatform.CrewCaller.CrewApi;
 namespace CrewPlatform.CrewCaller.Consumers;
 
 /// <summary>
-/// Endpoint tuning for <see cref="RunCrewForUserConsumer"/>: queue <c>run-crew-for-user</c>, at most
-/// <c>CREW_MAX_CONCURRENCY</c> calls at once (the endpoint's gate), and a few more messages prefetched and consumed than
-/// that (<see cref="PrefetchFor"/>), so a freed slot starts its next user at once, instead of after a round trip to the
-/// broker or after the previous user's outcome is written down. Few enough that a second
-/// instance still takes its share of a long queue, and that while the crew API circuit is open the users waiting in
-/// their slots stop further deliveries, so the rest stay in the queue.
+/// Endpoint tuning for <see cref="RunCrewForUserConsumer"/>, for each of its queues: one per crew endpoint and priority
+/// (<c>run-crew-for-user[-at-&lt;endpoint&gt;][-high]</c>, all declared by <c>CrewCallerRegistration</c>; a bus that
+/// configures its endpoints from the definitions, as the harness tests' does, gets the one <see cref="QueueNames.RunCrewForUser"/>).
+/// A queue prefetches and consumes a few more messages than its endpoint's concurrency (<see cref="PrefetchFor"/>),
+/// which the endpoint's gate keeps the calls within, so a freed slot starts its next user at once, instead of after a
+/// round trip to the broker or after the previous user's outcome is written down. Few enough that a second instance
+/// still takes its share of a long queue, and that while the endpoint's circuit is open the users waiting in their
+/// slots stop further deliveries, so the rest stay in the queue.
 /// The platform retry covers infrastructure faults before the crew call (the claim finds its own row again); the
 /// HTTP attempts are retried by the consumer itself, never by redelivering the message.
 /// </summary>
@@ -23,6 +25,9 @@ public sealed class RunCrewForUserConsumerDefinition : ConsumerDefinition<RunCre
     {
         this.endpoints = endpoints;
         EndpointName = QueueNames.RunCrewForUser;
+
+        // The consumer's own limit, which MassTransit applies on every queue it is configured on, besides the queue's
+        // limit set below: the default endpoint's.
         ConcurrentMessageLimit = PrefetchFor(endpoints.For(CrewEndpointNames.Default).MaxConcurrency);
     }
 

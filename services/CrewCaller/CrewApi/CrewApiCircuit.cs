@@ -50,13 +50,6 @@ public sealed record CrewApiCircuitSnapshot(
 public sealed partial class CrewApiCircuit(
     IOptions<CrewCallerOptions> options, TimeProvider timeProvider, ILogger<CrewApiCircuit> logger, string endpoint, int maxConcurrency)
 {
-    /// <summary>The default endpoint's circuit (<c>CREW_API_URL</c>, <c>CREW_MAX_CONCURRENCY</c>).</summary>
-    [Microsoft.Extensions.DependencyInjection.ActivatorUtilitiesConstructor]
-    public CrewApiCircuit(IOptions<CrewCallerOptions> options, TimeProvider timeProvider, ILogger<CrewApiCircuit> logger)
-        : this(options, timeProvider, logger, Contracts.CrewEndpointNames.Default, options.Value.MaxConcurrency)
-    {
-    }
-
     private enum UserHealth
     {
         /// <summary>Its latest attempt found the API available (an answer, or an answer the user is to blame for).</summary>

@@ -33,7 +33,7 @@ public sealed class CrewApiInvoker(IOptions<CrewCallerOptions> options, TimeProv
         }
         catch (Exception ex) when ((ex as HttpRequestException ?? ex.InnerException as HttpRequestException) is { } http)
         {
-            // A client built by RestService (a configured endpoint's) wraps the HttpRequestException in Refit's own.
+            // Refit wraps the HttpRequestException in its ApiRequestException; a stand-in ICrewApi may throw it bare.
             var reason = $"connection error: {http.HttpRequestError}";
             return http.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError
                 ? CrewAttemptResult.Unreachable(reason)

@@ -29,43 +29,46 @@ public sealed class CrewEndpoint(
 }
 
 /// <summary>
-/// Every crew endpoint of this instance: <c>default</c> (<c>CREW_API_URL</c> and the top-level <c>CREW_*</c> settings,
-/// with the registered <see cref="ICrewApi"/> and <see cref="CrewApiCircuit"/>) and each of <c>CREW_ENDPOINTS</c>,
-/// whose unset values take the default's.
+/// Every crew endpoint of this instance: <c>default</c> (<c>CREW_API_URL</c> and the top-level <c>CREW_*</c> settings)
+/// and each of <c>CREW_ENDPOINTS</c>, whose unset values take the default's. All are built alike: a client of the
+/// <see cref="HttpClientName"/> registration at the endpoint's URL with its headers, and a circuit of its own.
 /// </summary>
-public sealed class CrewEndpoints : IDisposable
+public sealed class CrewEndpoints
 {
-    private readonly Dictionary<string, CrewEndpoint> endpoints = new(StringComparer.Ordinal);
-    private readonly List<HttpClient> clients = [];
+    /// <summary>The <see cref="IHttpClientFactory"/> client every endpoint calls through (no timeout, no log lines).</summary>
+    public const string HttpClientName = "crew-api";
 
-    public CrewEndpoints(IServiceProvider services, IOptions<CrewCallerOptions> options, TimeProvider time, ILoggerFactory loggers)
+    private readonly Dictionary<string, CrewEndpoint> endpoints = new(StringComparer.Ordinal);
+
+    /// <remarks>An <see cref="ICrewApi"/> registered under an endpoint's name (a test's stand-in) is used instead of its client.</remarks>
+    public CrewEndpoints(IServiceProvider services, IHttpClientFactory httpClients, IOptions<CrewCallerOptions> options, TimeProvider time, ILoggerFactory loggers)
     {
         var settings = options.Value;
-        endpoints[CrewEndpointNames.Default] = new CrewEndpoint(
-            CrewEndpointNames.Default, services.GetRequiredService<ICrewApi>(), settings.AttemptTimeout, settings.MaxConcurrency,
-            settings.MaxAttempts, services.GetRequiredService<CrewApiCircuit>());
-
-        foreach (var (name, definition) in settings.Endpoints ?? [])
+        var all = (settings.Endpoints ?? []).Prepend(new(CrewEndpointNames.Default, new CrewEndpointDefinition { Url = settings.ApiUrl }));
+        foreach (var (name, definition) in all)
         {
-            // No HttpClient timeout (the invoker times each attempt); headers such as an API key are set once, never logged.
-            var client = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
-            {
-                BaseAddress = new Uri(definition.Url!, UriKind.Absolute),
-                Timeout = Timeout.InfiniteTimeSpan,
-            };
-            foreach (var (header, value) in definition.Headers ?? [])
-            {
-                client.DefaultRequestHeaders.TryAddWithoutValidation(header, value);
-            }
-
-            clients.Add(client);
             var concurrency = definition.MaxConcurrency ?? settings.MaxConcurrency;
-            var circuit = new CrewApiCircuit(options, time, loggers.CreateLogger<CrewApiCircuit>(), name, concurrency);
             endpoints[name] = new CrewEndpoint(
-                name, RestService.ForGenerated<ICrewApi>(client),
+                name,
+                services.GetKeyedService<ICrewApi>(name) ?? RestService.ForGenerated<ICrewApi>(Client(httpClients, definition)),
                 definition.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : settings.AttemptTimeout,
-                concurrency, definition.MaxAttempts ?? settings.MaxAttempts, circuit);
+                concurrency,
+                definition.MaxAttempts ?? settings.MaxAttempts,
+                new CrewApiCircuit(options, time, loggers.CreateLogger<CrewApiCircuit>(), name, concurrency));
         }
+    }
+
+    /// <summary>The endpoint's URL is the client's base address (the API's path is empty); headers such as an API key are set once, never logged.</summary>
+    private static HttpClient Client(IHttpClientFactory httpClients, CrewEndpointDefinition definition)
+    {
+        var client = httpClients.CreateClient(HttpClientName);
+        client.BaseAddress = new Uri(definition.Url!, UriKind.Absolute);
+        foreach (var (header, value) in definition.Headers ?? [])
+        {
+            client.DefaultRequestHeaders.TryAddWithoutValidation(header, value);
+        }
+
+        return client;
     }
 
     public IEnumerable<CrewEndpoint> All => endpoints.Values;
@@ -83,8 +86,6 @@ public sealed class CrewEndpoints : IDisposable
     /// <summary>The endpoint a queue belongs to (the default one for a queue of no endpoint, as in harness tests).</summary>
     public CrewEndpoint ForQueue(string queue) =>
         Queues().Where(q => q.Queue == queue).Select(q => q.Endpoint).FirstOrDefault() ?? For(null);
-
-    public void Dispose() => clients.ForEach(c => c.Dispose());
 }
 
 /// <summary>

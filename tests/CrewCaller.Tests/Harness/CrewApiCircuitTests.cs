@@ -262,14 +262,22 @@ public sealed class CrewApiCircuitTests
     [Fact]
     public async Task Its_gauge_reads_1_while_open_and_probing_and_0_once_closed()
     {
-        // CrewCaller's own registrations, with this test's circuit as the default endpoint's.
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["CREW_API_URL"] = "http://crew.test/run-crew" }).Build();
-        using var services = new ServiceCollection().AddLogging().AddCrewCaller(configuration).AddSingleton(circuit).BuildServiceProvider();
+        // CrewCaller's own registrations on this test's clock and circuit settings; the default endpoint's circuit.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CREW_API_URL"] = "http://crew.test/run-crew",
+            ["CREW_CIRCUIT_ACTIVATION_THRESHOLD"] = "4",
+            ["CREW_CIRCUIT_TRIP_PERCENT"] = "50",
+            ["CREW_CIRCUIT_TRACKING_SECONDS"] = "60",
+            ["CREW_CIRCUIT_RESTART_SECONDS"] = "10",
+        }).Build();
+        using var services = new ServiceCollection().AddLogging().AddSingleton<TimeProvider>(clock).AddCrewCaller(configuration).BuildServiceProvider();
         services.GetRequiredService<CrewCallerMetrics>();
+        var circuit = services.GetRequiredService<CrewEndpoints>().For(null).Circuit;
         using var metrics = new MetricRecorder(services);
         Assert.Equal(0, metrics.Observe("crew_circuit_open", ("endpoint", "default")));
 
-        await TripAsync();
+        await TripAsync(circuit);
         Assert.Equal(1, metrics.Observe("crew_circuit_open", ("endpoint", "default")));
 
         clock.Advance(TimeSpan.FromSeconds(10));
@@ -346,13 +354,15 @@ public sealed class CrewApiCircuitTests
     }
 
     /// <summary>Four users fail once, then two of them again: two failing users of four.</summary>
-    private async Task TripAsync()
+    private Task TripAsync() => TripAsync(circuit);
+
+    private static async Task TripAsync(CrewApiCircuit on)
     {
         foreach (var user in new[] { "t1", "t2", "t3", "t4", "t1", "t2" })
         {
-            await RecordAsync(user, Http503);
+            await RecordAsync(on, user, Http503);
         }
 
-        Assert.Equal(CrewApiCircuitState.Open, circuit.State);
+        Assert.Equal(CrewApiCircuitState.Open, on.State);
     }
 }

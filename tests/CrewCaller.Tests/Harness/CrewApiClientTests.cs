@@ -18,7 +18,7 @@ public sealed class CrewApiClientTests
         var recorder = new RecordingHandler();
         await using var provider = Provider(url, recorder);
 
-        using var response = await provider.GetRequiredService<ICrewApi>().RunCrewAsync(new CrewRequest("A bakery", null), "run-1:user-1", CancellationToken.None);
+        using var response = await provider.GetRequiredService<CrewEndpoints>().For(null).Api.RunCrewAsync(new CrewRequest("A bakery", null), "run-1:user-1", CancellationToken.None);
 
         Assert.Equal(HttpMethod.Post, recorder.Method);
         Assert.Equal(new Uri(url), recorder.Uri);
@@ -31,7 +31,7 @@ public sealed class CrewApiClientTests
     public async Task The_http_client_has_no_timeout_of_its_own()
     {
         await using var provider = Provider("http://crew.test/run-crew", new RecordingHandler());
-        var api = provider.GetRequiredService<ICrewApi>();
+        var api = provider.GetRequiredService<CrewEndpoints>().For(null).Api;
 
         // The generated implementation exposes its HttpClient; the attempt timeout is CrewApiInvoker's job.
         var client = Assert.IsType<HttpClient>(api.GetType().GetProperty("Client")?.GetValue(api));

@@ -32,6 +32,14 @@ public sealed class CrewCallerOptionsTests
         Assert.Equal(TimeSpan.FromSeconds(85), host.ShutdownTimeout);
     }
 
+    [Fact]
+    public void A_setting_set_to_nothing_keeps_its_default_as_in_every_service()
+    {
+        var options = Resolve(new Dictionary<string, string?> { ["CREW_MAX_CONCURRENCY"] = "", ["CREW_API_URL"] = " " });
+
+        Assert.Equal((8, "http://127.0.0.1:8090/run-crew"), (options.MaxConcurrency, options.ApiUrl));
+    }
+
     [Theory]
     [InlineData("CREW_MAX_CONCURRENCY", "0")]
     [InlineData("CREW_MAX_ATTEMPTS", "0")]

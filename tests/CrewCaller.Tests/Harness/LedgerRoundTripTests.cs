@@ -59,7 +59,7 @@ public sealed class LedgerRoundTripTests : IClassFixture<CrewCallerDatabase>, ID
             ["CREW_CIRCUIT_ACTIVATION_THRESHOLD"] = "1",
             ["CREW_CIRCUIT_RESTART_SECONDS"] = "600",
         });
-        var circuit = scope.Services.GetRequiredService<CrewApiCircuit>();
+        var circuit = scope.Services.GetRequiredService<CrewEndpoints>().For(null).Circuit;
         using (var permit = await circuit.EnterAsync("another-user", CancellationToken.None))
         {
             permit.Record(CrewAttemptResult.Unreachable("connection error: ConnectionError"));

@@ -22,7 +22,7 @@ public sealed class CircuitCrewCaller : CrewCallerApp
         ["CREW_CIRCUIT_RESTART_SECONDS"] = "1",
     };
 
-    public CrewApiCircuit Circuit => Services.GetRequiredService<CrewApiCircuit>();
+    public CrewApiCircuit Circuit => Services.GetRequiredService<CrewEndpoints>().For(null).Circuit;
 
     /// <summary>
     /// Sends six users to an API that fails the next <paramref name="failures"/> attempts as <paramref name="step"/>,

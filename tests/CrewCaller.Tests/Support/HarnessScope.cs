@@ -62,7 +62,7 @@ public sealed class HarnessScope : IAsyncDisposable
             return dataSource.Build();
         });
         services.AddCrewCaller(configuration);
-        services.AddSingleton(crewApi);
+        services.AddKeyedSingleton(CrewEndpointNames.Default, crewApi);
         return new HarnessScope(await HarnessHost.StartAsync(services, x => x.AddCrewCallerConsumers(), timeout: TimeSpan.FromSeconds(20)));
     }
 
