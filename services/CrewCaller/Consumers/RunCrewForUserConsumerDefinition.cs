@@ -26,9 +26,8 @@ public sealed class RunCrewForUserConsumerDefinition : ConsumerDefinition<RunCre
         this.endpoints = endpoints;
         EndpointName = QueueNames.RunCrewForUser;
 
-        // The consumer's own limit, which MassTransit applies on every queue it is configured on, besides the queue's
-        // limit set below: the default endpoint's.
-        ConcurrentMessageLimit = PrefetchFor(endpoints.For(CrewEndpointNames.Default).MaxConcurrency);
+        // No ConcurrentMessageLimit of the definition's own: MassTransit would apply it to the consumer on every queue,
+        // capping a named endpoint's queues at the default endpoint's concurrency. Each queue gets its own below.
     }
 
     protected override void ConfigureConsumer(
