@@ -1,5 +1,7 @@
+using System.Reflection;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
@@ -20,10 +22,18 @@ public static class CrewResponsesApi
     public static IEndpointRouteBuilder MapCrewResponsesApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/crew-responses").WithTags("CrewResponses");
-        api.MapGet("/", ListAsync).WithSummary("Crew responses, newest first, filtered by user and creation time");
-        api.MapPost("/", CreateAsync).WithSummary("Store a crew response");
-        api.MapGet("/{id}", GetAsync).WithSummary("One crew response");
-        api.MapDelete("/{id}", DeleteAsync).WithSummary("Delete one crew response");
+        api.MapGet("/", ListAsync).WithName("listCrewResponses")
+            .WithSummary("Crew responses, newest first, filtered by user and creation time")
+            .WithDescription("`count` is the page's size; `includeTotal=true` adds `total`; a full page carries `nextCursor`, passed back as `after`.")
+            .ProducesEnvelope<List<CrewResponseItem>>().ProducesErrors(StatusCodes.Status400BadRequest);
+        api.MapPost("/", CreateAsync).WithName("createCrewResponse").WithSummary("Store a crew response")
+            .Accepts<NewCrewResponse>("application/json")
+            .ProducesEnvelope<CrewResponseItem>(StatusCodes.Status201Created)
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status422UnprocessableEntity);
+        api.MapGet("/{id}", GetAsync).WithName("getCrewResponse").WithSummary("One crew response")
+            .ProducesEnvelope<CrewResponseItem>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        api.MapDelete("/{id}", DeleteAsync).WithName("deleteCrewResponse").WithSummary("Delete one crew response")
+            .ProducesEnvelope<object>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -92,8 +102,12 @@ public static class CrewResponsesApi
 /// The <c>{id}</c> of one crew response: a positive integer, digits only. Handlers name it <c>responseId</c>, apart from
 /// the route value, so that it binds through <c>BindAsync</c>, which can refuse with the contract's message.
 /// </summary>
-public readonly record struct ResponseId(int Value)
+public readonly record struct ResponseId(int Value) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) =>
+        builder.Metadata.Add(new RouteValueSchema("id", "integer", "int32"));
+
+
     public static ValueTask<ResponseId> BindAsync(HttpContext http) =>
         WholeNumber.TryParse(http.GetRouteValue("id") as string, out var id) && id > 0
             ? ValueTask.FromResult(new ResponseId(id))

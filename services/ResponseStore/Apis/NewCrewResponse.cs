@@ -1,4 +1,6 @@
+using System.ComponentModel;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
 using Microsoft.AspNetCore.Http.Features;
@@ -11,7 +13,12 @@ namespace CrewPlatform.ResponseStore.Apis;
 /// object", "userUid must be a string" and a syntax error all surface as the same JsonException), nor report a 1 MiB
 /// cap that TestServer does not enforce.
 /// </summary>
-public sealed record NewCrewResponse(string UserUid, string? RequestContext, string? RequestGoal, string ResponseData)
+public sealed record NewCrewResponse(
+    string UserUid,
+    [property: Description("The crew's answer: a JSON object or array, stored as it is")]
+    [property: JsonConverter(typeof(RawJsonConverter))] string ResponseData,
+    string? RequestContext = null,
+    string? RequestGoal = null)
 {
     public const long MaxBodyBytes = 1024 * 1024;
     public const string RequiredFields = "userUid and responseData are required";
@@ -67,7 +74,7 @@ public sealed record NewCrewResponse(string UserUid, string? RequestContext, str
             throw new InvalidRequestException(CrewResponsesApi.UserDoesNotExist, StatusCodes.Status422UnprocessableEntity);
         }
 
-        return new NewCrewResponse(userUid, context, goal, data.GetRawText());
+        return new NewCrewResponse(userUid, data.GetRawText(), context, goal);
     }
 
     /// <summary>
