@@ -53,6 +53,19 @@ public static class PlatformOpenApi
         });
     }
 
+    /// <summary>A service's document's title, and what each of its tags (<c>WithTags</c> on its groups) groups.</summary>
+    public static IServiceCollection DescribeOpenApi(this IServiceCollection services, string title, params (string Name, string Description)[] tags) =>
+        services.Configure<OpenApiOptions>("v1", options => options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = title;
+            foreach (var tag in document.Tags ?? Enumerable.Empty<OpenApiTag>())
+            {
+                tag.Description ??= tags.FirstOrDefault(t => t.Name == tag.Name).Description;
+            }
+
+            return Task.CompletedTask;
+        }));
+
     /// <summary>The success envelope <c>{"success":true,"data":T,...}</c> an endpoint answers with this status.</summary>
     public static RouteHandlerBuilder ProducesEnvelope<T>(this RouteHandlerBuilder builder, int statusCode = StatusCodes.Status200OK)
         where T : class? =>
