@@ -13,7 +13,7 @@ namespace CrewPlatform.ServiceDefaults;
 /// Each service's OpenAPI document at <c>/openapi/v1.json</c>, as a generated client calls the API: through the gateway,
 /// the only way in to <c>/api/*</c>. An endpoint's own chain names its operation (<c>WithName</c>, <c>WithSummary</c>),
 /// its success body (<see cref="ProducesEnvelope{T}"/>) and its own refusals (<see cref="ProducesErrors"/>); what the
-/// gateway adds to every operation is described here once: the server, the Bearer credential and its 401, 403 and 429.
+/// gateway adds to every /api operation is described here once: the server, the Bearer credential and its 401, 403 and 429.
 /// </summary>
 public static class PlatformOpenApi
 {
@@ -179,7 +179,9 @@ public static class PlatformOpenApi
         }
 
         var requirement = new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, document)] = [] };
-        foreach (var operation in document.Paths.Values.SelectMany(path => path.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>()))
+        // Only /api/* is behind the gateway's credential.
+        var api = document.Paths.Where(path => path.Key.StartsWith("/api/", StringComparison.Ordinal)).Select(path => path.Value);
+        foreach (var operation in api.SelectMany(path => path.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>()))
         {
             operation.Security = [requirement];
             operation.Responses ??= new OpenApiResponses();
