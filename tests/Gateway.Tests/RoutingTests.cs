@@ -107,6 +107,10 @@ public sealed class RoutingTests(Backends backends) : IClassFixture<Backends>
         Assert.Equal("http://localhost", Assert.Single(document.GetProperty("servers").EnumerateArray()).GetProperty("url").GetString());
         var operation = document.GetProperty("paths").EnumerateObject().Single(p => p.Name.StartsWith("/api/", StringComparison.Ordinal)).Value.GetProperty("get");
         Assert.Equal("bearer", operation.GetProperty("security")[0].EnumerateObject().Single().Name);
+        // The gateway's refusals are in the error envelope, declared even where no endpoint of the backend refuses.
+        Assert.Equal("#/components/schemas/ErrorEnvelope", operation.GetProperty("responses").GetProperty("401").GetProperty("content")
+            .GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString());
+        Assert.True(document.GetProperty("components").GetProperty("schemas").TryGetProperty("ErrorEnvelope", out _));
     }
 
     [Fact]
