@@ -99,6 +99,7 @@ done
 openapi_rc=0
 install_missing npm npm
 export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
+lint() { tools/openapi-lint/node_modules/.bin/redocly lint --config tools/openapi-lint/redocly.yaml "$@" 2>/dev/null; }
 if ! (cd tools/openapi-lint && npm ci --no-audit --no-fund --silent >/dev/null 2>&1); then
   echo "openapi: Redocly CLI did not install (npm ci in tools/openapi-lint)"; openapi_rc=1
 else
@@ -109,16 +110,15 @@ else
       [ $# -eq 0 ] && { echo "openapi $service: no document (its test did not write $document)"; openapi_rc=1; }
       continue
     fi
-    lint() { tools/openapi-lint/node_modules/.bin/redocly lint --config tools/openapi-lint/redocly.yaml "$@" "$document" 2>/dev/null; }
     # Redocly exits non-zero on an error: its totals are read all the same.
-    totals=$(lint --format=json | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+    totals=$(lint --format=json "$document" | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
       const t = JSON.parse(s).totals; console.log(`${t.errors} ${t.warnings}`); })')
     read -r errors warnings <<<"$totals"
     if [ -z "$errors" ]; then
       echo "openapi $service: the lint did not run"; openapi_rc=1
     else
       echo "openapi $service: $errors errors, $warnings warnings"
-      [ "$errors" -eq 0 ] || { lint --format=stylish; openapi_rc=1; }
+      [ "$errors" -eq 0 ] || { lint --format=stylish "$document"; openapi_rc=1; }
     fi
   done
 fi
