@@ -41,7 +41,7 @@ public static class PlatformOpenApi
             options.AddOperationTransformer((operation, context, _) =>
             {
                 NameEachMethodApart(operation, context);
-                DescribeRouteValues(operation, context);
+                DescribeBoundValues(operation, context);
                 return Task.CompletedTask;
             });
             options.AddSchemaTransformer((schema, context, _) =>
@@ -128,26 +128,28 @@ public static class PlatformOpenApi
     }
 
     /// <summary>
-    /// Every <c>{value}</c> of the route as a required path parameter. One that a parameter type reads itself
-    /// (<c>BindAsync</c>) is not seen by the generator: its type says what it looks like with a <see cref="RouteValueSchema"/>,
-    /// or else it is a string.
+    /// Every <c>{value}</c> of the route as a required path parameter, and the query values the endpoint's parameter types
+    /// read themselves (<c>BindAsync</c>), which the generator does not see: each such type says what it reads with a
+    /// <see cref="BoundValueSchema"/>; a route value none describes is a string.
     /// </summary>
-    private static void DescribeRouteValues(OpenApiOperation operation, OpenApiOperationTransformerContext context)
+    private static void DescribeBoundValues(OpenApiOperation operation, OpenApiOperationTransformerContext context)
     {
-        foreach (var name in RoutePatternFactory.Parse(context.Description.RelativePath ?? "").Parameters.Select(p => p.Name))
+        var described = context.Description.ActionDescriptor.EndpointMetadata.OfType<BoundValueSchema>().ToList();
+        var routeValues = RoutePatternFactory.Parse(context.Description.RelativePath ?? "").Parameters
+            .Select(p => described.FirstOrDefault(d => d.In == ParameterLocation.Path && d.Name == p.Name) ?? new BoundValueSchema(p.Name, ParameterLocation.Path, "string"));
+        foreach (var value in routeValues.Concat(described.Where(d => d.In == ParameterLocation.Query)))
         {
-            if (operation.Parameters?.Any(p => p.In == ParameterLocation.Path && p.Name == name) == true)
+            if (operation.Parameters?.Any(p => p.In == value.In && p.Name == value.Name) == true)
             {
                 continue;
             }
 
-            var described = context.Description.ActionDescriptor.EndpointMetadata.OfType<RouteValueSchema>().FirstOrDefault(r => r.Name == name);
             (operation.Parameters ??= []).Add(new OpenApiParameter
             {
-                Name = name,
-                In = ParameterLocation.Path,
-                Required = true,
-                Schema = new OpenApiSchema { Type = OpenApiTypeMapper.ToJsonSchemaType(described?.Type ?? "string"), Format = described?.Format },
+                Name = value.Name,
+                In = value.In,
+                Required = value.In == ParameterLocation.Path,
+                Schema = new OpenApiSchema { Type = OpenApiTypeMapper.ToJsonSchemaType(value.Type), Format = value.Format },
             });
         }
     }
@@ -201,7 +203,7 @@ public static class PlatformOpenApi
 }
 
 /// <summary>
-/// A route value that a parameter type binds itself (<c>BindAsync</c>), as the document describes it: its JSON type and
-/// format. The type adds it to its endpoints' metadata (<c>IEndpointParameterMetadataProvider</c>).
+/// A route or query value that a parameter type binds itself (<c>BindAsync</c>), as the document describes it: where it
+/// is, its JSON type and format. The type adds it to its endpoints' metadata (<c>IEndpointParameterMetadataProvider</c>).
 /// </summary>
-public sealed record RouteValueSchema(string Name, string Type, string? Format = null);
+public sealed record BoundValueSchema(string Name, ParameterLocation In, string Type, string? Format = null);

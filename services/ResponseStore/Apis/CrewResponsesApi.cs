@@ -3,6 +3,7 @@ using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.OpenApi;
 using Npgsql;
 
 namespace CrewPlatform.ResponseStore.Apis;
@@ -105,7 +106,7 @@ public static class CrewResponsesApi
 public readonly record struct ResponseId(int Value) : IEndpointParameterMetadataProvider
 {
     public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) =>
-        builder.Metadata.Add(new RouteValueSchema("id", "integer", "int32"));
+        builder.Metadata.Add(new BoundValueSchema("id", ParameterLocation.Path, "integer", "int32"));
 
 
     public static ValueTask<ResponseId> BindAsync(HttpContext http) =>

@@ -1,7 +1,10 @@
+using System.Reflection;
 using System.Globalization;
 using CrewPlatform.Contracts;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.OpenApi;
 
 namespace CrewPlatform.ResponseStore.Apis;
 
@@ -10,8 +13,14 @@ namespace CrewPlatform.ResponseStore.Apis;
 /// <c>endpoint</c> (a crew endpoint's name, e.g. <c>default</c>), each optional and given at most once. They look up
 /// the answer's run in <see cref="RunOrigin"/>.
 /// </summary>
-public sealed record RunOriginFilter(int? ScheduleId, string? Endpoint)
+public sealed record RunOriginFilter(int? ScheduleId, string? Endpoint) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder)
+    {
+        builder.Metadata.Add(new BoundValueSchema("scheduleId", ParameterLocation.Query, "integer", "int32"));
+        builder.Metadata.Add(new BoundValueSchema("endpoint", ParameterLocation.Query, "string"));
+    }
+
     public static ValueTask<RunOriginFilter> BindAsync(HttpContext http) =>
         ValueTask.FromResult(Parse(http.Request.Query, out var error) ?? throw new InvalidRequestException(error!));
 

@@ -6,6 +6,7 @@ using CrewPlatform.Webhooks.Delivery;
 using CrewPlatform.Webhooks.Persistence;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.OpenApi;
 
 namespace CrewPlatform.Webhooks.Apis;
 
@@ -18,7 +19,7 @@ public readonly record struct WebhookId(Guid Value) : IEndpointParameterMetadata
     public const string Invalid = "Invalid webhook ID";
 
     public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) =>
-        builder.Metadata.Add(new RouteValueSchema("id", "string", "uuid"));
+        builder.Metadata.Add(new BoundValueSchema("id", ParameterLocation.Path, "string", "uuid"));
 
     public static ValueTask<WebhookId> BindAsync(HttpContext http) =>
         Guid.TryParse(http.GetRouteValue("id") as string, out var id)
