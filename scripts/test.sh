@@ -93,6 +93,36 @@ for project in $(find tests -name '*.csproj' ! -path '*/CrewPlatform.Testing/*' 
     || test_rc=1
 done
 
+# The OpenAPI document each service's test wrote (TestResults/openapi/<service>.json, by OpenApiDocumentCheck), linted
+# by Redocly CLI (tools/openapi-lint: its version pinned in package-lock.json, its rules in redocly.yaml: the
+# recommended ones). A document with an error, or one an unfiltered run did not write, counts as a failed test.
+openapi_rc=0
+install_missing npm npm
+export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
+lint() { tools/openapi-lint/node_modules/.bin/redocly lint --config tools/openapi-lint/redocly.yaml "$@" 2>/dev/null; }
+if ! (cd tools/openapi-lint && npm ci --no-audit --no-fund --silent >/dev/null 2>&1); then
+  echo "openapi: Redocly CLI did not install (npm ci in tools/openapi-lint)"; openapi_rc=1
+else
+  for service in scheduler crew-responses webhooks; do
+    document="$results/openapi/$service.json"
+    if [ ! -f "$document" ]; then
+      # With a --filter, the test that writes it may not have run.
+      [ $# -eq 0 ] && { echo "openapi $service: no document (its test did not write $document)"; openapi_rc=1; }
+      continue
+    fi
+    # Redocly exits non-zero on an error: its totals are read all the same.
+    totals=$(lint --format=json "$document" | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+      const t = JSON.parse(s).totals; console.log(`${t.errors} ${t.warnings}`); })')
+    read -r errors warnings <<<"$totals"
+    if [ -z "$errors" ]; then
+      echo "openapi $service: the lint did not run"; openapi_rc=1
+    else
+      echo "openapi $service: $errors errors, $warnings warnings"
+      [ "$errors" -eq 0 ] || { lint --format=stylish "$document"; openapi_rc=1; }
+    fi
+  done
+fi
+
 # The fault suite (tests/Faults) leaves one line per scenario and a summary line, and one per run of users the crew
 # treats badly; the API fuzz (tests/ApiFuzz) one line per service it fuzzed.
 [ -f "$results/fault-suite.txt" ] && cat "$results/fault-suite.txt"
@@ -127,6 +157,7 @@ if [ $test_rc -ne 0 ] && [ $failed -eq 0 ]; then
 fi
 if [ $compose_rc -ne 0 ]; then failed=$((failed + 1)); fi
 if [ $prometheus_rc -ne 0 ]; then failed=$((failed + 1)); fi
+if [ $openapi_rc -ne 0 ]; then failed=$((failed + 1)); fi
 if [ $compose_check_rc -ne 0 ]; then failed=$((failed + 1)); fi
 if [ $total -eq 0 ]; then
   echo "no test ran"

@@ -14,6 +14,7 @@ public static class ResponseStoreRegistration
     {
         builder.AddPostgresDbContext<WebApplicationBuilder, ResponseStoreDbContext>(ResponseStoreDbContext.HistorySchema);
         builder.AddMessaging(x => x.AddResponseStoreConsumers());
+        builder.Services.DescribeOpenApi("CrewPlatform crew responses", ("CrewResponses", "The crew's answers, one per run and user"));
         return builder;
     }
 

@@ -18,6 +18,10 @@ public static class SchedulerRegistration
     {
         builder.AddSchedulerServices();
         builder.AddMessaging(x => x.AddSchedulerConsumers());
+        builder.Services.DescribeOpenApi(
+            "CrewPlatform scheduler",
+            ("Scheduler", "The default schedule, run-now, and the runs with their outcomes"),
+            ("Schedules", "Schedules: a segment of users on a crew endpoint, every interval"));
         return builder;
     }
 

@@ -24,6 +24,7 @@ public static class WebhooksRegistration
             .ConfigureHttpClient((services, client) => client.Timeout = services.GetRequiredService<IOptions<WebhooksOptions>>().Value.Timeout);
         builder.Services.AddHostedService<WebhookDispatcher>();
         builder.AddMessaging(x => x.AddWebhooksConsumers());
+        builder.Services.DescribeOpenApi("CrewPlatform webhooks", ("Webhooks", "Subscriptions to the platform's events, delivered as signed POSTs"));
         return builder;
     }
 

@@ -55,7 +55,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddProblemDetails();
 
         // Each service describes its own API at /openapi/v1.json; the gateway's /docs page gathers them.
-        builder.Services.AddOpenApi();
+        builder.Services.AddPlatformOpenApi();
         return builder;
     }
 
@@ -288,7 +288,7 @@ public static class ServiceDefaultsExtensions
         });
 
         // The one document by its literal path: a pattern with {documentName} answers any other name with a bare 404.
-        app.MapOpenApi("/openapi/v1.json");
+        app.MapOpenApi(PlatformOpenApi.DocumentPath);
 
         // Prometheus text format, on the service's own port and without a credential (the gateway proxies /api/*
         // only): reachable by the Prometheus that scrapes it, never to be published.

@@ -22,8 +22,6 @@ public static class ApiOperations
     /// </summary>
     private static readonly Dictionary<string, (ApiField[] Query, ApiField[] Body)> HandParsedInputs = new()
     {
-        ["GET /api/crew-responses"] = ([new("userUid", "string"), new("limit", "integer"), new("offset", "integer"), new("startDate", "date-time"), new("endDate", "date-time"), new("after", "string"), new("includeTotal", "boolean")], []),
-        ["POST /api/crew-responses"] = ([], [new("userUid", "string"), new("requestContext", "string"), new("requestGoal", "string"), new("responseData", "object")]),
         ["POST /api/scheduler"] = ([], [new("action", "action"), new("intervalMinutes", "integer")]),
     };
 

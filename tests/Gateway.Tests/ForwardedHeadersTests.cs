@@ -92,6 +92,23 @@ public sealed class ForwardedHeadersTests(Backends backends) : IClassFixture<Bac
         Assert.Equal("http", echoed.Headers["X-Forwarded-Proto"]);
     }
 
+    /// <summary>A generated client calls the address in the document's server: https when a known proxy says the client came over it.</summary>
+    [Theory]
+    [InlineData("192.0.2.10", "https://localhost")]
+    [InlineData("203.0.113.5", "http://localhost")]
+    public async Task A_backends_openapi_document_names_the_scheme_the_client_used_as_the_gateway_believes_it(string peer, string server)
+    {
+        await using var gateway = new GatewayFactory(Settings("192.0.2.10"), IPAddress.Parse(peer));
+        using var client = gateway.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/openapi/scheduler.json");
+        request.Headers.Add("X-Forwarded-For", "198.51.100.7");
+        request.Headers.Add("X-Forwarded-Proto", "https");
+
+        var document = (await (await client.SendAsync(request)).Content.ReadFromJsonAsync<System.Text.Json.JsonElement>())!;
+
+        Assert.Equal(server, document.GetProperty("servers")[0].GetProperty("url").GetString());
+    }
+
     [Theory]
     [InlineData("10.0.0.5,not-an-ip")]
     [InlineData("10.0.0.0/33")]

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using CrewPlatform.Testing;
 
 namespace CrewPlatform.ResponseStore.Tests;
 
@@ -387,16 +388,18 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     }
 
     [Fact]
-    public async Task The_openapi_document_lists_the_crew_responses_operations()
+    public async Task The_openapi_document_describes_every_operation_for_a_generated_client()
     {
-        var response = await client.GetAsync("/openapi/v1.json");
+        using var document = await OpenApiDocumentCheck.CheckAsync(client, app.Factory.Services, "crew-responses");
 
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        using var body = await JsonAsync(response);
-        var paths = body.RootElement.GetProperty("paths");
-        Assert.True(paths.TryGetProperty("/api/crew-responses", out var list), paths.GetRawText());
-        Assert.Equal(["get", "post"], list.EnumerateObject().Select(p => p.Name).Where(n => n is "get" or "post").Order());
-        Assert.True(paths.TryGetProperty("/api/crew-responses/{id}", out _), paths.GetRawText());
+        var paths = document.RootElement.GetProperty("paths");
+        Assert.Equal(["delete", "get"], paths.GetProperty("/api/crew-responses/{id}").EnumerateObject().Select(p => p.Name).Where(n => n is "get" or "delete").Order());
+        var query = paths.GetProperty("/api/crew-responses").GetProperty("get").GetProperty("parameters").EnumerateArray()
+            .ToDictionary(p => p.GetProperty("name").GetString()!, p => p.GetProperty("schema").GetProperty("type").GetString());
+        Assert.Equal(["after", "endDate", "endpoint", "includeTotal", "limit", "offset", "scheduleId", "startDate", "userUid"], query.Keys.Order());
+        Assert.Equal("integer", query["limit"]);
+        var created = paths.GetProperty("/api/crew-responses").GetProperty("post").GetProperty("responses");
+        Assert.Equal(["201", "400", "401", "403", "413", "422", "429"], created.EnumerateObject().Select(r => r.Name).Order());
     }
 
     private static string BigBody(string user) =>

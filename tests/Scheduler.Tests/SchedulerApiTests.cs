@@ -21,6 +21,18 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
         SendAsync(HttpMethod.Post, "/api/scheduler", json);
 
     [Fact]
+    public async Task The_openapi_document_describes_every_operation_for_a_generated_client()
+    {
+        using var document = await OpenApiDocumentCheck.CheckAsync(client, fixture.App.Services, "scheduler");
+
+        var schedule = document.RootElement.GetProperty("paths").GetProperty("/api/scheduler/schedules/{id}");
+        Assert.Equal("changeSchedule", schedule.GetProperty("patch").GetProperty("operationId").GetString());
+        Assert.Equal("changeSchedulePut", schedule.GetProperty("put").GetProperty("operationId").GetString());
+        var action = document.RootElement.GetProperty("paths").GetProperty("/api/scheduler").GetProperty("post").GetProperty("responses");
+        Assert.True(action.TryGetProperty("200", out _) && action.TryGetProperty("202", out _), action.GetRawText());
+    }
+
+    [Fact]
     public async Task Status_has_the_original_fields_plus_next_run_and_last_run()
     {
         await PostAsync("""{"action":"stop"}""");

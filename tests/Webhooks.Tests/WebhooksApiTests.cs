@@ -76,6 +76,16 @@ public sealed class WebhooksApiTests : IAsyncLifetime
         Assert.Contains(error, await BadRequestErrorAsync(response), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_openapi_document_describes_every_operation_for_a_generated_client()
+    {
+        using var document = await OpenApiDocumentCheck.CheckAsync(service.Client, service.App.Services, "webhooks");
+
+        var id = document.RootElement.GetProperty("paths").GetProperty("/api/webhooks/{id}").GetProperty("get").GetProperty("parameters")[0];
+        Assert.Equal("path", id.GetProperty("in").GetString());
+        Assert.Equal("uuid", id.GetProperty("schema").GetProperty("format").GetString());
+    }
+
     /// <summary>Asserts a 400 in the failure envelope and returns its error message.</summary>
     private static async Task<string?> BadRequestErrorAsync(HttpResponseMessage response)
     {

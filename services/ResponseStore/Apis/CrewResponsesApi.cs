@@ -1,6 +1,9 @@
+using System.Reflection;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.OpenApi;
 using Npgsql;
 
 namespace CrewPlatform.ResponseStore.Apis;
@@ -20,10 +23,18 @@ public static class CrewResponsesApi
     public static IEndpointRouteBuilder MapCrewResponsesApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/crew-responses").WithTags("CrewResponses");
-        api.MapGet("/", ListAsync).WithSummary("Crew responses, newest first, filtered by user and creation time");
-        api.MapPost("/", CreateAsync).WithSummary("Store a crew response");
-        api.MapGet("/{id}", GetAsync).WithSummary("One crew response");
-        api.MapDelete("/{id}", DeleteAsync).WithSummary("Delete one crew response");
+        api.MapGet("/", ListAsync).WithName("listCrewResponses")
+            .WithSummary("Crew responses, newest first, filtered by user and creation time")
+            .WithDescription("`count` is the page's size; `includeTotal=true` adds `total`; a full page carries `nextCursor`, passed back as `after`.")
+            .ProducesEnvelope<List<CrewResponseItem>>().ProducesErrors(StatusCodes.Status400BadRequest);
+        api.MapPost("/", CreateAsync).WithName("createCrewResponse").WithSummary("Store a crew response")
+            .Accepts<NewCrewResponse>("application/json")
+            .ProducesEnvelope<CrewResponseItem>(StatusCodes.Status201Created)
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status422UnprocessableEntity);
+        api.MapGet("/{id}", GetAsync).WithName("getCrewResponse").WithSummary("One crew response")
+            .ProducesEnvelope<CrewResponseItem>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        api.MapDelete("/{id}", DeleteAsync).WithName("deleteCrewResponse").WithSummary("Delete one crew response")
+            .ProducesEnvelope<object>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         return app;
     }
 
@@ -89,8 +100,10 @@ public static class CrewResponsesApi
 }
 
 /// <summary>The <c>{id}</c> of one crew response: a positive integer, digits only, read by <see cref="RouteId"/>.</summary>
-public readonly record struct ResponseId(int Value)
+public readonly record struct ResponseId(int Value) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => RouteId.Describe(builder, "integer", "int32");
+
     public static ValueTask<ResponseId> BindAsync(HttpContext http) =>
         ValueTask.FromResult(new ResponseId(RouteId.PositiveWholeNumber(http, CrewResponsesApi.InvalidId)));
 }

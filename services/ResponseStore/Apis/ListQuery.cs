@@ -6,7 +6,9 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.OpenApi;
 
 namespace CrewPlatform.ResponseStore.Apis;
 
@@ -72,8 +74,11 @@ public sealed record ListQuery(
 /// <c>after</c>: an opaque cursor naming the last row of a page by its place in the order, (created_at, id). Rows
 /// without a created_at (only ever written by hand) sort first, as PostgreSQL puts NULLs first in a descending order.
 /// </summary>
-public sealed record PageCursor(DateTime? CreatedAt, int Id)
+public sealed record PageCursor(DateTime? CreatedAt, int Id) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "string");
+
+
     public const string Invalid = "after must be a nextCursor from a previous page";
     private const int Length = sizeof(long) + sizeof(int);
     private const long NoCreatedAt = -1;
@@ -126,8 +131,11 @@ public sealed record PageCursor(DateTime? CreatedAt, int Id)
 }
 
 /// <summary><c>includeTotal</c>: <c>true</c> or <c>false</c>, false when absent.</summary>
-public readonly record struct IncludeTotal(bool Value)
+public readonly record struct IncludeTotal(bool Value) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "boolean");
+
+
     public static ValueTask<IncludeTotal> BindAsync(HttpContext http, ParameterInfo parameter) =>
         ValueTask.FromResult(QueryValue.Single(http, parameter, out var name) switch
         {
@@ -138,8 +146,11 @@ public readonly record struct IncludeTotal(bool Value)
 }
 
 /// <summary><c>userUid</c>: at most 255 characters PostgreSQL text can hold; no stored uid looks otherwise.</summary>
-public sealed record UserUidFilter(string Value)
+public sealed record UserUidFilter(string Value) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "string");
+
+
     public static ValueTask<UserUidFilter?> BindAsync(HttpContext http, ParameterInfo parameter) =>
         ValueTask.FromResult(QueryValue.Single(http, parameter) switch
         {
@@ -150,8 +161,11 @@ public sealed record UserUidFilter(string Value)
 }
 
 /// <summary><c>startDate</c> or <c>endDate</c>: an ISO-8601 date or date-time; without an offset it is UTC, the zone created_at is kept in.</summary>
-public sealed partial record DateBound(DateTime Instant, bool IsWholeDay)
+public sealed partial record DateBound(DateTime Instant, bool IsWholeDay) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "string", "date-time");
+
+
     private static readonly string[] DateTimeFormats =
     [
         "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF",

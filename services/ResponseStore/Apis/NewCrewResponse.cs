@@ -1,4 +1,6 @@
+using System.ComponentModel;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
 
@@ -8,7 +10,12 @@ namespace CrewPlatform.ResponseStore.Apis;
 /// The POST body <c>{userUid, requestContext?, requestGoal?, responseData}</c>, read as every body is
 /// (<see cref="JsonRequestBody"/>) and checked field by field with the contract's messages.
 /// </summary>
-public sealed record NewCrewResponse(string UserUid, string? RequestContext, string? RequestGoal, string ResponseData)
+public sealed record NewCrewResponse(
+    string UserUid,
+    [property: Description("The crew's answer: a JSON object or array, stored as it is")]
+    [property: JsonConverter(typeof(RawJsonConverter))] string ResponseData,
+    string? RequestContext = null,
+    string? RequestGoal = null)
 {
     public const string RequiredFields = "userUid and responseData are required";
     public const string UnstorableData = "responseData contains a value that cannot be stored as JSON";
@@ -52,7 +59,7 @@ public sealed record NewCrewResponse(string UserUid, string? RequestContext, str
             throw new InvalidRequestException(CrewResponsesApi.UserDoesNotExist, StatusCodes.Status422UnprocessableEntity);
         }
 
-        return new NewCrewResponse(userUid, context, goal, data.GetRawText());
+        return new NewCrewResponse(userUid, data.GetRawText(), context, goal);
     }
 
     /// <summary>jsonb refuses "\u0000" and escaped lone surrogates inside strings and property names.</summary>

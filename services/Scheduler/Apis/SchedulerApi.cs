@@ -29,12 +29,28 @@ public static class SchedulerApi
 
     public static IEndpointRouteBuilder MapSchedulerApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/scheduler");
-        api.MapGet("/", GetStatusAsync);
-        api.MapPost("/", PostActionAsync);
-        api.MapGet("/runs", ListRunsAsync);
-        api.MapGet("/runs/{id}", GetRunAsync);
-        api.MapPost("/runs/{id}/retry-failed", RetryFailedAsync);
+        var api = app.MapGroup("/api/scheduler").WithTags("Scheduler");
+        api.MapGet("/", GetStatusAsync)
+            .WithName("getSchedulerStatus").WithSummary("The default schedule: running or not, its interval, next run and last run")
+            .ProducesEnvelope<SchedulerStatus>();
+        api.MapPost("/", PostActionAsync)
+            .WithName("postSchedulerAction").WithSummary("Start or stop the default schedule, or start a run now")
+            .WithDescription("`start` (with `intervalMinutes`) and `stop` answer 200 with the status; `run-now` (optionally with `scheduleId`, "
+                + "or `segment` with `endpoint` and `priority`, or `userUids`) answers 202 with the run's id and where to follow it. "
+                + "A field the action does not take is refused (400) before anything starts.")
+            .Accepts<SchedulerAction>("application/json")
+            .ProducesEnvelope<SchedulerStatus>().ProducesEnvelope<RunAccepted>(StatusCodes.Status202Accepted)
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge);
+        api.MapGet("/runs", ListRunsAsync)
+            .WithName("listRuns").WithSummary("Runs, newest first, optionally of one schedule, endpoint or segment")
+            .ProducesEnvelope<List<RunSummary>>().ProducesErrors(StatusCodes.Status400BadRequest);
+        api.MapGet("/runs/{id}", GetRunAsync)
+            .WithName("getRun").WithSummary($"One run: its counters and up to {MaxFailedUsersListed} failed users with their reasons")
+            .ProducesEnvelope<RunDetails>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        api.MapPost("/runs/{id}/retry-failed", RetryFailedAsync)
+            .WithName("retryFailedUsers").WithSummary("Call the crew again for a completed run's failed users; the run reopens")
+            .ProducesEnvelope<RetryAccepted>(StatusCodes.Status202Accepted)
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         return app;
     }
 

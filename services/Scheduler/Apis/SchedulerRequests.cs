@@ -1,8 +1,10 @@
 using System.ComponentModel;
+using System.Reflection;
 using System.Text.Json;
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.ServiceDefaults;
+using Microsoft.AspNetCore.Http.Metadata;
 
 namespace CrewPlatform.Scheduler.Apis;
 
@@ -182,14 +184,18 @@ public static class IntervalMinutes
 }
 
 /// <summary>A run's <c>{id}</c>: a GUID.</summary>
-public readonly record struct RunId(Guid Value)
+public readonly record struct RunId(Guid Value) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => RouteId.Describe(builder, "string", "uuid");
+
     public static ValueTask<RunId> BindAsync(HttpContext http) => ValueTask.FromResult(new RunId(RouteId.Guid(http, "Invalid run ID")));
 }
 
 /// <summary>A schedule's <c>{id}</c>: a whole number of 1 or more.</summary>
-public readonly record struct ScheduleId(int Value)
+public readonly record struct ScheduleId(int Value) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => RouteId.Describe(builder, "integer", "int32");
+
     public static ValueTask<ScheduleId> BindAsync(HttpContext http) =>
         ValueTask.FromResult(new ScheduleId(RouteId.PositiveWholeNumber(http, "Invalid schedule ID")));
 }

@@ -20,14 +20,33 @@ public static class SchedulesApi
 {
     public static IEndpointRouteBuilder MapSchedulesApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/scheduler/schedules");
-        api.MapGet("/", ListAsync);
-        api.MapPost("/", CreateAsync);
-        api.MapGet("/{id}", GetAsync);
-        api.MapMethods("/{id}", ["PATCH", "PUT"], ChangeAsync);
-        api.MapPost("/{id}/pause", PauseAsync);
-        api.MapPost("/{id}/resume", ResumeAsync);
-        api.MapDelete("/{id}", DeleteAsync);
+        var api = app.MapGroup("/api/scheduler/schedules").WithTags("Schedules");
+        api.MapGet("/", ListAsync)
+            .WithName("listSchedules").WithSummary("Every schedule, the default one (1) first")
+            .ProducesEnvelope<List<ScheduleView>>();
+        api.MapPost("/", CreateAsync)
+            .WithName("createSchedule").WithSummary("A new schedule: a configured segment on a configured crew endpoint, every interval")
+            .Accepts<NewSchedule>("application/json")
+            .ProducesEnvelope<ScheduleView>(StatusCodes.Status201Created)
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
+        api.MapGet("/{id}", GetAsync)
+            .WithName("getSchedule").WithSummary("One schedule")
+            .ProducesEnvelope<ScheduleView>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        api.MapMethods("/{id}", ["PATCH", "PUT"], ChangeAsync)
+            .WithName("changeSchedule").WithSummary("Change a schedule's fields; the ones left out keep their values")
+            .Accepts<ScheduleChange>("application/json")
+            .ProducesEnvelope<ScheduleView>()
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
+        api.MapPost("/{id}/pause", PauseAsync)
+            .WithName("pauseSchedule").WithSummary("Pause a schedule: no run starts until it is resumed")
+            .ProducesEnvelope<ScheduleView>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        api.MapPost("/{id}/resume", ResumeAsync)
+            .WithName("resumeSchedule").WithSummary("Resume a paused schedule at its interval")
+            .ProducesEnvelope<ScheduleView>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        api.MapDelete("/{id}", DeleteAsync)
+            .WithName("deleteSchedule").WithSummary("Delete a schedule; the default schedule (1) cannot be deleted")
+            .ProducesEnvelope<object>()
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         return app;
     }
 

@@ -1,9 +1,12 @@
+using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
 using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Webhooks.Delivery;
 using CrewPlatform.Webhooks.Persistence;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.OpenApi;
 
 namespace CrewPlatform.Webhooks.Apis;
 
@@ -32,9 +35,11 @@ public sealed record NewWebhook(string? Url, IReadOnlyList<string> Events, strin
 }
 
 /// <summary>A subscription's id from the route: a malformed one is a 400, as in every service, before any lookup.</summary>
-public readonly record struct WebhookId(Guid Value)
+public readonly record struct WebhookId(Guid Value) : IEndpointParameterMetadataProvider
 {
     public const string Invalid = "Invalid webhook ID";
+
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => RouteId.Describe(builder, "string", "uuid");
 
     public static ValueTask<WebhookId> BindAsync(HttpContext http) => ValueTask.FromResult(new WebhookId(RouteId.Guid(http, Invalid)));
 }
@@ -63,13 +68,24 @@ public static class WebhooksApi
 
     public static IEndpointRouteBuilder MapWebhooksApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/webhooks");
-        api.MapGet("/", ListAsync);
-        api.MapPost("/", CreateAsync);
-        api.MapGet("/{id}", GetAsync);
-        api.MapDelete("/{id}", DeleteAsync);
-        api.MapPost("/{id}/rotate-secret", RotateSecretAsync);
-        api.MapGet("/{id}/deliveries", DeliveriesAsync);
+        var api = app.MapGroup("/api/webhooks").WithTags("Webhooks");
+        api.MapGet("/", ListAsync).WithName("listWebhooks").WithSummary("Every subscription, oldest first, without its secret")
+            .ProducesEnvelope<List<WebhookView>>();
+        api.MapPost("/", CreateAsync).WithName("createWebhook").WithSummary("Subscribe a URL to events")
+            .WithDescription("With a `segment`, `run.*` events come only from runs of that segment. The answer carries the signing secret, shown this once.")
+            .Accepts<NewWebhook>("application/json")
+            .ProducesEnvelope<WebhookWithSecret>(StatusCodes.Status201Created)
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge);
+        api.MapGet("/{id}", GetAsync).WithName("getWebhook").WithSummary("One subscription, without its secret")
+            .ProducesEnvelope<WebhookView>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        api.MapDelete("/{id}", DeleteAsync).WithName("deleteWebhook").WithSummary("Delete a subscription and its pending deliveries")
+            .ProducesEnvelope<object>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        api.MapPost("/{id}/rotate-secret", RotateSecretAsync).WithName("rotateWebhookSecret")
+            .WithSummary("A new signing secret, shown this once, used from the next attempt on")
+            .ProducesEnvelope<WebhookWithSecret>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        api.MapGet("/{id}/deliveries", DeliveriesAsync).WithName("listWebhookDeliveries")
+            .WithSummary($"The latest {MaxDeliveryRows} delivery attempts, newest first")
+            .ProducesEnvelope<List<DeliveryAttemptView>>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         return app;
     }
 

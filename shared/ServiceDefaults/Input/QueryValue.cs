@@ -1,7 +1,10 @@
 using System.Reflection;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.OpenApi;
 
 namespace CrewPlatform.ServiceDefaults;
 
@@ -12,6 +15,10 @@ namespace CrewPlatform.ServiceDefaults;
 public static class QueryValue
 {
     public static string? Single(HttpContext http, ParameterInfo parameter) => Single(http, parameter, out _);
+
+    /// <summary>The parameter as the OpenAPI document describes it: a query value by its camelCase name.</summary>
+    public static void Describe(ParameterInfo parameter, EndpointBuilder builder, string type, string? format = null) =>
+        builder.Metadata.Add(new BoundValueSchema(JsonNamingPolicy.CamelCase.ConvertName(parameter.Name!), ParameterLocation.Query, type, format));
 
     /// <summary>The parameter's value, null when absent or empty.</summary>
     public static string? Single(HttpContext http, ParameterInfo parameter, out string name)
@@ -39,8 +46,10 @@ public static class QueryValue
 /// <c>limit</c>: how many rows a page holds, 0 to <see cref="Max"/> in every list (0 answers only the counts); absent,
 /// the list's <c>[DefaultValue]</c> on the parameter, else <see cref="Default"/>.
 /// </summary>
-public readonly record struct PageLimit(int Value)
+public readonly record struct PageLimit(int Value) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "integer", "int32");
+
     public const int Default = 100;
     public const int Max = 1000;
 
@@ -50,15 +59,19 @@ public readonly record struct PageLimit(int Value)
 }
 
 /// <summary><c>offset</c>: rows to skip, 0 or more, 0 when absent.</summary>
-public readonly record struct PageOffset(int Value)
+public readonly record struct PageOffset(int Value) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "integer", "int32");
+
     public static ValueTask<PageOffset> BindAsync(HttpContext http, ParameterInfo parameter) =>
         ValueTask.FromResult(new PageOffset(QueryValue.WholeNumber(http, parameter, 0, 0)));
 }
 
 /// <summary>A filter by a schedule's id (e.g. <c>scheduleId</c>): a whole number of 1 or more, once.</summary>
-public sealed record ScheduleIdFilter(int Value)
+public sealed record ScheduleIdFilter(int Value) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "integer", "int32");
+
     public static ValueTask<ScheduleIdFilter?> BindAsync(HttpContext http, ParameterInfo parameter) =>
         ValueTask.FromResult(QueryValue.Single(http, parameter) is null
             ? null
@@ -66,8 +79,10 @@ public sealed record ScheduleIdFilter(int Value)
 }
 
 /// <summary>A filter by a crew endpoint's name (<c>endpoint</c>), by <see cref="PlatformNames.IsEndpointName"/>.</summary>
-public sealed record EndpointFilter(string Value)
+public sealed record EndpointFilter(string Value) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "string");
+
     public static ValueTask<EndpointFilter?> BindAsync(HttpContext http, ParameterInfo parameter) =>
         ValueTask.FromResult(QueryValue.Single(http, parameter, out var name) switch
         {
@@ -78,8 +93,10 @@ public sealed record EndpointFilter(string Value)
 }
 
 /// <summary>A filter by a segment's name (<c>segment</c>), by <see cref="PlatformNames.IsName"/>.</summary>
-public sealed record SegmentFilter(string Value)
+public sealed record SegmentFilter(string Value) : IEndpointParameterMetadataProvider
 {
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "string");
+
     public static ValueTask<SegmentFilter?> BindAsync(HttpContext http, ParameterInfo parameter) =>
         ValueTask.FromResult(QueryValue.Single(http, parameter, out var name) switch
         {
@@ -96,6 +113,10 @@ public sealed record SegmentFilter(string Value)
 /// </summary>
 public static class RouteId
 {
+    /// <summary>The <c>{id}</c> as the OpenAPI document describes it, for a type that binds it itself.</summary>
+    public static void Describe(EndpointBuilder builder, string type, string format) =>
+        builder.Metadata.Add(new BoundValueSchema("id", ParameterLocation.Path, type, format));
+
     public static int PositiveWholeNumber(HttpContext http, string invalid) =>
         ServiceDefaults.WholeNumber.TryParse(http.GetRouteValue("id") as string, out var id) && id > 0 ? id : throw new InvalidRequestException(invalid);
 

@@ -1,4 +1,7 @@
 using CrewPlatform.Testing;
+using System.Net;
+using System.Net.Sockets;
+using CrewPlatform.ServiceDefaults;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -8,7 +11,8 @@ namespace CrewPlatform.Gateway.Tests.Support;
 
 /// <summary>
 /// A real Kestrel server on a free loopback port standing in for a backend service: it echoes what it received,
-/// answers its health probe as told, can be slow on demand and publishes a tiny OpenAPI document. Its echo sends
+/// answers its health probe as told, can be slow on demand and publishes an OpenAPI document the way every service does
+/// (the platform's OpenAPI settings, with one <c>/api</c> operation). Its echo sends
 /// weak framing and content-security headers, which the gateway must replace.
 /// </summary>
 public sealed class StubBackend : IAsyncDisposable
@@ -37,18 +41,16 @@ public sealed class StubBackend : IAsyncDisposable
         builder.Logging.ClearProviders();
         var port = LoopbackPort.Free();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.Services.AddPlatformOpenApi();
+        builder.Services.DescribeOpenApi($"{name} document");
         var app = builder.Build();
         var stub = new StubBackend(app, name, $"http://127.0.0.1:{port}");
 
         app.MapGet("/health/live", () => Results.Ok());
         app.MapGet("/health/ready", () => stub.Healthy ? Results.Ok() : Results.StatusCode(StatusCodes.Status503ServiceUnavailable));
-        app.MapGet("/openapi/v1.json", (HttpRequest request) => Results.Json(new
-        {
-            openapi = "3.1.1",
-            info = new { title = $"{name} document", version = "v1" },
-            servers = new[] { new { url = $"{request.Scheme}://{request.Host}/" } },
-            paths = new { },
-        }));
+        app.MapOpenApi(PlatformOpenApi.DocumentPath);
+        app.MapGet($"/api/{name}/described", () => ApiResults.Ok(name)).WithName("described").WithSummary("An operation to describe")
+            .ProducesEnvelope<string>();
         app.Map("/{**path}", async (HttpContext context) =>
         {
             if (context.Request.Path.Value!.EndsWith("/" + SlowPathSegment, StringComparison.Ordinal))
