@@ -55,9 +55,6 @@ public abstract class CrewCallerApp : CrewCallerDatabase
 
         factory = new ServiceApp<Program>(this, settings);
 
-        // The factory stops Program before RunWithMigrationsAsync, so the fixture migrated the database itself.
-        await factory.Services.MigrateAsync<CrewCallerDbContext>();
-
         // Listens like the response store does: a queue of its own bound to the events the service publishes.
         observer = await new BusListener(this)
             .Record<CrewResponseReceived>("crew-caller-tests-observer")
