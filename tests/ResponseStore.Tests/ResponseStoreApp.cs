@@ -45,6 +45,12 @@ public class ResponseStoreApp : RealInfrastructure
     }
 }
 
+/// <summary>The service over a database with the users table alone, which the service's own startup migrates.</summary>
+public sealed class StartupMigratedResponseStoreApp : ResponseStoreApp
+{
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas => [];
+}
+
 /// <summary>Just this fixture's database, migrated, for tests that build their own service provider.</summary>
 public sealed class MigratedDatabase : RealInfrastructure
 {
