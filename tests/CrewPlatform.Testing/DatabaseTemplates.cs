@@ -65,15 +65,28 @@ public sealed class ServiceSchema
 /// </summary>
 public static class DatabaseTemplates
 {
-    public const string Prefix = "crewplatform_tpl_";
+    private const string Prefix = "crewplatform_tpl_";
 
     private static readonly ConcurrentDictionary<string, Lazy<Task<string>>> Built = new();
 
-    /// <summary>The name of the template with these schemas on the server of <paramref name="adminConnectionString"/>, built when missing.</summary>
-    public static Task<string> GetAsync(string adminConnectionString, IReadOnlyList<ServiceSchema> schemas) =>
-        Built.GetOrAdd(
-            $"{adminConnectionString}|{string.Join(',', schemas.Select(s => s.HistorySchema))}",
-            _ => new Lazy<Task<string>>(() => Task.Run(() => BuildAsync(adminConnectionString, schemas)))).Value;
+    /// <summary>
+    /// The name of the template with these schemas on the server of <paramref name="adminConnectionString"/>, built
+    /// when missing; once per test process, unless it failed (the next fixture tries again).
+    /// </summary>
+    public static async Task<string> GetAsync(string adminConnectionString, IReadOnlyList<ServiceSchema> schemas)
+    {
+        var key = $"{adminConnectionString}|{string.Join(',', schemas.Select(s => s.HistorySchema))}";
+        var build = Built.GetOrAdd(key, _ => new Lazy<Task<string>>(() => Task.Run(() => BuildAsync(adminConnectionString, schemas))));
+        try
+        {
+            return await build.Value;
+        }
+        catch
+        {
+            Built.TryRemove(KeyValuePair.Create(key, build));
+            throw;
+        }
+    }
 
     private static async Task<string> BuildAsync(string adminConnectionString, IReadOnlyList<ServiceSchema> schemas)
     {

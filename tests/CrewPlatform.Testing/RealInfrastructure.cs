@@ -12,8 +12,9 @@ namespace CrewPlatform.Testing;
 
 /// <summary>
 /// A private slice of the real servers for one test class (or collection): its own PostgreSQL database, holding
-/// the host application's <c>users</c> table and the <see cref="MigratedSchemas"/> it asks for, and its own RabbitMQ virtual host. Both are removed afterwards, so
-/// durable queues and rows never leak from one test into another or from one run into the next.
+/// the host application's <c>users</c> table and the <see cref="MigratedSchemas"/> it asks for, and its own RabbitMQ
+/// virtual host. Both are removed afterwards, so durable queues and rows never leak from one test into another or from
+/// one run into the next.
 /// The servers come from <c>scripts/infra.sh up</c>; when they do not answer, the test fails and says so.
 /// </summary>
 public class RealInfrastructure : IAsyncLifetime
