@@ -37,6 +37,12 @@ public sealed class FuzzStack : RealInfrastructure
 
     public ValidInputs Valid { get; private set; } = null!;
 
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } =
+    [
+        ServiceSchema.Of<SchedulerService::CrewPlatform.Scheduler.Persistence.SchedulerDbContext>(SchedulerService::CrewPlatform.Scheduler.Persistence.SchedulerDbContext.Schema),
+        ServiceSchema.Of<ResponseStoreService::CrewPlatform.ResponseStore.Persistence.ResponseStoreDbContext>(ResponseStoreService::CrewPlatform.ResponseStore.Persistence.ResponseStoreDbContext.HistorySchema),
+    ];
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();

@@ -12,8 +12,9 @@ namespace CrewPlatform.Testing;
 
 /// <summary>
 /// A private slice of the real servers for one test class (or collection): its own PostgreSQL database, holding
-/// the host application's <c>users</c> table, and its own RabbitMQ virtual host. Both are removed afterwards, so
-/// durable queues and rows never leak from one test into another or from one run into the next.
+/// the host application's <c>users</c> table and the <see cref="MigratedSchemas"/> it asks for, and its own RabbitMQ
+/// virtual host. Both are removed afterwards, so durable queues and rows never leak from one test into another or from
+/// one run into the next.
 /// The servers come from <c>scripts/infra.sh up</c>; when they do not answer, the test fails and says so.
 /// </summary>
 public class RealInfrastructure : IAsyncLifetime
@@ -58,6 +59,12 @@ public class RealInfrastructure : IAsyncLifetime
     /// <summary>The same settings as environment variables, for a service started as a separate process.</summary>
     public IReadOnlyDictionary<string, string?> ServiceEnvironment =>
         ServiceSettings.ToDictionary(kv => kv.Key.Replace(":", "__", StringComparison.Ordinal), kv => kv.Value);
+
+    /// <summary>
+    /// The services' schemas this fixture's database starts with, migrated: the database is a copy of a template
+    /// (<see cref="DatabaseTemplates"/>) holding them and the users table. None by default: the users table alone.
+    /// </summary>
+    protected virtual IReadOnlyList<ServiceSchema> MigratedSchemas => [];
 
     public virtual async Task InitializeAsync()
     {
@@ -105,16 +112,6 @@ public class RealInfrastructure : IAsyncLifetime
         await command.ExecuteNonQueryAsync();
     }
 
-    /// <summary>Applies a service's migrations to this fixture's database, configured as the service configures them.</summary>
-    public async Task MigrateAsync<TContext>(string historySchema) where TContext : DbContext
-    {
-        await using var services = new ServiceCollection()
-            .AddLogging()
-            .AddDbContext<TContext>(options => options.UsePlatformPostgres(PostgresConnectionString, historySchema))
-            .BuildServiceProvider();
-        await services.MigrateAsync<TContext>();
-    }
-
     /// <summary>Inserts users into the host application's table with one COPY.</summary>
     public async Task AddUsersAsync(IEnumerable<(string Uid, string? Context, string? Goal)> users)
     {
@@ -136,12 +133,28 @@ public class RealInfrastructure : IAsyncLifetime
     {
         try
         {
-            await using (var admin = new NpgsqlConnection(baseConnectionString))
-            {
-                await admin.OpenAsync();
-                await using var create = new NpgsqlCommand($"CREATE DATABASE \"{Name}\"", admin);
-                await create.ExecuteNonQueryAsync();
-            }
+            var template = await DatabaseTemplates.GetAsync(baseConnectionString, MigratedSchemas);
+            await using var admin = new NpgsqlConnection(baseConnectionString);
+            await admin.OpenAsync();
+
+            // A copy fails while anything is connected to its template: a backend of another test process that just
+            // built it may still be on its way out.
+            await Eventually.HoldsAsync(
+                async () =>
+                {
+                    try
+                    {
+                        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{Name}\" TEMPLATE \"{template}\"", admin);
+                        await create.ExecuteNonQueryAsync();
+                        return true;
+                    }
+                    catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ObjectInUse)
+                    {
+                        return false;
+                    }
+                },
+                $"database {Name} is copied from {template}",
+                TimeSpan.FromSeconds(30));
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
         {
@@ -149,7 +162,6 @@ public class RealInfrastructure : IAsyncLifetime
         }
 
         PostgresConnectionString = new NpgsqlConnectionStringBuilder(baseConnectionString) { Database = Name }.ConnectionString;
-        await ExecuteAsync(await File.ReadAllTextAsync(RepositoryFile("deploy/postgres/init/01-users.sql")));
     }
 
     private async Task DropDatabaseAsync()

@@ -43,6 +43,9 @@ public sealed class DashboardStack : RealInfrastructure
 
     public FakeCrewApiHost Fake { get; private set; } = null!;
 
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } =
+        [ServiceSchema.Of<SchedulerDb>(SchedulerDb.Schema), ServiceSchema.Of<CrewCallerDb>(CrewCallerDb.Schema), ServiceSchema.Of<ResponseStoreDb>(ResponseStoreDb.HistorySchema)];
+
     /// <summary>While set, the gateway's CrewCaller backend answers <c>/api/crew-caller/*</c> with this status and JSON instead of the real service's.</summary>
     public (System.Net.HttpStatusCode Status, string Json)? CrewCallerStubAnswer { get; set; }
 
@@ -55,9 +58,6 @@ public sealed class DashboardStack : RealInfrastructure
     {
         await base.InitializeAsync();
         await AddUsersAsync(UserUids.Append(AnsweredUser).Select(uid => (uid, (string?)$"{uid} sells bikes", (string?)"Sell more")));
-        await MigrateAsync<SchedulerDb>(SchedulerDb.Schema);
-        await MigrateAsync<CrewCallerDb>(CrewCallerDb.Schema);
-        await MigrateAsync<ResponseStoreDb>(ResponseStoreDb.HistorySchema);
 
         // Slow enough that a run's progress is seen moving, fast enough for a test.
         Fake = await FakeCrewApiHost.StartAsync(new Dictionary<string, string?> { ["FakeCrew:LatencyMs"] = "400" });

@@ -32,6 +32,13 @@ public sealed class MonitoredStack : RealInfrastructure
 
     public PrometheusServer Prometheus { get; private set; } = null!;
 
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } =
+    [
+        ServiceSchema.Of<scheduler::CrewPlatform.Scheduler.Persistence.SchedulerDbContext>(scheduler::CrewPlatform.Scheduler.Persistence.SchedulerDbContext.Schema),
+        ServiceSchema.Of<crewcaller::CrewPlatform.CrewCaller.Persistence.CrewCallerDbContext>(crewcaller::CrewPlatform.CrewCaller.Persistence.CrewCallerDbContext.Schema),
+        ServiceSchema.Of<responsestore::CrewPlatform.ResponseStore.Persistence.ResponseStoreDbContext>(responsestore::CrewPlatform.ResponseStore.Persistence.ResponseStoreDbContext.HistorySchema),
+    ];
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
@@ -39,17 +46,17 @@ public sealed class MonitoredStack : RealInfrastructure
         Fake = await FakeCrewApiHost.StartAsync();
 
         var quiet = new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Warning", ["CREW_API_URL"] = Fake.RunCrewUrl.ToString() };
-        var scheduler = await StartAsync(new ServiceApp<scheduler::Program>(this, quiet), services => services.MigrateAsync<scheduler::CrewPlatform.Scheduler.Persistence.SchedulerDbContext>());
-        var crewCaller = await StartAsync(new ServiceApp<crewcaller::Program>(this, quiet), services => services.MigrateAsync<crewcaller::CrewPlatform.CrewCaller.Persistence.CrewCallerDbContext>());
-        var responseStore = await StartAsync(new ServiceApp<responsestore::Program>(this, quiet), services => services.MigrateAsync<responsestore::CrewPlatform.ResponseStore.Persistence.ResponseStoreDbContext>());
+        var scheduler = Start(new ServiceApp<scheduler::Program>(this, quiet));
+        var crewCaller = Start(new ServiceApp<crewcaller::Program>(this, quiet));
+        var responseStore = Start(new ServiceApp<responsestore::Program>(this, quiet));
         GatewayManagement = new Uri($"http://127.0.0.1:{LoopbackPort.Free()}");
-        var gateway = await StartAsync(new ServiceApp<gateway::Program>(new Dictionary<string, string?>(quiet)
+        var gateway = Start(new ServiceApp<gateway::Program>(new Dictionary<string, string?>(quiet)
         {
             ["CREW_ADMIN_TOKEN"] = Token,
             ["GATEWAY_SCHEDULER_URL"] = scheduler.ToString().TrimEnd('/'),
             ["GATEWAY_RESPONSE_STORE_URL"] = responseStore.ToString().TrimEnd('/'),
             ["GATEWAY_MANAGEMENT_URLS"] = GatewayManagement.ToString().TrimEnd('/'),
-        }), _ => Task.CompletedTask);
+        }));
 
         Gateway = new HttpClient { BaseAddress = gateway };
         Gateway.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
@@ -62,12 +69,10 @@ public sealed class MonitoredStack : RealInfrastructure
         });
     }
 
-    private async Task<Uri> StartAsync<TProgram>(ServiceApp<TProgram> app, Func<IServiceProvider, Task> migrate) where TProgram : class
+    private Uri Start<TProgram>(ServiceApp<TProgram> app) where TProgram : class
     {
         apps.Add(app);
-        var url = app.StartOnKestrel();
-        await migrate(app.Services);
-        return url;
+        return app.StartOnKestrel();
     }
 
     public override async Task DisposeAsync()

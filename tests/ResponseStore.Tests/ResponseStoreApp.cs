@@ -5,12 +5,15 @@ using CrewPlatform.Testing;
 namespace CrewPlatform.ResponseStore.Tests;
 
 /// <summary>
-/// The ResponseStore service started in-process on this fixture's own PostgreSQL database (migrated at startup, as
-/// in production). Its RabbitMQ bus is replaced by MassTransit's in-memory test harness, so tests that do not need
+/// The ResponseStore service started in-process on this fixture's own PostgreSQL database, migrated from the start
+/// (see <see cref="RealInfrastructure.MigratedSchemas"/>). Its RabbitMQ bus is replaced by MassTransit's in-memory test harness, so tests that do not need
 /// the broker do not depend on it.
 /// </summary>
 public class ResponseStoreApp : RealInfrastructure
 {
+    /// <summary>The ResponseStore's schema and table, which every database of these tests starts with.</summary>
+    public static readonly ServiceSchema Schema = ServiceSchema.Of<ResponseStoreDbContext>(ResponseStoreDbContext.HistorySchema);
+
     private ServiceApp<Program>? factory;
 
     public ServiceApp<Program> Factory => factory ?? throw new InvalidOperationException("Not initialised");
@@ -19,6 +22,8 @@ public class ResponseStoreApp : RealInfrastructure
     protected virtual bool UseTestHarness => true;
 
     public HttpClient CreateClient() => Factory.CreateClient();
+
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } = [Schema];
 
     public override async Task InitializeAsync()
     {
@@ -40,12 +45,14 @@ public class ResponseStoreApp : RealInfrastructure
     }
 }
 
+/// <summary>The service over a database with the users table alone, which the service's own startup migrates.</summary>
+public sealed class StartupMigratedResponseStoreApp : ResponseStoreApp
+{
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas => [];
+}
+
 /// <summary>Just this fixture's database, migrated, for tests that build their own service provider.</summary>
 public sealed class MigratedDatabase : RealInfrastructure
 {
-    public override async Task InitializeAsync()
-    {
-        await base.InitializeAsync();
-        await MigrateAsync<ResponseStoreDbContext>(ResponseStoreDbContext.HistorySchema);
-    }
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } = [ResponseStoreApp.Schema];
 }

@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace CrewPlatform.ResponseStore.Tests;
 
-public sealed class ServiceDefaultsTests(ResponseStoreApp app) : IClassFixture<ResponseStoreApp>
+public sealed class ServiceDefaultsTests(StartupMigratedResponseStoreApp app) : IClassFixture<StartupMigratedResponseStoreApp>
 {
     [Fact]
     public async Task An_unknown_route_answers_404_in_the_error_envelope()

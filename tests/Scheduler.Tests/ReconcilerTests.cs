@@ -107,6 +107,9 @@ public sealed class ReconcilerTests(SchedulerDatabase database) : IClassFixture<
         Assert.Equal((RunStatus.Running, 0, (DateTimeOffset?)null), (afterFailedPublish!.Status, afterFailedPublish.Dispatched, afterFailedPublish.CompletedAt));
         Assert.Equal(1, pass.FanOutsRedriven);
         Assert.Equal(15, (await host.RunAsync(run.Id))!.Dispatched);
+
+        // The last page is recorded (fan-out completed) before its commands are sent.
+        await Eventually.HoldsAsync(() => CommandsFor(host, run.Id).Count >= 15, "the last page's commands were sent", Timeout);
         Assert.Equal(15, CommandsFor(host, run.Id).Count);
     }
 

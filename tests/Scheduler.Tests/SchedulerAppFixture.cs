@@ -1,3 +1,4 @@
+using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -8,7 +9,12 @@ public class SchedulerAppFixture : RealInfrastructure
 {
     public const string CrewApiUrl = "http://crew.test:9999/run-crew";
 
+    /// <summary>The scheduler's schema, which every database of these tests starts with.</summary>
+    public static readonly ServiceSchema Schema = ServiceSchema.Of<SchedulerDbContext>(SchedulerDbContext.Schema);
+
     public ServiceApp<Program> App { get; private set; } = null!;
+
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } = [Schema];
 
     protected virtual IReadOnlyDictionary<string, string?> Settings => new Dictionary<string, string?>
     {

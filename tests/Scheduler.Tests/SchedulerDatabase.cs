@@ -5,11 +5,7 @@ namespace CrewPlatform.Scheduler.Tests;
 /// <summary>The fixture's private database with the scheduler's schema migrated, emptied by each test that uses it.</summary>
 public sealed class SchedulerDatabase : RealInfrastructure
 {
-    public override async Task InitializeAsync()
-    {
-        await base.InitializeAsync();
-        await using var migrate = await SchedulerTestHost.StartAsync(this, TimeProvider.System);
-    }
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } = [SchedulerAppFixture.Schema];
 
     /// <summary>Tests of one class run one after another over this database; each starts from empty tables.</summary>
     public Task ResetAsync() =>

@@ -38,6 +38,9 @@ public sealed class TracedStack : RealInfrastructure
 
     public ConcurrentQueue<Activity> Spans { get; } = new();
 
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } =
+        [ServiceSchema.Of<SchedulerDb>(SchedulerDb.Schema), ServiceSchema.Of<CrewCallerDb>(CrewCallerDb.Schema), ServiceSchema.Of<ResponseStoreDb>(ResponseStoreDb.HistorySchema)];
+
     public ServiceApp<SchedulerService::Program> Scheduler { get; private set; } = null!;
 
     public override async Task InitializeAsync()
@@ -54,9 +57,6 @@ public sealed class TracedStack : RealInfrastructure
         ActivitySource.AddActivityListener(listener);
 
         await AddUsersAsync(Users.Select(uid => (uid, (string?)$"context of {uid}", (string?)"grow")));
-        await MigrateAsync<SchedulerDb>(SchedulerDb.Schema);
-        await MigrateAsync<CrewCallerDb>(CrewCallerDb.Schema);
-        await MigrateAsync<ResponseStoreDb>(ResponseStoreDb.HistorySchema);
 
         var fake = await FakeCrewApiHost.StartAsync(new Dictionary<string, string?> { ["FakeCrew:LatencyMs"] = "20" });
         started.Add(fake);

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using CrewPlatform.Testing;
+using CrewPlatform.Webhooks.Persistence;
 
 namespace CrewPlatform.Webhooks.Tests;
 
@@ -20,6 +21,8 @@ public sealed class WebhooksService : RealInfrastructure
     };
 
     private BusListener? publisher;
+
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } = [ServiceSchema.Of<WebhooksDbContext>(WebhooksDbContext.Schema)];
 
     public ServiceApp<Program> App { get; private set; } = null!;
 

@@ -9,9 +9,9 @@ namespace CrewPlatform.CrewCaller.Tests.Integration;
 /// Settings for the circuit tests: two calls at once, three attempts per user, and a circuit that judges the two users
 /// in flight (fewer than its threshold of four) and trips when one of them failed twice, then probes after one second.
 /// </summary>
-public sealed class CircuitCrewCaller : CrewCallerApp
+public sealed class CircuitSettings : ICrewSettingsProfile
 {
-    protected override IReadOnlyDictionary<string, string?> CrewSettings => new Dictionary<string, string?>
+    public static IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
     {
         ["CREW_MAX_CONCURRENCY"] = "2",
         ["CREW_MAX_ATTEMPTS"] = "3",
@@ -21,35 +21,42 @@ public sealed class CircuitCrewCaller : CrewCallerApp
         ["CREW_CIRCUIT_TRIP_PERCENT"] = "50",
         ["CREW_CIRCUIT_RESTART_SECONDS"] = "1",
     };
+}
 
-    public CrewApiCircuit Circuit => Services.GetRequiredService<CrewEndpoints>().For(null).Circuit;
-
-    /// <summary>
-    /// Sends six users to an API that fails the next <paramref name="failures"/> attempts as <paramref name="step"/>,
-    /// sees the circuit open, and waits until every user has an outcome.
-    /// </summary>
-    public async Task<List<Contracts.RunCrewForUser>> SendWhileFailingAsync(string step, int failures)
+/// <summary>What both circuit tests do with their service.</summary>
+public static class CircuitScenario
+{
+    extension(CrewCallerApp<CircuitSettings> app)
     {
-        Fake.State.Reset();
-        Fake.State.SetBehaviour(Fake.State.Behaviour with { RetryAfterSeconds = 0 });
-        Fake.State.AddScript(Enumerable.Repeat(step, failures));
-        var commands = Enumerable.Range(0, 6).Select(_ => Messages.RunCrewForUser()).ToList();
-        foreach (var command in commands)
-        {
-            await SendAsync(command);
-        }
+        public CrewApiCircuit Circuit => app.Services.GetRequiredService<CrewEndpoints>().For(null).Circuit;
 
-        await Testing.Eventually.HoldsAsync(() => Circuit.State != CrewApiCircuitState.Closed, "the circuit opened", TimeSpan.FromSeconds(20));
-        await Testing.Eventually.HoldsAsync(
-            () => commands.All(c => ReceivedFor(c).Count > 0 || Failed.Any(f => f.UserUid == c.UserUid)),
-            "every user has an outcome",
-            TimeSpan.FromSeconds(30));
-        return commands;
+        /// <summary>
+        /// Sends six users to an API that fails the next <paramref name="failures"/> attempts as <paramref name="step"/>,
+        /// sees the circuit open, and waits until every user has an outcome.
+        /// </summary>
+        public async Task<List<Contracts.RunCrewForUser>> SendWhileFailingAsync(string step, int failures)
+        {
+            app.Fake.State.Reset();
+            app.Fake.State.SetBehaviour(app.Fake.State.Behaviour with { RetryAfterSeconds = 0 });
+            app.Fake.State.AddScript(Enumerable.Repeat(step, failures));
+            var commands = Enumerable.Range(0, 6).Select(_ => Messages.RunCrewForUser()).ToList();
+            foreach (var command in commands)
+            {
+                await app.SendAsync(command);
+            }
+
+            await Testing.Eventually.HoldsAsync(() => app.Circuit.State != CrewApiCircuitState.Closed, "the circuit opened", TimeSpan.FromSeconds(20));
+            await Testing.Eventually.HoldsAsync(
+                () => commands.All(c => app.ReceivedFor(c).Count > 0 || app.Failed.Any(f => f.UserUid == c.UserUid)),
+                "every user has an outcome",
+                TimeSpan.FromSeconds(30));
+            return commands;
+        }
     }
 }
 
 /// <summary>The circuit over real RabbitMQ and PostgreSQL with the fake crew API answering 503.</summary>
-public sealed class CircuitOn503Tests(CircuitCrewCaller app) : IClassFixture<CircuitCrewCaller>
+public sealed class CircuitOn503Tests(CrewCallerApp<CircuitSettings> app) : IClassFixture<CrewCallerApp<CircuitSettings>>
 {
     [Fact]
     public async Task A_crew_API_answering_503_trips_the_circuit_and_once_it_recovers_every_user_is_answered_none_failed()
@@ -66,7 +73,7 @@ public sealed class CircuitOn503Tests(CircuitCrewCaller app) : IClassFixture<Cir
 }
 
 /// <summary>The circuit with the fake crew API hanging until the attempt timeout.</summary>
-public sealed class CircuitOnHangTests(CircuitCrewCaller app) : IClassFixture<CircuitCrewCaller>
+public sealed class CircuitOnHangTests(CrewCallerApp<CircuitSettings> app) : IClassFixture<CrewCallerApp<CircuitSettings>>
 {
     [Fact]
     public async Task Hanging_calls_trip_the_circuit_too_and_every_user_is_answered_once_it_recovers()

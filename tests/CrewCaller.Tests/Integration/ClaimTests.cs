@@ -6,11 +6,11 @@ using CrewPlatform.CrewCaller.Tests.Support;
 namespace CrewPlatform.CrewCaller.Tests.Integration;
 
 /// <summary>Settings for <see cref="ClaimTests"/>: a 3 s lease, one call at a time, attempts long enough for a slow crew.</summary>
-public sealed class ShortLeaseCrewCaller : CrewCallerApp
+public sealed class ShortLeaseSettings : ICrewSettingsProfile
 {
     public const int LeaseSeconds = 3;
 
-    protected override IReadOnlyDictionary<string, string?> CrewSettings => new Dictionary<string, string?>
+    public static IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
     {
         ["CREW_CLAIM_LEASE_SECONDS"] = LeaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["CREW_MAX_CONCURRENCY"] = "1",
@@ -22,9 +22,9 @@ public sealed class ShortLeaseCrewCaller : CrewCallerApp
 }
 
 /// <summary>Claims over real RabbitMQ and PostgreSQL: dead holders are taken over quickly, live ones keep theirs without costing a slot.</summary>
-public sealed class ClaimTests(ShortLeaseCrewCaller app) : IClassFixture<ShortLeaseCrewCaller>
+public sealed class ClaimTests(CrewCallerApp<ShortLeaseSettings> app) : IClassFixture<CrewCallerApp<ShortLeaseSettings>>
 {
-    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(ShortLeaseCrewCaller.LeaseSeconds);
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(ShortLeaseSettings.LeaseSeconds);
 
     [Theory]
     [InlineData("-1 minute")]

@@ -4,7 +4,8 @@ using CrewPlatform.Testing;
 namespace CrewPlatform.CrewCaller.Tests.Integration;
 
 /// <summary>CrewCallerMetrics over the real service: what Prometheus scrapes as crew_calls_total and its neighbours.</summary>
-public sealed class CrewCallerMetricsTests(ConcurrencyLimitedCrewCaller app) : IClassFixture<ConcurrencyLimitedCrewCaller>
+[Collection(ConcurrencyLimitedCollection.Name)]
+public sealed class CrewCallerMetricsTests(CrewCallerApp<ConcurrencyLimitedSettings> app)
 {
     [Fact]
     public async Task Calls_are_counted_by_outcome_with_their_duration_retries_and_calls_in_flight()

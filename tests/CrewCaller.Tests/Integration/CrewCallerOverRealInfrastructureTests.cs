@@ -6,11 +6,11 @@ using Xunit.Abstractions;
 namespace CrewPlatform.CrewCaller.Tests.Integration;
 
 /// <summary>Settings for <see cref="CrewCallerOverRealInfrastructureTests"/>: 3 calls at once, 1.5 s attempts, short backoff.</summary>
-public sealed class ConcurrencyLimitedCrewCaller : CrewCallerApp
+public sealed class ConcurrencyLimitedSettings : ICrewSettingsProfile
 {
     public const int MaxConcurrency = 3;
 
-    protected override IReadOnlyDictionary<string, string?> CrewSettings => new Dictionary<string, string?>
+    public static IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
     {
         ["CREW_MAX_CONCURRENCY"] = MaxConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["CREW_API_TIMEOUT_SECONDS"] = "1.5",
@@ -23,8 +23,19 @@ public sealed class ConcurrencyLimitedCrewCaller : CrewCallerApp
     };
 }
 
+/// <summary>
+/// One service with <see cref="ConcurrencyLimitedSettings"/> for the test classes below, which run one after another:
+/// each test uses users of its own and waits until its calls are over, so none sees another's.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class ConcurrencyLimitedCollection : ICollectionFixture<CrewCallerApp<ConcurrencyLimitedSettings>>
+{
+    public const string Name = "CrewCaller with ConcurrencyLimitedSettings";
+}
+
 /// <summary>The service over real RabbitMQ and PostgreSQL, calling the fake crew API over real HTTP.</summary>
-public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrewCaller app, ITestOutputHelper output) : IClassFixture<ConcurrencyLimitedCrewCaller>
+[Collection(ConcurrencyLimitedCollection.Name)]
+public sealed class CrewCallerOverRealInfrastructureTests(CrewCallerApp<ConcurrencyLimitedSettings> app, ITestOutputHelper output)
 {
     [Fact]
     public async Task Transient_errors_are_retried_and_the_answer_is_forwarded_byte_for_byte()
@@ -133,9 +144,9 @@ public sealed class CrewCallerOverRealInfrastructureTests(ConcurrencyLimitedCrew
         }
 
         var stats = app.Fake.State.Stats();
-        output.WriteLine($"20 calls, CREW_MAX_CONCURRENCY={ConcurrencyLimitedCrewCaller.MaxConcurrency}: peak in flight {stats.PeakInFlight}");
+        output.WriteLine($"20 calls, CREW_MAX_CONCURRENCY={ConcurrencyLimitedSettings.MaxConcurrency}: peak in flight {stats.PeakInFlight}");
         Assert.Equal(20, stats.Received);
-        Assert.InRange(stats.PeakInFlight, 2, ConcurrencyLimitedCrewCaller.MaxConcurrency);
+        Assert.InRange(stats.PeakInFlight, 2, ConcurrencyLimitedSettings.MaxConcurrency);
     }
 
     [Fact]

@@ -17,11 +17,11 @@ namespace CrewPlatform.CrewCaller.Tests.Integration;
 /// Two crew endpoints: <c>default</c> (the fake) and <c>broken</c>, whose URL refuses every connection. The circuit
 /// trips on the fourth attempt when half failed and stays open for minutes, so the test sees it open.
 /// </summary>
-public sealed class TwoEndpointCrewCaller : CrewCallerApp
+public sealed class TwoEndpointSettings : ICrewSettingsProfile
 {
     private static readonly string RefusingUrl = $"http://127.0.0.1:{ClosedPort()}/run-crew";
 
-    protected override IReadOnlyDictionary<string, string?> CrewSettings => new Dictionary<string, string?>
+    public static IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
     {
         ["CREW_MAX_CONCURRENCY"] = "2",
         ["CREW_MAX_ATTEMPTS"] = "3",
@@ -34,15 +34,6 @@ public sealed class TwoEndpointCrewCaller : CrewCallerApp
         ["CREW_ENDPOINTS:broken:Headers:X-Api-Key"] = "secret-from-a-vault",
     };
 
-    public CrewEndpoints Endpoints => Services.GetRequiredService<CrewEndpoints>();
-
-    public async Task SendToAsync(string? endpoint, string? priority, IEnumerable<RunCrewForUser> commands)
-    {
-        var queue = ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUserOn(endpoint, priority));
-        var send = await Services.GetRequiredService<IBus>().GetSendEndpoint(queue);
-        await send.SendBatch(commands.Select(c => c with { Endpoint = endpoint, Priority = priority }));
-    }
-
     private static int ClosedPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -51,7 +42,7 @@ public sealed class TwoEndpointCrewCaller : CrewCallerApp
     }
 }
 
-public sealed class CrewEndpointsTests(TwoEndpointCrewCaller app) : IClassFixture<TwoEndpointCrewCaller>
+public sealed class CrewEndpointsTests(CrewCallerApp<TwoEndpointSettings> app) : IClassFixture<CrewCallerApp<TwoEndpointSettings>>
 {
     [Fact]
     public async Task An_endpoint_that_fails_every_call_opens_only_its_own_circuit_while_the_other_endpoint_answers_its_users()
@@ -110,28 +101,18 @@ public sealed class CrewEndpointsTests(TwoEndpointCrewCaller app) : IClassFixtur
 }
 
 /// <summary>One endpoint with four calls at once and a fake that takes 20 ms a call.</summary>
-public sealed class PriorityCrewCaller : CrewCallerApp
+public sealed class PrioritySettings : ICrewSettingsProfile
 {
     public const int MaxConcurrency = 4;
 
-    protected override IReadOnlyDictionary<string, string?> CrewSettings => new Dictionary<string, string?>
+    public static IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
     {
         ["CREW_MAX_CONCURRENCY"] = MaxConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Logging:LogLevel:CrewPlatform"] = "Warning",
     };
-
-    public async Task SendAsync(string? priority, IReadOnlyList<RunCrewForUser> commands)
-    {
-        var queue = ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUserOn(null, priority));
-        var send = await Services.GetRequiredService<IBus>().GetSendEndpoint(queue);
-        foreach (var chunk in commands.Chunk(500))
-        {
-            await send.SendBatch(chunk.Select(c => c with { Priority = priority }));
-        }
-    }
 }
 
-public sealed class PriorityTests(PriorityCrewCaller app, ITestOutputHelper output) : IClassFixture<PriorityCrewCaller>
+public sealed class PriorityTests(CrewCallerApp<PrioritySettings> app, ITestOutputHelper output) : IClassFixture<CrewCallerApp<PrioritySettings>>
 {
     [Fact]
     public async Task A_high_priority_run_behind_a_2000_user_normal_backlog_on_the_same_endpoint_finishes_first()
@@ -143,9 +124,9 @@ public sealed class PriorityTests(PriorityCrewCaller app, ITestOutputHelper outp
         var paidRun = Guid.NewGuid();
         var paid = Enumerable.Range(0, 20).Select(_ => Messages.RunCrewForUser() with { RunId = paidRun }).ToList();
 
-        await app.SendAsync(CrewPriority.Normal, backlog);
+        await app.SendToAsync(null, CrewPriority.Normal, backlog);
         await Eventually.HoldsAsync(() => app.Received.Count(r => r.RunId == backlogRun) >= 10, "the backlog is being worked on", TimeSpan.FromSeconds(60));
-        await app.SendAsync(CrewPriority.High, paid);
+        await app.SendToAsync(null, CrewPriority.High, paid);
 
         await Eventually.HoldsAsync(() => app.Received.Count(r => r.RunId == paidRun) >= paid.Count, "the high-priority run was answered", TimeSpan.FromSeconds(60));
         var backlogAnswered = app.Received.Count(r => r.RunId == backlogRun);
@@ -153,6 +134,6 @@ public sealed class PriorityTests(PriorityCrewCaller app, ITestOutputHelper outp
 
         // Served ahead of the backlog: at most the calls in flight (and the few waiting for a slot) when it arrived, plus a margin for a slow machine.
         Assert.True(backlogAnswered < 1000, $"{backlogAnswered} normal users were answered before the high-priority run finished");
-        Assert.True(app.Fake.State.Stats().PeakInFlight <= PriorityCrewCaller.MaxConcurrency, "the two queues share the endpoint's concurrency");
+        Assert.True(app.Fake.State.Stats().PeakInFlight <= PrioritySettings.MaxConcurrency, "the two queues share the endpoint's concurrency");
     }
 }

@@ -5,11 +5,11 @@ using CrewPlatform.CrewCaller.Tests.Support;
 namespace CrewPlatform.CrewCaller.Tests.Integration;
 
 /// <summary>Settings for <see cref="GracefulStopTests"/>: a 30 s drain, and waits between attempts as long as the API asks.</summary>
-public sealed class DrainingCrewCaller : CrewCallerApp
+public sealed class DrainingSettings : ICrewSettingsProfile
 {
     public static readonly TimeSpan Drain = TimeSpan.FromSeconds(30);
 
-    protected override IReadOnlyDictionary<string, string?> CrewSettings => new Dictionary<string, string?>
+    public static IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
     {
         ["CREW_SHUTDOWN_DRAIN_SECONDS"] = Drain.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["CREW_MAX_CONCURRENCY"] = "2",
@@ -20,7 +20,7 @@ public sealed class DrainingCrewCaller : CrewCallerApp
 }
 
 /// <summary>Stopping the service (SIGTERM): paid calls in flight finish and are recorded; waiting commands go back to the queue at once.</summary>
-public sealed class GracefulStopTests(DrainingCrewCaller app) : IClassFixture<DrainingCrewCaller>
+public sealed class GracefulStopTests(CrewCallerApp<DrainingSettings> app) : IClassFixture<CrewCallerApp<DrainingSettings>>
 {
     [Fact]
     public async Task A_stop_lets_the_call_in_flight_finish_and_record_its_answer_and_hands_a_waiting_command_back_at_once()
@@ -41,7 +41,7 @@ public sealed class GracefulStopTests(DrainingCrewCaller app) : IClassFixture<Dr
 
         var stopTook = await app.StopServiceAsync();
 
-        Assert.True(stopTook < DrainingCrewCaller.Drain / 2, $"the stop took {stopTook.TotalSeconds:0.0} s");
+        Assert.True(stopTook < DrainingSettings.Drain / 2, $"the stop took {stopTook.TotalSeconds:0.0} s");
         var answered = await app.LedgerRowAsync(inFlight.RunId, inFlight.UserUid);
         Assert.Equal(("succeeded", 1), (answered!.Status, answered.Attempts));
         Assert.Equal(0, app.Fake.State.Stats().Abandoned);

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using CrewPlatform.Contracts;
-using CrewPlatform.CrewCaller.Persistence;
+using CrewPlatform.CrewCaller.CrewApi;
 using CrewPlatform.FakeCrewApi;
 using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Testing;
@@ -10,11 +10,18 @@ using Microsoft.Extensions.Hosting;
 
 namespace CrewPlatform.CrewCaller.Tests.Support;
 
+/// <summary>The <c>CREW_*</c> settings a <see cref="CrewCallerApp{TProfile}"/> starts the service with.</summary>
+public interface ICrewSettingsProfile
+{
+    static abstract IReadOnlyDictionary<string, string?> Settings { get; }
+}
+
 /// <summary>
-/// The real CrewCaller service (WebApplicationFactory) on the fixture's RabbitMQ virtual host and database, calling the
-/// fake crew API over real HTTP. A test-only queue subscribes to the events the service publishes.
+/// The real CrewCaller service (WebApplicationFactory) on the fixture's RabbitMQ virtual host and database, with the
+/// settings of <typeparamref name="TProfile"/>, calling the fake crew API over real HTTP. A test-only queue subscribes
+/// to the events the service publishes.
 /// </summary>
-public abstract class CrewCallerApp : CrewCallerDatabase
+public sealed class CrewCallerApp<TProfile> : CrewCallerDatabase where TProfile : ICrewSettingsProfile
 {
     private ServiceApp<Program>? factory;
     private BusListener? observer;
@@ -28,14 +35,14 @@ public abstract class CrewCallerApp : CrewCallerDatabase
     /// <summary>Every time the service's consumer finished with a command: the command and the exception it ended with, if any.</summary>
     public ConcurrentQueue<(RunCrewForUser Command, Exception? Exception)> Consumed { get; } = new();
 
-    /// <summary>The service's container, e.g. for its <see cref="CrewApi.CrewApiCircuit"/>.</summary>
+    /// <summary>The service's container, e.g. for its <see cref="CrewApiCircuit"/>.</summary>
     public IServiceProvider Services => factory!.Services;
+
+    /// <summary>The service's crew endpoints, each with its circuit.</summary>
+    public CrewEndpoints Endpoints => Services.GetRequiredService<CrewEndpoints>();
 
     /// <summary>A client of the service's own API, in memory.</summary>
     public HttpClient CreateClient() => factory!.CreateClient();
-
-    /// <summary>The <c>CREW_*</c> settings of this fixture's service.</summary>
-    protected abstract IReadOnlyDictionary<string, string?> CrewSettings { get; }
 
     public override async Task InitializeAsync()
     {
@@ -48,15 +55,12 @@ public abstract class CrewCallerApp : CrewCallerDatabase
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:CrewPlatform"] = "Information",
         };
-        foreach (var (key, value) in CrewSettings)
+        foreach (var (key, value) in TProfile.Settings)
         {
             settings[key] = value;
         }
 
         factory = new ServiceApp<Program>(this, settings);
-
-        // The factory stops Program before RunWithMigrationsAsync, so the fixture migrated the database itself.
-        await factory.Services.MigrateAsync<CrewCallerDbContext>();
 
         // Listens like the response store does: a queue of its own bound to the events the service publishes.
         observer = await new BusListener(this)
@@ -70,6 +74,17 @@ public abstract class CrewCallerApp : CrewCallerDatabase
     {
         var endpoint = await factory!.Services.GetRequiredService<IBus>().GetSendEndpoint(ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUser));
         await endpoint.Send(command);
+    }
+
+    /// <summary>Sends commands to the queue of one crew endpoint and priority (null: the default), 500 a batch.</summary>
+    public async Task SendToAsync(string? endpoint, string? priority, IEnumerable<RunCrewForUser> commands)
+    {
+        var queue = ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUserOn(endpoint, priority));
+        var send = await Services.GetRequiredService<IBus>().GetSendEndpoint(queue);
+        foreach (var chunk in commands.Chunk(500))
+        {
+            await send.SendBatch(chunk.Select(c => c with { Endpoint = endpoint, Priority = priority }));
+        }
     }
 
     public async Task<CrewResponseReceived> ReceivedAsync(RunCrewForUser command, int count = 1)

@@ -7,11 +7,7 @@ namespace CrewPlatform.CrewCaller.Tests.Support;
 /// <summary>A private database and virtual host with CrewCaller's migrations applied.</summary>
 public class CrewCallerDatabase : RealInfrastructure
 {
-    public override async Task InitializeAsync()
-    {
-        await base.InitializeAsync();
-        await MigrateAsync<CrewCallerDbContext>(CrewCallerDbContext.Schema);
-    }
+    protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } = [ServiceSchema.Of<CrewCallerDbContext>(CrewCallerDbContext.Schema)];
 
     /// <summary>Writes the ledger row another instance leaves while it calls the crew API for this command's user.</summary>
     /// <param name="leaseLeft">How long the claim still holds, as a PostgreSQL interval (e.g. <c>1 hour</c>).</param>
