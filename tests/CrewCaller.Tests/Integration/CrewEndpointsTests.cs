@@ -137,3 +137,41 @@ public sealed class PriorityTests(CrewCallerApp<PrioritySettings> app, ITestOutp
         Assert.True(app.Fake.State.Stats().PeakInFlight <= PrioritySettings.MaxConcurrency, "the two queues share the endpoint's concurrency");
     }
 }
+
+/// <summary>A default endpoint of one call at a time and a named one of eight, both on the fake.</summary>
+public sealed class WideEndpointSettings : ICrewSettingsProfile
+{
+    public const int WideConcurrency = 8;
+
+    public static IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
+    {
+        ["CREW_MAX_CONCURRENCY"] = "1",
+        ["CREW_ENDPOINTS:wide:Url"] = ICrewSettingsProfile.FakeCrewUrl,
+        ["CREW_ENDPOINTS:wide:MaxConcurrency"] = WideConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+}
+
+public sealed class WideEndpointTests(CrewCallerApp<WideEndpointSettings> app) : IClassFixture<CrewCallerApp<WideEndpointSettings>>
+{
+    [Fact]
+    public async Task A_named_endpoint_calls_as_many_at_once_as_its_own_concurrency_not_the_default_endpoints()
+    {
+        app.Fake.State.Reset();
+        app.Fake.State.AddScript(Enumerable.Repeat(FakeCrewApi.Plans.Hold, WideEndpointSettings.WideConcurrency));
+        var commands = Enumerable.Range(0, WideEndpointSettings.WideConcurrency).Select(_ => Messages.RunCrewForUser()).ToList();
+
+        await app.SendToAsync("wide", CrewPriority.Normal, commands);
+        try
+        {
+            await Eventually.HoldsAsync(
+                () => app.Fake.State.Stats().InFlight == WideEndpointSettings.WideConcurrency,
+                $"{WideEndpointSettings.WideConcurrency} calls in flight on the wide endpoint at once", TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            app.Fake.State.ReleaseHeld();
+        }
+
+        await Eventually.HoldsAsync(() => commands.All(c => app.ReceivedFor(c).Count > 0), "every user answered", TimeSpan.FromSeconds(30));
+    }
+}

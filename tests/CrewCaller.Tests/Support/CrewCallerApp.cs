@@ -13,6 +13,9 @@ namespace CrewPlatform.CrewCaller.Tests.Support;
 /// <summary>The <c>CREW_*</c> settings a <see cref="CrewCallerApp{TProfile}"/> starts the service with.</summary>
 public interface ICrewSettingsProfile
 {
+    /// <summary>A value of the profile's that the app replaces by the fake crew API's URL, e.g. for a named endpoint.</summary>
+    const string FakeCrewUrl = "{fake-crew-url}";
+
     static abstract IReadOnlyDictionary<string, string?> Settings { get; }
 }
 
@@ -57,7 +60,7 @@ public sealed class CrewCallerApp<TProfile> : CrewCallerDatabase where TProfile 
         };
         foreach (var (key, value) in TProfile.Settings)
         {
-            settings[key] = value;
+            settings[key] = value?.Replace(ICrewSettingsProfile.FakeCrewUrl, Fake.RunCrewUrl.ToString(), StringComparison.Ordinal);
         }
 
         factory = new ServiceApp<Program>(this, settings);
