@@ -36,6 +36,17 @@ if [ $build_rc -ne 0 ]; then
   exit 1
 fi
 
+# The code style of .editorconfig: a file that `dotnet format` would change counts as a failed test (fix it with
+# `dotnet format CrewPlatform.sln`).
+format_rc=0
+if dotnet format CrewPlatform.sln --verify-no-changes --no-restore -v q >"$results/format.log" 2>&1; then
+  echo "dotnet format: no changes needed"
+else
+  grep -o '[^ ]*\.cs([0-9]*,[0-9]*): [a-z]* [A-Z0-9]*: [^[]*' "$results/format.log" | head -n 20
+  echo "dotnet format: files differ from .editorconfig (run: dotnet format CrewPlatform.sln)"
+  format_rc=1
+fi
+
 # The end-to-end tests start the stack with scripts/run-local.sh, which can use the Release build just made.
 export RUN_LOCAL_NO_BUILD=1
 
@@ -158,6 +169,7 @@ fi
 if [ $compose_rc -ne 0 ]; then failed=$((failed + 1)); fi
 if [ $prometheus_rc -ne 0 ]; then failed=$((failed + 1)); fi
 if [ $openapi_rc -ne 0 ]; then failed=$((failed + 1)); fi
+if [ $format_rc -ne 0 ]; then failed=$((failed + 1)); fi
 if [ $compose_check_rc -ne 0 ]; then failed=$((failed + 1)); fi
 if [ $total -eq 0 ]; then
   echo "no test ran"

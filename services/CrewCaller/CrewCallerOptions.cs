@@ -1,5 +1,5 @@
-using CrewPlatform.ServiceDefaults;
 using System.ComponentModel.DataAnnotations;
+using CrewPlatform.ServiceDefaults;
 using Microsoft.Extensions.Configuration;
 
 namespace CrewPlatform.CrewCaller;

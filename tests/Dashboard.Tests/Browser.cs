@@ -1,9 +1,9 @@
+using System.Text.Json;
 using CrewPlatform.Testing;
+using Deque.AxeCore.Commons;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
 using OpenQA.Selenium.Support.UI;
-using System.Text.Json;
-using Deque.AxeCore.Commons;
 
 namespace CrewPlatform.Dashboard.Tests;
 

@@ -1,7 +1,7 @@
-using CrewPlatform.ServiceDefaults;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CrewPlatform.Contracts;
+using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Testing;
 using MassTransit;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using CrewPlatform.Gateway.Tests.Support;
 using CrewPlatform.Gateway.Security;
+using CrewPlatform.Gateway.Tests.Support;
 
 namespace CrewPlatform.Gateway.Tests;
 

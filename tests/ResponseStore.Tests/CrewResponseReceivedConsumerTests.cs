@@ -1,9 +1,9 @@
 using CrewPlatform.Contracts;
 using CrewPlatform.ResponseStore.Consumers;
+using CrewPlatform.Testing;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using CrewPlatform.Testing;
 using Npgsql;
 
 namespace CrewPlatform.ResponseStore.Tests;

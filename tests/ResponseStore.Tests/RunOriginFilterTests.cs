@@ -2,9 +2,9 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CrewPlatform.Contracts;
+using CrewPlatform.Testing;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using CrewPlatform.Testing;
 
 namespace CrewPlatform.ResponseStore.Tests;
 

@@ -1,7 +1,7 @@
 using CrewPlatform.Contracts;
+using CrewPlatform.CrewCaller.CrewApi;
 using CrewPlatform.ServiceDefaults;
 using MassTransit;
-using CrewPlatform.CrewCaller.CrewApi;
 
 namespace CrewPlatform.CrewCaller.Consumers;
 

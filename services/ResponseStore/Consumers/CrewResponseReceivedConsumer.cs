@@ -1,5 +1,5 @@
-using CrewPlatform.Contracts;
 using System.Diagnostics;
+using CrewPlatform.Contracts;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
 using MassTransit;

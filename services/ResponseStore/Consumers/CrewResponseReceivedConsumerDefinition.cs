@@ -1,5 +1,5 @@
-using MassTransit;
 using CrewPlatform.ServiceDefaults;
+using MassTransit;
 
 namespace CrewPlatform.ResponseStore.Consumers;
 

@@ -1,7 +1,7 @@
-using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 
 namespace CrewPlatform.Scheduler.Consumers;

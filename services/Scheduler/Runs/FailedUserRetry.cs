@@ -1,6 +1,6 @@
 using CrewPlatform.Scheduler.Persistence;
-using Npgsql;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace CrewPlatform.Scheduler.Runs;
 

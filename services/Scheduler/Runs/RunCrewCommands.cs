@@ -1,6 +1,6 @@
 using CrewPlatform.Contracts;
-using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 

@@ -1,6 +1,6 @@
 using Coravel.Invocable;
-using Microsoft.Extensions.Options;
 using CrewPlatform.Scheduler.Persistence;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace CrewPlatform.Scheduler.Runs;

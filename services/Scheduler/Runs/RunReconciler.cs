@@ -1,9 +1,9 @@
-using CrewPlatform.ServiceDefaults;
-using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Contracts;
+using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
-using Npgsql;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace CrewPlatform.Scheduler.Runs;
 

@@ -1,6 +1,6 @@
-using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.ServiceDefaults;
 using MassTransit;
 using Microsoft.Extensions.Options;
 

@@ -1,6 +1,6 @@
-using CrewPlatform.Testing;
 using CrewPlatform.CrewCaller.CrewApi;
 using CrewPlatform.CrewCaller.Tests.Support;
+using CrewPlatform.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace CrewPlatform.CrewCaller.Tests.Integration;

@@ -1,7 +1,7 @@
-using CrewPlatform.Testing;
 using System.Diagnostics;
 using System.Net;
 using CrewPlatform.CrewCaller.Tests.Support;
+using CrewPlatform.Testing;
 
 namespace CrewPlatform.CrewCaller.Tests.Integration;
 

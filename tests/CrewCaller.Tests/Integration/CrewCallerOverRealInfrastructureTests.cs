@@ -1,6 +1,6 @@
-using CrewPlatform.Testing;
 using CrewPlatform.CrewCaller.Tests.Support;
 using CrewPlatform.FakeCrewApi;
+using CrewPlatform.Testing;
 using Xunit.Abstractions;
 
 namespace CrewPlatform.CrewCaller.Tests.Integration;

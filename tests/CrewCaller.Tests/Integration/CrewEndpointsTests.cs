@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Net.Sockets;
+using System.Text.Json;
 using CrewPlatform.Contracts;
 using CrewPlatform.CrewCaller.CrewApi;
 using CrewPlatform.CrewCaller.Tests.Support;

@@ -1,6 +1,6 @@
-using CrewPlatform.Testing;
 using CrewPlatform.Contracts;
 using CrewPlatform.CrewCaller.Tests.Support;
+using CrewPlatform.Testing;
 
 namespace CrewPlatform.CrewCaller.Tests.Integration;
 

@@ -1,6 +1,6 @@
-using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Contracts;
 using CrewPlatform.CrewCaller.CrewApi;
+using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Testing;
 using MassTransit;
 using MassTransit.Testing;

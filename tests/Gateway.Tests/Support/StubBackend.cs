@@ -1,7 +1,7 @@
-using CrewPlatform.Testing;
 using System.Net;
 using System.Net.Sockets;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
