@@ -58,19 +58,7 @@ public sealed class BadInputTests(LocalStack stack)
     [MemberData(nameof(BadRequests))]
     public async Task Bad_input_gets_its_4xx_in_the_error_envelope_through_the_gateway(string method, string path, string? body, int status, string? error)
     {
-        using var request = new HttpRequestMessage(new HttpMethod(method), path);
-        if (body is not null)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
-        }
-
-        using var response = await stack.Gateway.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-
-        Assert.True(status == (int)response.StatusCode, $"{method} {path} answered {(int)response.StatusCode}: {text}");
-        using var json = JsonDocument.Parse(text);
-        Assert.False(json.RootElement.GetProperty("success").GetBoolean());
-        var message = json.RootElement.GetProperty("error").GetString();
+        var (message, text) = await RefusalAsync(method, path, body, status);
         Assert.False(string.IsNullOrWhiteSpace(message));
         if (error is not null)
         {
@@ -131,6 +119,13 @@ public sealed class BadInputTests(LocalStack stack)
     [MemberData(nameof(SharedRules))]
     public async Task A_rule_answers_alike_in_every_service(string rule, string method, string path, string? body, int status, string error)
     {
+        var (message, _) = await RefusalAsync(method, path, body, status);
+        Assert.True(error == message, $"{rule}: {method} {path} answered '{message}', not '{error}'");
+    }
+
+    /// <summary>Sends the request through the gateway, asserts its status and the error envelope; returns its error and body.</summary>
+    private async Task<(string? Error, string Body)> RefusalAsync(string method, string path, string? body, int status)
+    {
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
         if (body is not null)
         {
@@ -140,10 +135,10 @@ public sealed class BadInputTests(LocalStack stack)
         using var response = await stack.Gateway.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
 
-        Assert.True(status == (int)response.StatusCode, $"{rule}: {method} {path} answered {(int)response.StatusCode}: {text}");
+        Assert.True(status == (int)response.StatusCode, $"{method} {path} answered {(int)response.StatusCode}: {text}");
         using var json = JsonDocument.Parse(text);
         Assert.False(json.RootElement.GetProperty("success").GetBoolean());
-        Assert.Equal(error, json.RootElement.GetProperty("error").GetString());
+        return (json.RootElement.GetProperty("error").GetString(), text);
     }
 
     [Fact]

@@ -30,6 +30,15 @@ public static class QueryValue
             : values.ToString() is { Length: > 0 } value ? value : null;
     }
 
+    /// <summary>The parameter as a name by <paramref name="isName"/>, or null when not given; refused as <c>{name} must be {rule}</c>.</summary>
+    public static string? Name(HttpContext http, ParameterInfo parameter, Func<string, bool> isName, string rule) =>
+        Single(http, parameter, out var name) switch
+        {
+            null => null,
+            var text when isName(text) => text,
+            _ => throw new InvalidRequestException($"{name} must be {rule}"),
+        };
+
     /// <summary>The parameter as a <see cref="WholeNumber">whole number</see> from <paramref name="min"/> to <paramref name="max"/>, or <paramref name="absent"/>.</summary>
     public static int WholeNumber(HttpContext http, ParameterInfo parameter, int absent, int min, int max = int.MaxValue) =>
         Single(http, parameter, out var name) switch
@@ -84,12 +93,7 @@ public sealed record EndpointFilter(string Value) : IEndpointParameterMetadataPr
     public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "string");
 
     public static ValueTask<EndpointFilter?> BindAsync(HttpContext http, ParameterInfo parameter) =>
-        ValueTask.FromResult(QueryValue.Single(http, parameter, out var name) switch
-        {
-            null => null,
-            var text when PlatformNames.IsEndpointName(text) => new EndpointFilter(text),
-            _ => throw new InvalidRequestException($"{name} must be {PlatformNames.EndpointNameRule}"),
-        });
+        ValueTask.FromResult(QueryValue.Name(http, parameter, PlatformNames.IsEndpointName, PlatformNames.EndpointNameRule) is { } name ? new EndpointFilter(name) : null);
 }
 
 /// <summary>A filter by a segment's name (<c>segment</c>), by <see cref="PlatformNames.IsName"/>.</summary>
@@ -98,12 +102,7 @@ public sealed record SegmentFilter(string Value) : IEndpointParameterMetadataPro
     public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "string");
 
     public static ValueTask<SegmentFilter?> BindAsync(HttpContext http, ParameterInfo parameter) =>
-        ValueTask.FromResult(QueryValue.Single(http, parameter, out var name) switch
-        {
-            null => null,
-            var text when PlatformNames.IsName(text) => new SegmentFilter(text),
-            _ => throw new InvalidRequestException($"{name} must be {PlatformNames.NameRule}"),
-        });
+        ValueTask.FromResult(QueryValue.Name(http, parameter, PlatformNames.IsName, PlatformNames.NameRule) is { } name ? new SegmentFilter(name) : null);
 }
 
 /// <summary>
