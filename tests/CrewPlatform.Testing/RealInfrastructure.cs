@@ -139,22 +139,9 @@ public class RealInfrastructure : IAsyncLifetime
 
             // A copy fails while anything is connected to its template: a backend of another test process that just
             // built it may still be on its way out.
-            await Eventually.HoldsAsync(
-                async () =>
-                {
-                    try
-                    {
-                        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{Name}\" TEMPLATE \"{template}\"", admin);
-                        await create.ExecuteNonQueryAsync();
-                        return true;
-                    }
-                    catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ObjectInUse)
-                    {
-                        return false;
-                    }
-                },
-                $"database {Name} is copied from {template}",
-                TimeSpan.FromSeconds(30));
+            await ExecuteUntilDoneAsync(
+                admin, $"CREATE DATABASE \"{Name}\" TEMPLATE \"{template}\"", $"database {Name} is copied from {template}",
+                PostgresErrorCodes.ObjectInUse);
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
         {
@@ -177,23 +164,29 @@ public class RealInfrastructure : IAsyncLifetime
 
         // FORCE may not end a backend of another role: an autovacuum worker that just started on this busy database
         // refuses (42501) until it finishes, which takes a moment.
-        await Eventually.HoldsAsync(
+        await ExecuteUntilDoneAsync(
+            admin, $"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", $"database {Name} is dropped",
+            PostgresErrorCodes.InsufficientPrivilege, PostgresErrorCodes.ObjectInUse);
+    }
+
+    /// <summary>Runs a statement again, for up to 30 s, while it fails with one of <paramref name="passing"/>: states that clear by themselves.</summary>
+    private static Task ExecuteUntilDoneAsync(NpgsqlConnection admin, string sql, string description, params string[] passing) =>
+        Eventually.HoldsAsync(
             async () =>
             {
                 try
                 {
-                    await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", admin);
-                    await drop.ExecuteNonQueryAsync();
+                    await using var command = new NpgsqlCommand(sql, admin);
+                    await command.ExecuteNonQueryAsync();
                     return true;
                 }
-                catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InsufficientPrivilege or PostgresErrorCodes.ObjectInUse)
+                catch (PostgresException ex) when (passing.Contains(ex.SqlState))
                 {
                     return false;
                 }
             },
-            $"database {Name} is dropped",
+            description,
             TimeSpan.FromSeconds(30));
-    }
 
     /// <summary>A client of the management API, logged in as the fixture's broker administrator (guest by default).</summary>
     public HttpClient ManagementClient()

@@ -62,7 +62,7 @@ public sealed class JsonRequestBody : IDisposable
     }
 
     /// <summary>Whether the field is there with a value other than null (a null field counts as left out).</summary>
-    public bool Has(string name) => Root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null;
+    public bool Has(string name) => Field(name) is not null;
 
     /// <summary>The field's value, or null when left out or null.</summary>
     public JsonElement? Field(string name) => Root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;

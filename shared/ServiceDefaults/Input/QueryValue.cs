@@ -82,9 +82,7 @@ public sealed record ScheduleIdFilter(int Value) : IEndpointParameterMetadataPro
     public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "integer", "int32");
 
     public static ValueTask<ScheduleIdFilter?> BindAsync(HttpContext http, ParameterInfo parameter) =>
-        ValueTask.FromResult(QueryValue.Single(http, parameter) is null
-            ? null
-            : new ScheduleIdFilter(QueryValue.WholeNumber(http, parameter, 0, 1)));
+        ValueTask.FromResult(QueryValue.WholeNumber(http, parameter, absent: 0, min: 1) is > 0 and var id ? new ScheduleIdFilter(id) : null);
 }
 
 /// <summary>A filter by a crew endpoint's name (<c>endpoint</c>), by <see cref="PlatformNames.IsEndpointName"/>.</summary>
