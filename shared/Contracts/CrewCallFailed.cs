@@ -29,4 +29,7 @@ public sealed record CrewCallFailed
 
     /// <summary>The crew endpoint that was called; null in older messages (the default endpoint).</summary>
     public string? Endpoint { get; init; }
+
+    /// <summary>What the attempts cost (the endpoint's price per attempt that reached the crew API); null when unpriced.</summary>
+    public decimal? Cost { get; init; }
 }

@@ -32,4 +32,7 @@ public sealed record CrewResponseReceived
 
     /// <summary>The crew endpoint that was called; null in older messages (the default endpoint).</summary>
     public string? Endpoint { get; init; }
+
+    /// <summary>What the call cost (the answer's own figure or the endpoint's price); null when neither is known.</summary>
+    public decimal? Cost { get; init; }
 }

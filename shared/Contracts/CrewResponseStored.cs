@@ -14,4 +14,10 @@ public sealed record CrewResponseStored
 
     /// <summary>When the row was written.</summary>
     public required DateTimeOffset StoredAt { get; init; }
+
+    /// <summary>What the call cost, as <see cref="CrewResponseReceived.Cost"/>; null when unknown and in older messages.</summary>
+    public decimal? Cost { get; init; }
+
+    /// <summary>How long the call took, as <see cref="CrewResponseReceived.DurationMs"/>; null in older messages.</summary>
+    public long? DurationMs { get; init; }
 }

@@ -23,4 +23,16 @@ public sealed record CrewRunCompleted
 
     /// <summary>The segment of users the run covered (<c>all</c> for every user); null for a run of listed users and in older messages.</summary>
     public string? Segment { get; init; }
+
+    /// <summary><c>completed</c>, or <c>cancelled</c> for a run an operator cancelled; null in older messages (completed).</summary>
+    public string? Status { get; init; }
+
+    /// <summary>Users not called because the run was cancelled first.</summary>
+    public int Cancelled { get; init; }
+
+    /// <summary>A budget of the run ran out: the users it left uncalled are among <see cref="Skipped"/> (reason <c>budget</c>).</summary>
+    public bool BudgetExhausted { get; init; }
+
+    /// <summary>What the run's calls cost in all; 0 when unpriced.</summary>
+    public decimal Spent { get; init; }
 }

@@ -33,4 +33,33 @@ public sealed record RunCrewForUser
 
     /// <summary>The schedule the run belongs to; null for a run of no schedule (a targeted run-now) and in older messages.</summary>
     public int? ScheduleId { get; init; }
+
+    /// <summary>
+    /// The spend limits the call is admitted under, as the run and its schedule set them; null when the run has none
+    /// (and in older messages). The crew caller reserves each attempt against them before it calls.
+    /// </summary>
+    public RunBudget? Budget { get; init; }
+}
+
+/// <summary>
+/// A run's spend limits, carried by each of its commands so every crew caller instance judges them alike. Each limit
+/// is checked in the crew caller's ledger, in the same statement that claims the call, so several instances and a
+/// crash cannot overshoot it by more than the attempts already in flight.
+/// </summary>
+public sealed record RunBudget
+{
+    /// <summary>At most this many attempts reach the crew API for the run (a retry is an attempt, so is a crashed call's repeat).</summary>
+    public int? MaxCalls { get; init; }
+
+    /// <summary>At most this much is spent on the run, in the operator's own unit (<c>CREW_COST_CURRENCY</c>).</summary>
+    public decimal? MaxSpend { get; init; }
+
+    /// <summary>At most this much is spent per day on <see cref="DayScope"/>.</summary>
+    public decimal? MaxSpendPerDay { get; init; }
+
+    /// <summary>
+    /// What <see cref="MaxSpendPerDay"/> counts: the run's schedule and day, e.g. <c>schedule:3:2026-12-04</c> (the day
+    /// in UTC); every run of that schedule on that day shares it. Null when there is no daily limit.
+    /// </summary>
+    public string? DayScope { get; init; }
 }
