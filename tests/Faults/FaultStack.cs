@@ -51,9 +51,13 @@ public class FaultStack : RealInfrastructure
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        await AddUsersAsync(Enumerable.Range(1, Users).Select(i => (UserUid(i), (string?)$"Business {i}: a shop.", (string?)$"Goal {i}: grow.")));
+        await AddUsersAsync(InitialUsers());
         await StartMissingServicesAsync();
     }
+
+    /// <summary>The users table the stack starts with: <see cref="Users"/> users, each with a context and a goal.</summary>
+    protected virtual IEnumerable<(string Uid, string? Context, string? Goal)> InitialUsers() =>
+        Enumerable.Range(1, Users).Select(i => (UserUid(i), (string?)$"Business {i}: a shop.", (string?)$"Goal {i}: grow."));
 
     public override async Task DisposeAsync()
     {
