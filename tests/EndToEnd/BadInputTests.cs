@@ -29,7 +29,7 @@ public sealed class BadInputTests(LocalStack stack)
         { "POST", "/api/crew-responses", """{"responseData":{"a":1}}""", 400, "userUid and responseData are required" },
         { "POST", "/api/crew-responses", """{"userUid":"e2e-user-001","responseData":5}""", 400, null },
         { "POST", "/api/crew-responses", """{"userUid":"nobody-has-this-uid","responseData":{"a":1}}""", 422, "User does not exist" },
-        { "POST", "/api/crew-responses", """{"userUid":"e2e-user-001","responseData":{"a":1},"id":7}""", 400, "Unknown field 'id': a crew response takes userUid, requestContext, requestGoal, responseData" },
+        { "POST", "/api/crew-responses", """{"userUid":"e2e-user-001","responseData":{"a":1},"id":7}""", 400, "Unknown field 'id': a crew response takes userUid, requestContext, requestGoal, responseData, cost" },
         { "POST", "/api/scheduler", """{"action":"run-now","dryRun":true}""", 400, "Unknown field 'dryRun': run-now takes action, scheduleId, segment, endpoint, priority, userUids" },
         // /api/crew-responses/{id}
         { "GET", "/api/crew-responses/abc", null, 400, "Invalid ID" },
@@ -93,7 +93,7 @@ public sealed class BadInputTests(LocalStack stack)
         { "name", "GET", "/api/scheduler/runs?segment=Not%20One", null, 400, "segment must be 1 to 64 lower-case letters, digits, dashes and underscores" },
         { "name", "POST", "/api/webhooks", """{"url":"https://example.com/x","events":["run.completed"],"segment":"Not One"}""", 400, "segment must be 1 to 64 lower-case letters, digits, dashes and underscores" },
         { "name", "POST", "/api/scheduler/schedules", """{"name":"Not One","intervalMinutes":60}""", 400, "name must be 1 to 64 lower-case letters, digits, dashes and underscores" },
-        { "unknown field", "POST", "/api/crew-responses", """{"userUid":"e2e-user-001","responseData":{},"colour":1}""", 400, "Unknown field 'colour': a crew response takes userUid, requestContext, requestGoal, responseData" },
+        { "unknown field", "POST", "/api/crew-responses", """{"userUid":"e2e-user-001","responseData":{},"colour":1}""", 400, "Unknown field 'colour': a crew response takes userUid, requestContext, requestGoal, responseData, cost" },
         { "unknown field", "POST", "/api/scheduler", """{"action":"stop","colour":1}""", 400, "Unknown field 'colour': stop takes action" },
         { "unknown field", "POST", "/api/scheduler/schedules", """{"name":"n","intervalMinutes":5,"colour":1}""", 400, "Unknown field 'colour': a new schedule takes name, segment, endpoint, intervalMinutes, overlap, priority, paused" },
         { "unknown field", "PATCH", "/api/scheduler/schedules/1", """{"colour":1}""", 400, "Unknown field 'colour': a schedule change takes name, segment, endpoint, intervalMinutes, overlap, priority" },

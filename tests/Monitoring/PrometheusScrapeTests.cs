@@ -129,7 +129,7 @@ public sealed class PrometheusScrapeTests(MonitoredStack stack, ITestOutputHelpe
             async () => await stack.Prometheus.QueryAsync("""scheduler_next_due_timestamp_seconds{job="scheduler"} - time()""") is > 3500 and <= 3600,
             "Prometheus sees the schedule due in an hour", Timeout);
 
-        var expected = new[] { "ServiceDown", "RunFailed", "DueRunNotStarted", "RunWithoutProgress", "CrewErrorRateHigh", "CrewApiUnavailable", "QueueWithoutConsumer", "MessagesParkedInErrorQueue" };
+        var expected = new[] { "ServiceDown", "RunFailed", "DueRunNotStarted", "RunWithoutProgress", "CrewErrorRateHigh", "CrewApiUnavailable", "QueueWithoutConsumer", "MessagesParkedInErrorQueue", "CrewBudgetExhausted" };
         await Eventually.HoldsAsync(
             async () => await stack.Prometheus.AlertRulesAsync() is var rules && expected.All(name => rules.GetValueOrDefault(name) == "ok"),
             "every alert rule of deploy/prometheus/alerts.yml is loaded and evaluates without error", Timeout);

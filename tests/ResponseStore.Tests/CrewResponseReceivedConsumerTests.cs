@@ -54,6 +54,39 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
     }
 
     [Fact]
+    public async Task An_answer_s_cost_is_stored_and_announced_with_its_duration_and_an_unpriced_answer_s_is_null()
+    {
+        var priced = await NewUserAsync();
+        var unpriced = await NewUserAsync();
+        var runId = Guid.NewGuid();
+
+        await harness.Bus.PublishBatch([
+            Received(priced, """{"answer":"paid"}""", runId) with { Cost = 0.0125m, DurationMs = 1234 },
+            Received(unpriced, """{"answer":"free"}""", runId),
+        ]);
+
+        Assert.True(await harness.Published.Any<CrewResponseStored>(x => x.Context.Message.UserUid == priced));
+        Assert.True(await harness.Published.Any<CrewResponseStored>(x => x.Context.Message.UserUid == unpriced));
+        var stored = host.PublishedSoFar<CrewResponseStored>().Single(m => m.UserUid == priced);
+        Assert.Equal(0.0125m, stored.Cost);
+        Assert.Equal(1234, stored.DurationMs);
+        Assert.Null(host.PublishedSoFar<CrewResponseStored>().Single(m => m.UserUid == unpriced).Cost);
+        Assert.Equal(0.0125m, await db.ScalarAsync<decimal>("SELECT cost FROM crew_responses WHERE user_uid = $1", priced));
+        Assert.True(await db.ScalarAsync<bool>("SELECT cost IS NULL FROM crew_responses WHERE user_uid = $1", unpriced));
+    }
+
+    [Fact]
+    public async Task A_paid_answer_that_cannot_be_stored_is_reported_as_failed_with_its_cost()
+    {
+        var deleted = $"gone-{Guid.NewGuid():N}";
+
+        await harness.Bus.Publish(Received(deleted, """{"ok":true}""") with { Cost = 0.5m });
+
+        Assert.True(await harness.Published.Any<CrewCallFailed>(x => x.Context.Message.UserUid == deleted));
+        Assert.Equal(0.5m, host.PublishedSoFar<CrewCallFailed>().Single(m => m.UserUid == deleted).Cost);
+    }
+
+    [Fact]
     public async Task A_redelivered_answer_makes_no_second_row_and_is_announced_again_with_the_same_id()
     {
         var user = await NewUserAsync();

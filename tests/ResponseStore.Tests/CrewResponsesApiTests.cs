@@ -34,8 +34,9 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
         Assert.EndsWith("Z", item.GetProperty("createdAt").GetString(), StringComparison.Ordinal);
         Assert.True(DateTimeOffset.UtcNow - item.GetProperty("createdAt").GetDateTimeOffset() < TimeSpan.FromMinutes(5));
         Assert.Equal(JsonValueKind.Null, item.GetProperty("runId").ValueKind);
+        Assert.Equal(JsonValueKind.Null, item.GetProperty("cost").ValueKind);
         Assert.Equal(
-            new[] { "id", "userUid", "requestContext", "requestGoal", "responseData", "createdAt", "runId" },
+            new[] { "id", "userUid", "requestContext", "requestGoal", "responseData", "createdAt", "runId", "cost" },
             item.EnumerateObject().Select(p => p.Name));
         Assert.Equal(1, await app.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE id = $1 AND user_uid = $2", id, user));
     }
@@ -57,6 +58,32 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
         Assert.Equal("""[1, "two", {"three": 3}]""", item.GetProperty("responseData").GetRawText());
         Assert.Equal(JsonValueKind.Null, item.GetProperty("requestContext").ValueKind);
         Assert.Equal(JsonValueKind.Null, item.GetProperty("requestGoal").ValueKind);
+    }
+
+    [Fact]
+    public async Task A_posted_cost_is_stored_and_read_back_by_id_and_in_the_list()
+    {
+        var user = await NewUserAsync();
+        var created = await PostJsonAsync($$"""{"userUid":"{{user}}","responseData":{},"cost":0.0125}""");
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var createdBody = await JsonAsync(created);
+        var id = createdBody.RootElement.GetProperty("data").GetProperty("id").GetInt32();
+        Assert.Equal(0.0125m, createdBody.RootElement.GetProperty("data").GetProperty("cost").GetDecimal());
+        Assert.Equal(0.0125m, await app.ScalarAsync<decimal>("SELECT cost FROM crew_responses WHERE id = $1", id));
+
+        using (var one = await JsonAsync(await client.GetAsync($"/api/crew-responses/{id}")))
+        {
+            Assert.Equal(0.0125m, one.RootElement.GetProperty("data").GetProperty("cost").GetDecimal());
+        }
+
+        var free = await PostJsonAsync($$"""{"userUid":"{{user}}","responseData":[],"cost":null}""");
+        Assert.Equal(HttpStatusCode.Created, free.StatusCode);
+        using var list = await JsonAsync(await client.GetAsync($"/api/crew-responses?userUid={user}"));
+        var costs = list.RootElement.GetProperty("data").EnumerateArray()
+            .Select(i => i.GetProperty("cost") is { ValueKind: JsonValueKind.Number } c ? c.GetDecimal() : (decimal?)null)
+            .Order()
+            .ToList();
+        Assert.Equal([null, 0.0125m], costs);
     }
 
     [Fact]
@@ -287,7 +314,11 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [InlineData("{\"userUid\":\"u\",\"responseData\":true}", "responseData must be a JSON object or array")]
     [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"requestContext\":5}", "requestContext must be a string or null")]
     [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"requestGoal\":\"a\\u0000b\"}", "requestGoal contains characters that cannot be stored")]
-    [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"createdAt\":\"2024-01-01\"}", "Unknown field 'createdAt': a crew response takes userUid, requestContext, requestGoal, responseData")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"cost\":-0.01}", "cost must be a number >= 0 or null")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"cost\":\"1.5\"}", "cost must be a number >= 0 or null")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"cost\":true}", "cost must be a number >= 0 or null")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"cost\":1e400}", "cost must be a number >= 0 or null")]
+    [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"createdAt\":\"2024-01-01\"}", "Unknown field 'createdAt': a crew response takes userUid, requestContext, requestGoal, responseData, cost")]
     public async Task Bad_bodies_answer_400_with_a_clear_message(string json, string error)
     {
         await AssertErrorAsync(await PostJsonAsync(json), HttpStatusCode.BadRequest, error);

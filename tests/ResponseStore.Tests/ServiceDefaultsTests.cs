@@ -30,9 +30,9 @@ public sealed class ServiceDefaultsTests(StartupMigratedResponseStoreApp app) : 
         var columns = await app.ScalarAsync<string>(
             "SELECT string_agg(column_name || ':' || data_type || ':' || is_nullable, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'crew_responses'");
         Assert.Equal(
-            "id:integer:NO,user_uid:character varying:NO,request_context:text:YES,request_goal:text:YES,response_data:jsonb:NO,created_at:timestamp without time zone:YES,run_id:uuid:YES",
+            "id:integer:NO,user_uid:character varying:NO,request_context:text:YES,request_goal:text:YES,response_data:jsonb:NO,created_at:timestamp without time zone:YES,run_id:uuid:YES,cost:numeric:YES",
             columns);
-        Assert.Equal(3, await app.ScalarAsync<long>("SELECT count(*) FROM response_store.__ef_migrations_history")); // Initial, RunOrigins, CreatedAtIdIndex
+        Assert.Equal(4, await app.ScalarAsync<long>("SELECT count(*) FROM response_store.__ef_migrations_history")); // Initial, RunOrigins, CreatedAtIdIndex, CrewResponseCost
         Assert.Equal(
             "FOREIGN KEY (user_uid) REFERENCES users(uid) ON DELETE CASCADE",
             await app.ScalarAsync<string>("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'fk_crew_responses_users'"));

@@ -43,7 +43,43 @@ public sealed class WebhookDeliveryTests : IAsyncLifetime
         using var body = JsonDocument.Parse(webhook.Body);
         Assert.Equal("run.completed", body.RootElement.GetProperty("type").GetString());
         Assert.Equal(completed.RunId, body.RootElement.GetProperty("data").GetProperty("runId").GetGuid());
+        Assert.Equal("completed", body.RootElement.GetProperty("data").GetProperty("status").GetString()); // an older message's: none
         Assert.Equal(1, await service.ScalarAsync<long>("SELECT count(*) FROM webhooks.deliveries"));
+    }
+
+    [Fact]
+    public async Task A_cancelled_run_sends_run_cancelled_instead_of_its_completion_and_an_exhausted_budget_adds_run_budget_exhausted()
+    {
+        await service.SubscribeAsync(receiver, "run.completed", "run.failed", "run.cancelled", "run.budget-exhausted");
+        // Every dispatched user failed, yet cancelled wins over run.failed.
+        var cancelled = Completed(Guid.NewGuid()) with { Succeeded = 0, Failed = 1, Status = "cancelled", Cancelled = 5, Spent = 0.25m };
+        var exhausted = Completed(Guid.NewGuid()) with { Status = "completed", Skipped = 4, BudgetExhausted = true, Spent = 12.5m };
+
+        await service.Bus.Publish(cancelled);
+        await service.Bus.Publish(exhausted);
+        await service.Bus.Publish(exhausted); // a redelivery adds nothing
+
+        await Eventually.HoldsAsync(() => receiver.Processed.Count == 3, "the three webhooks were processed");
+        var bodies = receiver.Received.Select(r => JsonDocument.Parse(r.Body).RootElement).ToList();
+        Assert.Equal(
+            [(cancelled.RunId, "run.cancelled"), (exhausted.RunId, "run.budget-exhausted"), (exhausted.RunId, "run.completed")],
+            bodies.Select(b => (b.GetProperty("data").GetProperty("runId").GetGuid(), b.GetProperty("type").GetString()!))
+                .OrderBy(e => e.Item1 == cancelled.RunId ? 0 : 1).ThenBy(e => e.Item2, StringComparer.Ordinal));
+        var cancelledData = bodies.Single(b => b.GetProperty("type").GetString() == "run.cancelled").GetProperty("data");
+        Assert.Equal("cancelled", cancelledData.GetProperty("status").GetString());
+        Assert.Equal(5, cancelledData.GetProperty("cancelled").GetInt32());
+        Assert.False(cancelledData.GetProperty("budgetExhausted").GetBoolean());
+        Assert.Equal(0.25m, cancelledData.GetProperty("spent").GetDecimal());
+        Assert.All(bodies.Where(b => b.GetProperty("data").GetProperty("runId").GetGuid() == exhausted.RunId), b =>
+        {
+            var data = b.GetProperty("data");
+            Assert.Equal("completed", data.GetProperty("status").GetString());
+            Assert.True(data.GetProperty("budgetExhausted").GetBoolean());
+            Assert.Equal(12.5m, data.GetProperty("spent").GetDecimal());
+            Assert.Equal(4, data.GetProperty("skipped").GetInt32());
+        });
+        Assert.All(receiver.Received, r => Assert.True(r.SignatureValid));
+        Assert.Equal(3, await service.ScalarAsync<long>("SELECT count(*) FROM webhooks.deliveries"));
     }
 
     [Fact]

@@ -4,7 +4,10 @@ using System.Text.Json.Nodes;
 
 namespace CrewPlatform.FakeCrewApi;
 
-/// <summary>A realistic crew answer, the same for the same input: <c>{"Questions":[{"Question 1":"...","Answers":["..."]}, ...]}</c>.</summary>
+/// <summary>
+/// A realistic crew answer, the same for the same input: <c>{"Questions":[{"Question 1":"...","Answers":["..."]}, ...]}</c>,
+/// with <c>"usage": {"total_cost": ...}</c> when the call is priced.
+/// </summary>
 public static class CrewAnswers
 {
     private static readonly string[] Topics =
@@ -18,7 +21,7 @@ public static class CrewAnswers
         "Compare last quarter's numbers on", "Ask your best customers how they think about",
     ];
 
-    public static JsonObject For(string? context, string? goal)
+    public static JsonObject For(string? context, string? goal, decimal? totalCost = null)
     {
         var seed = SHA256.HashData(Encoding.UTF8.GetBytes($"{context}\u0001{goal}"));
         var questionCount = 3 + (seed[0] % 3);
@@ -42,7 +45,13 @@ public static class CrewAnswers
             });
         }
 
-        return new JsonObject { ["Questions"] = questions };
+        var answer = new JsonObject { ["Questions"] = questions };
+        if (totalCost is { } cost)
+        {
+            answer["usage"] = new JsonObject { ["total_cost"] = cost };
+        }
+
+        return answer;
     }
 
     private static string Excerpt(string text)

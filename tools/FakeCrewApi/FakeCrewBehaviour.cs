@@ -31,6 +31,12 @@ public sealed record FakeCrewBehaviour
     /// <summary>Seed of the generator behind the rates and the jitter, so a run of the fake can be repeated.</summary>
     public int Seed { get; init; } = 42;
 
+    /// <summary>
+    /// When set, every JSON answer carries <c>"usage": {"total_cost": CostPerAnswer}</c> beside its questions, as a
+    /// priced crew API reports what the call cost; null (the default) answers without usage.
+    /// </summary>
+    public decimal? CostPerAnswer { get; init; }
+
     public IEnumerable<string> Problems()
     {
         if (LatencyMs < 0 || JitterMs < 0)
@@ -41,6 +47,11 @@ public sealed record FakeCrewBehaviour
         if (RetryAfterSeconds < 0)
         {
             yield return "RetryAfterSeconds must not be negative";
+        }
+
+        if (CostPerAnswer < 0)
+        {
+            yield return "CostPerAnswer must not be negative";
         }
 
         foreach (var (name, rate) in new[] { ("FailureRate", FailureRate), ("RateLimitRate", RateLimitRate), ("HangRate", HangRate), ("NonJsonRate", NonJsonRate) })
@@ -58,9 +69,13 @@ public sealed record FakeCrewBehaviour
     }
 }
 
-/// <summary>A partial update of <see cref="FakeCrewBehaviour"/>: only the given knobs change.</summary>
+/// <summary>
+/// A partial update of <see cref="FakeCrewBehaviour"/>: only the given knobs change (so a cost, once set, stays until
+/// <c>POST /admin/reset</c> puts the configured behaviour back).
+/// </summary>
 public sealed record FakeCrewBehaviourPatch(
-    int? LatencyMs, int? JitterMs, double? FailureRate, double? RateLimitRate, int? RetryAfterSeconds, double? HangRate, double? NonJsonRate, int? Seed)
+    int? LatencyMs, int? JitterMs, double? FailureRate, double? RateLimitRate, int? RetryAfterSeconds, double? HangRate, double? NonJsonRate, int? Seed,
+    decimal? CostPerAnswer = null)
 {
     public FakeCrewBehaviour ApplyTo(FakeCrewBehaviour current) => current with
     {
@@ -72,5 +87,6 @@ public sealed record FakeCrewBehaviourPatch(
         HangRate = HangRate ?? current.HangRate,
         NonJsonRate = NonJsonRate ?? current.NonJsonRate,
         Seed = Seed ?? current.Seed,
+        CostPerAnswer = CostPerAnswer ?? current.CostPerAnswer,
     };
 }

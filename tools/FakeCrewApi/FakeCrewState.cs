@@ -2,7 +2,11 @@ using System.Collections.Concurrent;
 
 namespace CrewPlatform.FakeCrewApi;
 
-/// <summary>One received call, as <c>GET /calls</c> lists it; <paramref name="IdempotencyKey"/> is the request's <c>Idempotency-Key</c> header, if any.</summary>
+/// <summary>
+/// One received call, as <c>GET /calls</c> lists it (the latest <see cref="FakeCrewState.KeptCalls"/>):
+/// <paramref name="ReceivedAt"/> is its start, taken when its body was read, before any latency, hold or answer;
+/// <paramref name="IdempotencyKey"/> is the request's <c>Idempotency-Key</c> header, if any.
+/// </summary>
 public sealed record ReceivedCall(int Number, DateTimeOffset ReceivedAt, string? Context, string? Goal, string Plan, string? IdempotencyKey = null);
 
 /// <summary>How the fake treats one user's calls (<c>POST /admin/users</c>): its steps in order, then <paramref name="Then"/> for every later call.</summary>

@@ -4,7 +4,7 @@ using CrewPlatform.ResponseStore.Persistence;
 
 namespace CrewPlatform.ResponseStore.Apis;
 
-/// <summary>The contract's crew response item, plus <c>runId</c>.</summary>
+/// <summary>The contract's crew response item, plus <c>runId</c> and <c>cost</c> (null when unknown).</summary>
 public sealed record CrewResponseItem(
     int Id,
     string UserUid,
@@ -12,10 +12,11 @@ public sealed record CrewResponseItem(
     string? RequestGoal,
     [property: JsonConverter(typeof(RawJsonConverter))] string ResponseData,
     DateTime? CreatedAt,
-    Guid? RunId)
+    Guid? RunId,
+    decimal? Cost)
 {
     public static CrewResponseItem From(CrewResponse row) =>
-        new(row.Id, row.UserUid, row.RequestContext, row.RequestGoal, row.ResponseData, row.CreatedAt is { } createdAt ? DateTime.SpecifyKind(createdAt, DateTimeKind.Utc) : null, row.RunId);
+        new(row.Id, row.UserUid, row.RequestContext, row.RequestGoal, row.ResponseData, row.CreatedAt is { } createdAt ? DateTime.SpecifyKind(createdAt, DateTimeKind.Utc) : null, row.RunId, row.Cost);
 }
 
 /// <summary>Writes JSON text as the JSON value itself (jsonb's text is already valid JSON), not as a quoted string.</summary>

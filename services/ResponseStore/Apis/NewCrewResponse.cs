@@ -7,7 +7,7 @@ using CrewPlatform.ServiceDefaults;
 namespace CrewPlatform.ResponseStore.Apis;
 
 /// <summary>
-/// The POST body <c>{userUid, requestContext?, requestGoal?, responseData}</c>, read as every body is
+/// The POST body <c>{userUid, requestContext?, requestGoal?, responseData, cost?}</c>, read as every body is
 /// (<see cref="JsonRequestBody"/>) and checked field by field with the contract's messages.
 /// </summary>
 public sealed record NewCrewResponse(
@@ -15,16 +15,19 @@ public sealed record NewCrewResponse(
     [property: Description("The crew's answer: a JSON object or array, stored as it is")]
     [property: JsonConverter(typeof(RawJsonConverter))] string ResponseData,
     string? RequestContext = null,
-    string? RequestGoal = null)
+    string? RequestGoal = null,
+    [property: Description("What the crew call cost, a number >= 0 in the operator's currency; null or absent when unknown")]
+    decimal? Cost = null)
 {
     public const string RequiredFields = "userUid and responseData are required";
     public const string UnstorableData = "responseData contains a value that cannot be stored as JSON";
+    public const string InvalidCost = "cost must be a number >= 0 or null";
 
     /// <summary>The body's fields; any other is refused (400) naming it.</summary>
-    private static readonly string[] Fields = ["userUid", "requestContext", "requestGoal", "responseData"];
+    private static readonly string[] Fields = ["userUid", "requestContext", "requestGoal", "responseData", "cost"];
 
     public CrewResponse ToRow() =>
-        new() { UserUid = UserUid, RequestContext = RequestContext, RequestGoal = RequestGoal, ResponseData = ResponseData };
+        new() { UserUid = UserUid, RequestContext = RequestContext, RequestGoal = RequestGoal, ResponseData = ResponseData, Cost = Cost };
 
     public static async ValueTask<NewCrewResponse> BindAsync(HttpContext http)
     {
@@ -53,14 +56,22 @@ public sealed record NewCrewResponse(
 
         var context = OptionalText(root, "requestContext");
         var goal = OptionalText(root, "requestGoal");
+        var cost = OptionalCost(root);
         if (TryGetString(user) is not { Length: <= 255 } userUid || !StorableText.IsStorable(userUid))
         {
             // No such uid can be in users (varchar(255), no U+0000).
             throw new InvalidRequestException(CrewResponsesApi.UserDoesNotExist, StatusCodes.Status422UnprocessableEntity);
         }
 
-        return new NewCrewResponse(userUid, data.GetRawText(), context, goal);
+        return new NewCrewResponse(userUid, data.GetRawText(), context, goal, cost);
     }
+
+    private static decimal? OptionalCost(JsonElement root) =>
+        !root.TryGetProperty("cost", out var element) || element.ValueKind == JsonValueKind.Null
+            ? null
+            : element.ValueKind == JsonValueKind.Number && element.TryGetDecimal(out var cost) && cost >= 0
+                ? cost
+                : throw Bad(InvalidCost);
 
     /// <summary>jsonb refuses "\u0000" and escaped lone surrogates inside strings and property names.</summary>
     private static bool IsStorableJson(JsonElement element) => element.ValueKind switch

@@ -71,7 +71,7 @@ public sealed partial class CrewResponseReceivedConsumer(
         ConsumeContext<Batch<CrewResponseReceived>> context, List<ConsumeContext<CrewResponseReceived>> items, List<Activity?> spans)
     {
         var outcomes = await writer.StoreAsync(
-            items.Select(i => new IncomingCrewResponse(i.Message.RunId, i.Message.UserUid, i.Message.RequestContext, i.Message.RequestGoal, i.Message.ResponseJson, i.Message.ScheduleId, i.Message.Endpoint)).ToList(),
+            items.Select(i => new IncomingCrewResponse(i.Message.RunId, i.Message.UserUid, i.Message.RequestContext, i.Message.RequestGoal, i.Message.ResponseJson, i.Message.ScheduleId, i.Message.Endpoint, i.Message.Cost)).ToList(),
             context.CancellationToken);
 
         var inserted = 0;
@@ -90,6 +90,8 @@ public sealed partial class CrewResponseReceivedConsumer(
                         UserUid = message.UserUid,
                         ResponseId = stored.ResponseId,
                         StoredAt = stored.StoredAt,
+                        Cost = message.Cost,
+                        DurationMs = message.DurationMs,
                     }, context.CancellationToken)));
                     break;
 
@@ -118,6 +120,7 @@ public sealed partial class CrewResponseReceivedConsumer(
         StatusCode = null,
         Attempts = message.Attempts,
         FailedAt = clock.GetUtcNow(),
+        Cost = message.Cost, // the crew answered, so the call was paid even though its answer is not kept
     };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Crew answer for run {RunId} not stored: user {UserUid} no longer exists")]

@@ -22,4 +22,7 @@ public sealed class CrewResponse
 
     /// <summary>The run that produced the answer; null for rows posted through the REST API.</summary>
     public Guid? RunId { get; set; }
+
+    /// <summary>What the crew call cost, in the operator's currency (<c>numeric</c>); null when unknown.</summary>
+    public decimal? Cost { get; set; }
 }

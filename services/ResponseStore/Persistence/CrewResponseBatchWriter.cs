@@ -5,7 +5,7 @@ namespace CrewPlatform.ResponseStore.Persistence;
 
 /// <summary>One crew answer to store for a (run, user).</summary>
 public sealed record IncomingCrewResponse(
-    Guid RunId, string UserUid, string? RequestContext, string? RequestGoal, string ResponseJson, int? ScheduleId = null, string? Endpoint = null);
+    Guid RunId, string UserUid, string? RequestContext, string? RequestGoal, string ResponseJson, int? ScheduleId = null, string? Endpoint = null, decimal? Cost = null);
 
 /// <summary>What happened to one <see cref="IncomingCrewResponse"/>.</summary>
 public abstract record StoreOutcome
@@ -35,12 +35,12 @@ public sealed class CrewResponseBatchWriter(NpgsqlDataSource dataSource)
     // Raw SQL: a bulk insert (unnest .. ON CONFLICT DO NOTHING) that reports new and existing rows in one round trip.
     private const string InsertSql = """
         WITH input AS (
-            SELECT * FROM unnest(@run_ids, @user_uids, @contexts, @goals, @responses, @schedule_ids, @endpoints)
-                AS t(run_id, user_uid, request_context, request_goal, response_data, schedule_id, endpoint)
+            SELECT * FROM unnest(@run_ids, @user_uids, @contexts, @goals, @responses, @schedule_ids, @endpoints, @costs)
+                AS t(run_id, user_uid, request_context, request_goal, response_data, schedule_id, endpoint, cost)
         ),
         inserted AS (
-            INSERT INTO crew_responses (run_id, user_uid, request_context, request_goal, response_data)
-            SELECT i.run_id, i.user_uid, i.request_context, i.request_goal, i.response_data::jsonb
+            INSERT INTO crew_responses (run_id, user_uid, request_context, request_goal, response_data, cost)
+            SELECT i.run_id, i.user_uid, i.request_context, i.request_goal, i.response_data::jsonb, i.cost
             FROM input i
             WHERE EXISTS (SELECT 1 FROM users u WHERE u.uid = i.user_uid)
             ON CONFLICT (run_id, user_uid) DO NOTHING
@@ -140,6 +140,7 @@ public sealed class CrewResponseBatchWriter(NpgsqlDataSource dataSource)
             command.Parameters.AddWithValue("responses", indexes.Select(i => responses[i].ResponseJson).ToArray());
             command.Parameters.Add(new NpgsqlParameter<int?[]>("schedule_ids", indexes.Select(i => responses[i].ScheduleId).ToArray()) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Integer });
             command.Parameters.Add(new NpgsqlParameter<string?[]>("endpoints", indexes.Select(i => responses[i].Endpoint).ToArray()) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter<decimal?[]>("costs", indexes.Select(i => responses[i].Cost).ToArray()) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Numeric });
             await ReadOutcomesAsync(command, byKey, outcomes, cancellationToken);
         }
 

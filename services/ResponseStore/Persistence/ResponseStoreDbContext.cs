@@ -35,6 +35,7 @@ public sealed class ResponseStoreDbContext(DbContextOptions<ResponseStoreDbConte
             entity.Property(e => e.Id).UseSerialColumn();
             entity.Property(e => e.UserUid).HasMaxLength(255).IsRequired();
             entity.Property(e => e.ResponseData).HasColumnType("jsonb").IsRequired();
+            entity.Property(e => e.Cost).HasColumnType("numeric");
 
             // timestamp without time zone holding UTC: Npgsql reads it back as Unspecified, so mark it UTC
             // on the way out and strip the kind on the way in (Npgsql refuses a UTC DateTime for this type).

@@ -3,11 +3,17 @@ namespace CrewPlatform.Webhooks.Delivery;
 /// <summary>The event types a subscription can name, and the platform event each comes from.</summary>
 public static class WebhookEventTypes
 {
-    /// <summary><c>CrewRunCompleted</c> with at least one stored answer, or none dispatched.</summary>
+    /// <summary><c>CrewRunCompleted</c> of a run not cancelled, with at least one stored answer, or none dispatched.</summary>
     public const string RunCompleted = "run.completed";
 
-    /// <summary><c>CrewRunCompleted</c> where every dispatched user failed.</summary>
+    /// <summary><c>CrewRunCompleted</c> of a run not cancelled where every dispatched user failed.</summary>
     public const string RunFailed = "run.failed";
+
+    /// <summary><c>CrewRunCompleted</c> with status <c>cancelled</c>: sent instead of run.completed or run.failed.</summary>
+    public const string RunCancelled = "run.cancelled";
+
+    /// <summary><c>CrewRunCompleted</c> with <c>BudgetExhausted</c>: sent beside the run's completion event.</summary>
+    public const string RunBudgetExhausted = "run.budget-exhausted";
 
     /// <summary><c>CrewRunSkipped</c>: a due time found the previous run still going.</summary>
     public const string RunSkipped = "run.skipped";
@@ -21,5 +27,6 @@ public static class WebhookEventTypes
     /// <summary><c>CrewApiAvailabilityChanged</c>: an endpoint's circuit closed again.</summary>
     public const string CrewApiRecovered = "crew-api.recovered";
 
-    public static readonly string[] All = [RunCompleted, RunFailed, RunSkipped, CrewResponseStored, CrewApiUnavailable, CrewApiRecovered];
+    public static readonly string[] All =
+        [RunCompleted, RunFailed, RunCancelled, RunBudgetExhausted, RunSkipped, CrewResponseStored, CrewApiUnavailable, CrewApiRecovered];
 }

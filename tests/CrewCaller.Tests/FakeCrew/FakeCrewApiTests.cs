@@ -28,6 +28,76 @@ public sealed class FakeCrewApiTests
         Assert.InRange(questions.GetArrayLength(), 3, 5);
         Assert.True(questions[0].TryGetProperty("Question 1", out _));
         Assert.True(questions[0].GetProperty("Answers").GetArrayLength() >= 2);
+        Assert.False(JsonDocument.Parse(body).RootElement.TryGetProperty("usage", out _), "an unpriced fake reports no usage");
+    }
+
+    [Fact]
+    public async Task A_configured_cost_per_answer_is_each_answers_usage_total_cost_changeable_at_run_time_and_never_negative()
+    {
+        await using var fake = await FakeCrewApiHost.StartAsync(new Dictionary<string, string?> { ["FakeCrew:CostPerAnswer"] = "0.02" });
+        using var http = new HttpClient { BaseAddress = fake.BaseUrl };
+
+        async Task<JsonElement> AnswerAsync()
+        {
+            using var response = await http.PostAsJsonAsync("run-crew", Bakery);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        }
+
+        var configured = await AnswerAsync();
+        Assert.Equal(0.02m, configured.GetProperty("usage").GetProperty("total_cost").GetDecimal());
+        Assert.InRange(configured.GetProperty("Questions").GetArrayLength(), 3, 5);
+
+        var changed = await http.PutAsJsonAsync("admin/behaviour", new { costPerAnswer = 1.25 });
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.Equal(1.25m, (await AnswerAsync()).GetProperty("usage").GetProperty("total_cost").GetDecimal());
+
+        var negative = await http.PutAsJsonAsync("admin/behaviour", new { costPerAnswer = -0.01 });
+        Assert.Equal(HttpStatusCode.BadRequest, negative.StatusCode);
+        Assert.Contains("CostPerAnswer must not be negative", await negative.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(1.25m, (await AnswerAsync()).GetProperty("usage").GetProperty("total_cost").GetDecimal());
+
+        (await http.PostAsync("admin/reset", null)).EnsureSuccessStatusCode();
+        Assert.Equal(0.02m, (await AnswerAsync()).GetProperty("usage").GetProperty("total_cost").GetDecimal());
+        await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            FakeCrewApiHost.StartAsync(new Dictionary<string, string?> { ["FakeCrew:CostPerAnswer"] = "-1" }));
+    }
+
+    [Fact]
+    public async Task Calls_lists_a_call_with_its_start_time_while_it_is_still_held()
+    {
+        await using var fake = await FakeCrewApiHost.StartAsync();
+        using var http = new HttpClient { BaseAddress = fake.BaseUrl };
+        (await http.PostAsJsonAsync("admin/script", new { steps = new[] { "hold" } })).EnsureSuccessStatusCode();
+
+        var before = DateTimeOffset.UtcNow;
+        var held = http.PostAsJsonAsync("run-crew", Bakery);
+        await CrewPlatform.Testing.Eventually.HoldsAsync(() => fake.State.Stats().InFlight == 1, "the held call arrived");
+        var listed = Assert.Single((await http.GetFromJsonAsync<List<ReceivedCall>>("calls"))!);
+        var unanswered = DateTimeOffset.UtcNow;
+        Assert.False(held.IsCompleted, "the call answered before it was listed");
+        Assert.InRange(listed.ReceivedAt, before, unanswered);
+
+        (await http.PostAsync("admin/release", null)).EnsureSuccessStatusCode();
+        using var answered = await held.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(listed.ReceivedAt, Assert.Single((await http.GetFromJsonAsync<List<ReceivedCall>>("calls"))!).ReceivedAt);
+    }
+
+    [Fact]
+    public async Task Calls_keeps_every_one_of_more_than_a_thousand_calls()
+    {
+        await using var fake = await FakeCrewApiHost.StartAsync();
+        using var http = new HttpClient { BaseAddress = fake.BaseUrl };
+        const int Made = 1_100;
+
+        await Parallel.ForAsync(0, Made, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (_, cancellationToken) =>
+        {
+            using var response = await http.PostAsJsonAsync("run-crew", Bakery, cancellationToken);
+            response.EnsureSuccessStatusCode();
+        });
+
+        var calls = (await http.GetFromJsonAsync<List<ReceivedCall>>("calls"))!;
+        Assert.Equal(Enumerable.Range(1, Made), calls.Select(c => c.Number).Order());
     }
 
     [Fact]

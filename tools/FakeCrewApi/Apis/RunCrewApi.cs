@@ -48,7 +48,7 @@ public static class RunCrewApi
             switch (plan)
             {
                 case Plans.Ok or Plans.Hold:
-                    await AnswerAsync(http, state, StatusCodes.Status200OK, CrewAnswers.For(context, goal).ToJsonString());
+                    await AnswerAsync(http, state, StatusCodes.Status200OK, CrewAnswers.For(context, goal, behaviour.CostPerAnswer).ToJsonString());
                     break;
                 case Plans.NonJson:
                     await AnswerAsync(http, state, StatusCodes.Status200OK, "Agent stopped due to iteration limit or time limit.", "text/plain");
