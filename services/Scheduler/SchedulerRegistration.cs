@@ -40,6 +40,7 @@ public static class SchedulerRegistration
         x.AddConsumer<UserBatchDueConsumer, UserBatchDueConsumerDefinition>();
         x.AddConsumer<CrewResponseStoredConsumer, CrewResponseStoredConsumerDefinition>();
         x.AddConsumer<CrewCallFailedConsumer, CrewCallFailedConsumerDefinition>();
+        x.AddConsumer<CrewCallSkippedConsumer, CrewCallSkippedConsumerDefinition>();
         return x;
     }
 
