@@ -152,4 +152,42 @@ public sealed class SpendAndCancelApiTests(SegmentedSchedulerFixture fixture) : 
         Assert.Equal((JsonValueKind.Null, 10, 2m), (
             changed.GetProperty("maxSpendPerDay").ValueKind, changed.GetProperty("maxCallsPerRun").GetInt32(), changed.GetProperty("maxSpendPerRun").GetDecimal()));
     }
+
+    [Fact]
+    public async Task The_retry_failed_preview_lists_the_failed_users_and_changes_no_row()
+    {
+        var runId = Guid.NewGuid();
+        await fixture.ExecuteAsync(
+            """
+            INSERT INTO scheduler.runs (id, trigger, segment, started_at, completed_at, status, dispatched, succeeded, failed, skipped,
+                fan_out_completed, next_page_number, last_progress_at, cancelled, cancel_requested_at, max_calls_per_run)
+            VALUES ($1, 'manual', 'all', $2, $2, 'cancelled', 3, 1, 2, 0, true, 1, $2, 1, $2, 1)
+            """, runId, fixture.Clock.GetUtcNow());
+        await fixture.ExecuteAsync(
+            """
+            INSERT INTO scheduler.run_users (run_id, user_uid, status, reason) VALUES
+                ($1, 'retry-b', 'failed', 'HTTP 500'), ($1, 'retry-a', 'failed', 'HTTP 500'), ($1, 'retry-c', 'succeeded', NULL), ($1, 'retry-d', 'cancelled', NULL)
+            """, runId);
+        var rows = await RowsAsync();
+
+        var (status, body, _) = await SendAsync(HttpMethod.Post, $"/api/scheduler/runs/{runId}/retry-failed?dryRun=true");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var preview = body.GetProperty("data");
+        Assert.Equal(2, preview.GetProperty("users").GetProperty("count").GetInt32());
+        Assert.Equal(["retry-a", "retry-b"], preview.GetProperty("users").GetProperty("first").EnumerateArray().Select(u => u.GetString()));
+        Assert.Equal((1, "default"), (preview.GetProperty("expectedCalls").GetInt32(), preview.GetProperty("endpoint").GetString()));
+        Assert.Equal(rows, await RowsAsync());
+        Assert.Equal("cancelled", (await RunAsync(runId)).GetProperty("status").GetString());
+        ApiAssert.Error(HttpStatusCode.BadRequest, "dryRun must be true or false", await SendAsync(HttpMethod.Post, $"/api/scheduler/runs/{runId}/retry-failed?dryRun=1"));
+        ApiAssert.Error(HttpStatusCode.NotFound, "Run not found", await SendAsync(HttpMethod.Post, $"/api/scheduler/runs/{Guid.NewGuid()}/retry-failed?dryRun=true"));
+
+        // Retried for real, the cancelled run reopens with its cancel cleared; its users are not in the users table, so
+        // their replays fail at once and the run ends again: completed, not cancelled.
+        var retried = await SendAsync(HttpMethod.Post, $"/api/scheduler/runs/{runId}/retry-failed");
+        Assert.Equal(HttpStatusCode.Accepted, retried.Status);
+        var ended = await RunAsync(runId);
+        Assert.Equal(("completed", JsonValueKind.Null, 2), (
+            ended.GetProperty("status").GetString(), ended.GetProperty("cancelRequestedAt").ValueKind, ended.GetProperty("failed").GetInt32()));
+    }
 }
