@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using CrewPlatform.Contracts;
+using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
 using CrewPlatform.ServiceDefaults;
 
@@ -16,17 +17,20 @@ public sealed class SchedulerMetrics
     private readonly Histogram<double> runDuration;
     private readonly Counter<long> runUsers;
     private readonly Counter<long> reconcilerActions;
+    private readonly Counter<long> budgetExhausted;
     private volatile RunGauges? gauges;
 
     public SchedulerMetrics(IMeterFactory meterFactory)
     {
         var meter = PlatformMeters.Create(meterFactory, "Scheduler");
         runs = meter.CreateCounter<long>("scheduler_runs", description:
-            "Runs that reached a final status: completed (every user succeeded or was skipped), failed (completed with at least one failed user), skipped (a due time that found the previous run going). A run reopened by retry-failed counts again when it completes again");
+            "Runs that reached a final status: completed (every user succeeded or was skipped), failed (completed with at least one failed user), cancelled (an operator cancelled it), skipped (a due time that found the previous run going). A run reopened by retry-failed counts again when it completes again");
         runDuration = meter.CreateHistogram("scheduler_run_duration", "s",
             "Time from a run's start to its completion", advice: PlatformMeters.SecondsAdvice);
         runUsers = meter.CreateCounter<long>("scheduler_run_users", description:
-            "Users of completed runs by outcome: succeeded, failed, skipped (no context and no goal)");
+            "Users of completed runs by outcome: succeeded, failed, skipped (no context and no goal, or the run's budget ran out), cancelled");
+        budgetExhausted = meter.CreateCounter<long>("crew_run_budget_exhausted", description:
+            "Runs whose budget ran out (once per run), by schedule (its id, or none for a run of no schedule)");
         reconcilerActions = meter.CreateCounter<long>("scheduler_reconciler_actions", description:
             "What the run reconciler repaired: fan_out_redriven, completion_published, run_redispatched, command_resent");
 
@@ -45,12 +49,16 @@ public sealed class SchedulerMetrics
 
     public void RunCompleted(CrewRunCompleted completed, DateTimeOffset startedAt)
     {
-        runs.Add(1, Label("status", completed.Failed > 0 ? "failed" : "completed"));
+        runs.Add(1, Label("status", completed.Status == RunStatus.Cancelled ? RunStatus.Cancelled : completed.Failed > 0 ? "failed" : "completed"));
         runDuration.Record(Math.Max(0, (completed.CompletedAt - startedAt).TotalSeconds));
         runUsers.Add(completed.Succeeded, Label("outcome", "succeeded"));
         runUsers.Add(completed.Failed, Label("outcome", "failed"));
         runUsers.Add(completed.Skipped, Label("outcome", "skipped"));
+        runUsers.Add(completed.Cancelled, Label("outcome", "cancelled"));
     }
+
+    public void BudgetExhausted(int? scheduleId) =>
+        budgetExhausted.Add(1, Label("schedule", scheduleId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"));
 
     public void ReconcilerPassed(ReconcilePass pass)
     {

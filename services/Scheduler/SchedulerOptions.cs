@@ -71,6 +71,26 @@ public sealed class SchedulerOptions : IValidatableObject
     [Range(1, 1440, ErrorMessage = "CREW_SCHEDULER_REDISPATCH_AFTER_MINUTES must be a whole number from 1 to 1440")]
     public int RedispatchAfterMinutes { get; set; } = 15;
 
+    /// <summary>The unit of every price and budget, only a label: shown as <c>currency</c> next to spend.</summary>
+    [ConfigurationKeyName("CREW_COST_CURRENCY")]
+    [RegularExpression("^[A-Za-z0-9$€£¥._-]{1,16}$", ErrorMessage = "CREW_COST_CURRENCY must be 1 to 16 letters, digits or currency signs, e.g. USD")]
+    public string CostCurrency { get; set; } = "USD";
+
+    /// <summary>The default endpoint's fixed price per call, for a preview's expected spend when the endpoint has no priced history.</summary>
+    [ConfigurationKeyName("CREW_COST_PER_CALL")]
+    [Range(0, 1e12, ErrorMessage = "CREW_COST_PER_CALL must be a number of 0 or more")]
+    public decimal? CostPerCall { get; set; }
+
+    /// <summary>The default endpoint's calls in flight per CrewCaller instance, for a preview's expected duration.</summary>
+    [ConfigurationKeyName("CREW_MAX_CONCURRENCY")]
+    [Range(1, 1_000, ErrorMessage = "CREW_MAX_CONCURRENCY must be between 1 and 1000")]
+    public int MaxConcurrency { get; set; } = 8;
+
+    /// <summary>The default endpoint's rate limit, for a preview's expected duration; null: no limit.</summary>
+    [ConfigurationKeyName("CREW_CALLS_PER_MINUTE")]
+    [Range(1, 1_000_000, ErrorMessage = "CREW_CALLS_PER_MINUTE must be a whole number from 1 to 1000000")]
+    public int? CallsPerMinute { get; set; }
+
     /// <summary>Only reported (as <c>apiUrl</c>); CrewCaller is the one that calls it.</summary>
     [ConfigurationKeyName(CrewApiSettings.UrlKey)]
     public string ApiUrl { get; set; } = CrewApiSettings.DefaultUrl;

@@ -40,6 +40,7 @@ public static class SchedulerRegistration
         x.AddConsumer<UserBatchDueConsumer, UserBatchDueConsumerDefinition>();
         x.AddConsumer<CrewResponseStoredConsumer, CrewResponseStoredConsumerDefinition>();
         x.AddConsumer<CrewCallFailedConsumer, CrewCallFailedConsumerDefinition>();
+        x.AddConsumer<CrewCallSkippedConsumer, CrewCallSkippedConsumerDefinition>();
         return x;
     }
 
@@ -56,6 +57,9 @@ public static class SchedulerRegistration
         builder.Services.AddScoped<RunCrewCommands>();
         builder.Services.AddScoped<RunReconciler>();
         builder.Services.AddScoped<FailedUserRetry>();
+        builder.Services.AddScoped<RunCancellation>();
+        builder.Services.AddScoped<RunPreview>();
+        builder.Services.AddScoped<ScheduleViews>();
         builder.Services.AddScoped<ScheduleService>();
         builder.Services.AddScheduler();
         builder.Services.AddTransient<ScheduleTick>();

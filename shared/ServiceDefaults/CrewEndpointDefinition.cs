@@ -18,6 +18,15 @@ public sealed partial class CrewEndpointDefinition
 
     public Dictionary<string, string>? Headers { get; set; }
 
+    /// <summary>The fixed price of one call, in the operator's unit (<c>CREW_COST_CURRENCY</c>); null: unpriced.</summary>
+    public decimal? CostPerCall { get; set; }
+
+    /// <summary>An RFC 6901 JSON pointer to a call's cost in the crew's answer; a missing or non-numeric value falls back to <see cref="CostPerCall"/>.</summary>
+    public string? CostPointer { get; set; }
+
+    /// <summary>At most this many call starts per minute on the endpoint, across every CrewCaller instance; null: no limit.</summary>
+    public int? CallsPerMinute { get; set; }
+
     /// <summary>The problems of a <c>CREW_ENDPOINTS</c> section, each naming its setting.</summary>
     public static IEnumerable<string> Problems(IReadOnlyDictionary<string, CrewEndpointDefinition>? endpoints)
     {

@@ -36,20 +36,28 @@ public static class SchedulerApi
         api.MapPost("/", PostActionAsync)
             .WithName("postSchedulerAction").WithSummary("Start or stop the default schedule, or start a run now")
             .WithDescription("`start` (with `intervalMinutes`) and `stop` answer 200 with the status; `run-now` (optionally with `scheduleId`, "
-                + "or `segment` with `endpoint` and `priority`, or `userUids`) answers 202 with the run's id and where to follow it. "
+                + "or `segment` with `endpoint` and `priority`, or `userUids`; and `maxCallsPerRun`, `maxSpendPerRun`, `maxSpendPerDay`, "
+                + "which override its schedule's) answers 202 with the run's id and where to follow it, or with `dryRun: true` 200 with "
+                + "a preview of its users, calls, spend and duration, starting nothing. "
                 + "A field the action does not take is refused (400) before anything starts.")
             .Accepts<SchedulerAction>("application/json")
             .ProducesEnvelope<SchedulerStatus>().ProducesEnvelope<RunAccepted>(StatusCodes.Status202Accepted)
+            .ProducesEnvelope<RunPreviewView>()
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge);
         api.MapGet("/runs", ListRunsAsync)
             .WithName("listRuns").WithSummary("Runs, newest first, optionally of one schedule, endpoint or segment")
             .ProducesEnvelope<List<RunSummary>>().ProducesErrors(StatusCodes.Status400BadRequest);
         api.MapGet("/runs/{id}", GetRunAsync)
-            .WithName("getRun").WithSummary($"One run: its counters and up to {MaxFailedUsersListed} failed users with their reasons")
+            .WithName("getRun").WithSummary($"One run: its counters, spend and up to {MaxFailedUsersListed} failed and skipped users with their reasons")
             .ProducesEnvelope<RunDetails>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         api.MapPost("/runs/{id}/retry-failed", RetryFailedAsync)
-            .WithName("retryFailedUsers").WithSummary("Call the crew again for a completed run's failed users; the run reopens")
-            .ProducesEnvelope<RetryAccepted>(StatusCodes.Status202Accepted)
+            .WithName("retryFailedUsers").WithSummary("Call the crew again for a completed or cancelled run's failed users; the run reopens")
+            .WithDescription("With `?dryRun=true`, 200 with a preview of the users, calls, spend and duration, changing nothing.")
+            .ProducesEnvelope<RetryAccepted>(StatusCodes.Status202Accepted).ProducesEnvelope<RunPreviewView>()
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
+        api.MapPost("/runs/{id}/cancel", CancelAsync)
+            .WithName("cancelRun").WithSummary("Cancel a running run: users not yet called are recorded as cancelled, calls in flight finish")
+            .ProducesEnvelope<RunAccepted>(StatusCodes.Status202Accepted)
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         return app;
     }
@@ -62,7 +70,7 @@ public static class SchedulerApi
 
     public static async Task<IResult> PostActionAsync(
         SchedulerAction action, ScheduleService schedule, RunStarter runStarter, SchedulerDbContext db, IOptions<SchedulerOptions> options,
-        HostUsers users, CancellationToken cancellationToken)
+        HostUsers users, RunPreview preview, CancellationToken cancellationToken)
     {
         switch (action.Action)
         {
@@ -83,15 +91,23 @@ public static class SchedulerApi
                     return ApiResults.NotFound("Schedule not found");
                 }
 
-                var run = action.UserUids is { } uids
-                    ? await runStarter.StartForUsersAsync(target, await KnownUsersAsync(uids, users, cancellationToken), cancellationToken)
+                var listed = action.UserUids is { } uids ? await KnownUsersAsync(uids, users, cancellationToken) : null;
+                if (action.DryRun)
+                {
+                    var selected = listed is null ? await preview.SegmentUsersAsync(target.Segment, cancellationToken) : RunPreview.Of(listed);
+                    return ApiResults.Ok(await preview.PreviewAsync(selected, target.Endpoint, target.Limits?.MaxCallsPerRun, cancellationToken));
+                }
+
+                var run = listed is not null
+                    ? await runStarter.StartForUsersAsync(target, listed, cancellationToken)
                     : await runStarter.StartManualAsync(target, cancellationToken);
                 var statusUrl = $"/api/scheduler/runs/{run.Id}";
                 return ApiResults.Accepted(statusUrl, new RunAccepted(run.Id, statusUrl), "Run started");
         }
     }
 
-    public static async Task<IResult> ListRunsAsync([AsParameters] RunsQuery query, SchedulerDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> ListRunsAsync(
+        [AsParameters] RunsQuery query, SchedulerDbContext db, IOptions<SchedulerOptions> options, CancellationToken cancellationToken)
     {
         var runs = db.Runs.AsNoTracking();
         if (query.ScheduleId?.Value is { } scheduleId)
@@ -109,11 +125,11 @@ public static class SchedulerApi
             runs = runs.Where(r => r.Segment == segment);
         }
 
-        var page = await RunViews.NewestFirst(runs).Skip(query.Offset.Value).Take(query.Limit.Value).ToListAsync(cancellationToken);
+        var page = await RunViews.NewestFirst(runs, options.Value.CostCurrency).Skip(query.Offset.Value).Take(query.Limit.Value).ToListAsync(cancellationToken);
         return ApiResults.Ok(page, count: page.Count);
     }
 
-    public static async Task<IResult> GetRunAsync(RunId runId, SchedulerDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> GetRunAsync(RunId runId, SchedulerDbContext db, IOptions<SchedulerOptions> options, CancellationToken cancellationToken)
     {
         var run = await db.Runs.AsNoTracking().SingleOrDefaultAsync(r => r.Id == runId.Value, cancellationToken);
         if (run is null)
@@ -127,23 +143,55 @@ public static class SchedulerApi
             .Take(MaxFailedUsersListed)
             .Select(u => new FailedUser(u.UserUid, u.Reason))
             .ToListAsync(cancellationToken);
+        var skippedUsers = await db.RunUsers.AsNoTracking()
+            .Where(u => u.RunId == runId.Value && u.Status == RunUserStatus.Skipped && u.Reason != null)
+            .OrderBy(u => u.UserUid)
+            .Take(MaxFailedUsersListed)
+            .Select(u => new SkippedUser(u.UserUid, u.Reason!))
+            .ToListAsync(cancellationToken);
 
         return ApiResults.Ok(new RunDetails(
             run.Id, run.Status, run.Trigger, run.DueAt, run.StartedAt, run.CompletedAt,
             run.Dispatched, run.Succeeded, run.Failed, run.Skipped, run.FanOutCompleted, failedUsers,
-            run.ScheduleId, run.Segment, run.Endpoint, run.Priority));
+            run.ScheduleId, run.Segment, run.Endpoint, run.Priority,
+            run.Cancelled, run.Spent, options.Value.CostCurrency, run.BudgetExhausted, run.CancelRequestedAt,
+            run.MaxCallsPerRun, run.MaxSpendPerRun, run.MaxSpendPerDay, run.SkipReason, skippedUsers));
     }
 
-    /// <summary>Replays a completed run's failed users (the crew caller calls again for them); 409 while the run is running.</summary>
-    public static async Task<IResult> RetryFailedAsync(RunId runId, FailedUserRetry retry, CancellationToken cancellationToken)
+    /// <summary>Cancels a running run; 409 once it has finished, 202 again for a run already cancelling.</summary>
+    public static async Task<IResult> CancelAsync(RunId runId, RunCancellation cancellation, CancellationToken cancellationToken)
     {
+        var statusUrl = $"/api/scheduler/runs/{runId.Value}";
+        return await cancellation.CancelAsync(runId.Value, cancellationToken) switch
+        {
+            CancelOutcome.RunNotFound => ApiResults.NotFound("Run not found"),
+            CancelOutcome.AlreadyFinished => ApiResults.Error(StatusCodes.Status409Conflict, "Run has already finished"),
+            _ => ApiResults.Accepted(statusUrl, new RunAccepted(runId.Value, statusUrl), "Run cancelling"),
+        };
+    }
+
+    /// <summary>Replays a completed run's failed users (the crew caller calls again for them), or previews it; 409 while the run is running.</summary>
+    public static async Task<IResult> RetryFailedAsync(
+        RunId runId, DryRunFlag dryRun, FailedUserRetry retry, SchedulerDbContext db, RunPreview preview, CancellationToken cancellationToken)
+    {
+        if (dryRun.Value)
+        {
+            var run = await db.Runs.AsNoTracking().SingleOrDefaultAsync(r => r.Id == runId.Value, cancellationToken);
+            return run switch
+            {
+                null => ApiResults.NotFound("Run not found"),
+                { Status: RunStatus.Running } => StillRunning(),
+                _ => ApiResults.Ok(await preview.PreviewAsync(
+                    await preview.FailedUsersAsync(run.Id, cancellationToken), run.Endpoint, run.MaxCallsPerRun, cancellationToken)),
+            };
+        }
+
         var result = await retry.RetryAsync(runId.Value, cancellationToken);
         var statusUrl = $"/api/scheduler/runs/{runId.Value}";
         return result.Outcome switch
         {
             RetryFailedOutcome.RunNotFound => ApiResults.NotFound("Run not found"),
-            RetryFailedOutcome.RunStillRunning => ApiResults.Error(
-                StatusCodes.Status409Conflict, "Run is still running; retry its failed users once it has completed"),
+            RetryFailedOutcome.RunStillRunning => StillRunning(),
             _ => ApiResults.Accepted(
                 statusUrl,
                 new RetryAccepted(runId.Value, result.Retried, statusUrl),
@@ -151,12 +199,24 @@ public static class SchedulerApi
         };
     }
 
+    private static IResult StillRunning() =>
+        ApiResults.Error(StatusCodes.Status409Conflict, "Run is still running; retry its failed users once it has completed");
+
     private static async Task<SchedulerStatus> StatusAsync(ScheduleState state, SchedulerDbContext db, SchedulerOptions settings, CancellationToken cancellationToken) =>
         new(state.IsRunning, state.IntervalMinutes, settings.ApiUrl, state.IsRunning ? state.NextDueAt : null,
-            await RunViews.LastRunAsync(db, state.Id, cancellationToken));
+            await RunViews.LastRunAsync(db, state.Id, settings.CostCurrency, cancellationToken));
 
-    /// <summary>The run-now's target, or null when its schedule does not exist.</summary>
+    /// <summary>
+    /// The run-now's target, or null when its schedule does not exist. A run of a schedule (the default one too) takes
+    /// the schedule's budget, with the limits the body gives in its place.
+    /// </summary>
     private static async Task<RunTarget?> RunNowTargetAsync(SchedulerAction runNow, ScheduleService schedules, CancellationToken cancellationToken)
+    {
+        var target = await ScheduleTargetAsync(runNow, schedules, cancellationToken);
+        return target is null || runNow.Limits is not { } limits ? target : target with { Limits = limits.Over(target.Limits ?? RunLimits.None) };
+    }
+
+    private static async Task<RunTarget?> ScheduleTargetAsync(SchedulerAction runNow, ScheduleService schedules, CancellationToken cancellationToken)
     {
         if (runNow.ScheduleId is { } scheduleId)
         {
@@ -166,7 +226,7 @@ public static class SchedulerApi
         var endpoint = runNow.Endpoint ?? CrewEndpointNames.Default;
         var priority = runNow.Priority ?? CrewPriority.Normal;
         return runNow.UserUids is not null ? new RunTarget(null, null, endpoint, priority)
-            : runNow is { Segment: null, Endpoint: null, Priority: null } ? new RunTarget(ScheduleState.DefaultId, SegmentDefinition.All, endpoint, priority)
+            : runNow is { Segment: null, Endpoint: null, Priority: null } ? RunTarget.Of(await schedules.GetAsync(cancellationToken))
             : new RunTarget(null, runNow.Segment ?? SegmentDefinition.All, endpoint, priority);
     }
 

@@ -11,13 +11,15 @@ namespace CrewPlatform.Scheduler.Apis;
 /// <summary>
 /// <c>POST /api/scheduler</c>: one of the original's actions, in the body's own shape, read as every body is
 /// (<see cref="JsonRequestBody"/>). The fields each action takes are all it may carry: a misspelt option
-/// (<c>dryRun</c>) is refused before anything runs. <c>run-now</c> runs the default schedule's users; with
+/// (<c>dryrun</c>) is refused before anything runs. <c>run-now</c> runs the default schedule's users; with
 /// <c>scheduleId</c>, that schedule's segment, endpoint and priority; with <c>segment</c> (and optional
 /// <c>endpoint</c> and <c>priority</c>) that segment; with <c>userUids</c>, up to <see cref="MaxRunNowUsers"/> uids
-/// (the handler checks they are all in the users table).
+/// (the handler checks they are all in the users table). Its budget fields override its schedule's, field by field;
+/// <c>dryRun: true</c> only previews it.
 /// </summary>
 public sealed record SchedulerAction(
-    string Action, int? IntervalMinutes, int? ScheduleId, string? Segment, string? Endpoint, string? Priority, IReadOnlyList<string>? UserUids)
+    string Action, int? IntervalMinutes, int? ScheduleId, string? Segment, string? Endpoint, string? Priority, IReadOnlyList<string>? UserUids,
+    RunLimitsChange? Limits = null, bool DryRun = false)
 {
     public const string Start = "start";
     public const string Stop = "stop";
@@ -30,7 +32,7 @@ public sealed record SchedulerAction(
     {
         [Start] = ["action", "intervalMinutes"],
         [Stop] = ["action"],
-        [RunNow] = ["action", "scheduleId", "segment", "endpoint", "priority", "userUids"],
+        [RunNow] = ["action", "scheduleId", "segment", "endpoint", "priority", "userUids", "dryRun", .. RunLimitsChange.Fields],
     };
 
     public static async ValueTask<SchedulerAction> BindAsync(HttpContext http)
@@ -79,7 +81,9 @@ public sealed record SchedulerAction(
                 : throw new InvalidRequestException("scheduleId must be a whole number of 1 or more");
         }
 
-        return new SchedulerAction(RunNow, null, scheduleId, segment, endpoint, priority, body.Field("userUids") is { } uids ? UserUidsOf(uids) : null);
+        return new SchedulerAction(
+            RunNow, null, scheduleId, segment, endpoint, priority, body.Field("userUids") is { } uids ? UserUidsOf(uids) : null,
+            RunLimitsChange.Read(body), body.OptionalBoolean("dryRun") ?? false);
     }
 
     private static List<string> UserUidsOf(JsonElement list)
@@ -97,9 +101,10 @@ public sealed record SchedulerAction(
 /// <c>PATCH</c>/<c>PUT /api/scheduler/schedules/{id}</c>: the fields to change, null where left out. <see cref="Apply"/>
 /// copies the given ones onto a schedule; the segment and endpoint are checked against the configuration by the handler.
 /// </summary>
-public record ScheduleChange(string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority)
+public record ScheduleChange(
+    string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority, RunLimitsChange Limits)
 {
-    protected static readonly string[] Fields = ["name", "segment", "endpoint", "intervalMinutes", "overlap", "priority"];
+    protected static readonly string[] Fields = ["name", "segment", "endpoint", "intervalMinutes", "overlap", "priority", .. RunLimitsChange.Fields];
 
     private static readonly string[] Overlaps = ["skip", "allow"];
 
@@ -119,7 +124,7 @@ public record ScheduleChange(string? Name, string? Segment, string? Endpoint, in
         return new ScheduleChange(
             body.OptionalName("name"), body.OptionalString("segment"), body.OptionalString("endpoint"),
             isNew || body.Root.TryGetProperty("intervalMinutes", out _) ? Apis.IntervalMinutes.Read(body) : null,
-            body.OptionalChoice("overlap", Overlaps), body.OptionalChoice("priority", CrewPriority.All));
+            body.OptionalChoice("overlap", Overlaps), body.OptionalChoice("priority", CrewPriority.All), RunLimitsChange.Read(body));
     }
 
     public void Apply(ScheduleState schedule)
@@ -130,19 +135,62 @@ public record ScheduleChange(string? Name, string? Segment, string? Endpoint, in
         schedule.IntervalMinutes = IntervalMinutes ?? schedule.IntervalMinutes;
         schedule.Overlap = Overlap ?? schedule.Overlap;
         schedule.Priority = Priority ?? schedule.Priority;
+        (schedule.MaxCallsPerRun, schedule.MaxSpendPerRun, schedule.MaxSpendPerDay) = Limits.Over(RunLimits.Of(schedule));
     }
 }
 
 /// <summary><c>POST /api/scheduler/schedules</c>: a schedule's fields (name and interval required) and whether it starts paused.</summary>
-public sealed record NewSchedule(string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority, bool? Paused)
-    : ScheduleChange(Name, Segment, Endpoint, IntervalMinutes, Overlap, Priority)
+public sealed record NewSchedule(
+    string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority, RunLimitsChange Limits, bool? Paused)
+    : ScheduleChange(Name, Segment, Endpoint, IntervalMinutes, Overlap, Priority, Limits)
 {
     public static new async ValueTask<NewSchedule> BindAsync(HttpContext http)
     {
         using var body = await JsonRequestBody.ReadAsync(http, "a new schedule", [.. Fields, "paused"]);
         var fields = Read(body, isNew: true);
-        return new NewSchedule(fields.Name, fields.Segment, fields.Endpoint, fields.IntervalMinutes, fields.Overlap, fields.Priority, body.OptionalBoolean("paused"));
+        return new NewSchedule(
+            fields.Name, fields.Segment, fields.Endpoint, fields.IntervalMinutes, fields.Overlap, fields.Priority, fields.Limits, body.OptionalBoolean("paused"));
     }
+}
+
+/// <summary>A run's spend limits, as a schedule or a run-now sets them; null: no limit.</summary>
+public sealed record RunLimits(int? MaxCallsPerRun, decimal? MaxSpendPerRun, decimal? MaxSpendPerDay)
+{
+    public static readonly RunLimits None = new(null, null, null);
+
+    public static RunLimits Of(ScheduleState schedule) => new(schedule.MaxCallsPerRun, schedule.MaxSpendPerRun, schedule.MaxSpendPerDay);
+}
+
+/// <summary>
+/// <c>maxCallsPerRun</c> (a whole number of 1 or more), <c>maxSpendPerRun</c> and <c>maxSpendPerDay</c> (numbers of 0 or
+/// more) as a body gives them: <see cref="Over"/> keeps the limits the body leaves out and takes the ones it gives (null clears).
+/// </summary>
+public sealed record RunLimitsChange(RunLimits Values, bool CallsGiven, bool SpendGiven, bool SpendPerDayGiven)
+{
+    public static readonly string[] Fields = ["maxCallsPerRun", "maxSpendPerRun", "maxSpendPerDay"];
+
+    public static RunLimitsChange Read(JsonRequestBody body) => new(
+        new RunLimits(body.OptionalWholeNumber(Fields[0], 1), body.OptionalAmount(Fields[1]), body.OptionalAmount(Fields[2])),
+        body.Given(Fields[0]), body.Given(Fields[1]), body.Given(Fields[2]));
+
+    public RunLimits Over(RunLimits current) => new(
+        CallsGiven ? Values.MaxCallsPerRun : current.MaxCallsPerRun,
+        SpendGiven ? Values.MaxSpendPerRun : current.MaxSpendPerRun,
+        SpendPerDayGiven ? Values.MaxSpendPerDay : current.MaxSpendPerDay);
+}
+
+/// <summary><c>?dryRun=true</c>: preview what the request would do, changing nothing; <c>false</c> or absent does it.</summary>
+public readonly record struct DryRunFlag(bool Value) : IEndpointParameterMetadataProvider
+{
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "boolean");
+
+    public static ValueTask<DryRunFlag> BindAsync(HttpContext http, ParameterInfo parameter) =>
+        ValueTask.FromResult(new DryRunFlag(QueryValue.Single(http, parameter, out var name) switch
+        {
+            null or "false" => false,
+            "true" => true,
+            _ => throw new InvalidRequestException($"{name} must be true or false"),
+        }));
 }
 
 /// <summary>

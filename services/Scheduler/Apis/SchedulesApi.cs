@@ -8,7 +8,32 @@ namespace CrewPlatform.Scheduler.Apis;
 
 public sealed record ScheduleView(
     int Id, string Name, string Segment, string Endpoint, int IntervalMinutes, string Overlap, string Priority,
-    bool IsRunning, DateTimeOffset? NextRunAt, RunSummary? LastRun);
+    bool IsRunning, DateTimeOffset? NextRunAt, RunSummary? LastRun,
+    int? MaxCallsPerRun, decimal? MaxSpendPerRun, decimal? MaxSpendPerDay, decimal SpentToday, decimal SpentThisMonth,
+    bool BudgetExhaustedToday, string Currency);
+
+/// <summary>Schedules as the API shows them: with their last run and what their runs spent today and this month.</summary>
+public sealed class ScheduleViews(SchedulerDbContext db, ScheduleService schedules, IOptions<SchedulerOptions> options, TimeProvider time)
+{
+    private readonly string currency = options.Value.CostCurrency;
+
+    public async Task<List<ScheduleView>> ViewsAsync(IReadOnlyList<ScheduleState> list, CancellationToken cancellationToken)
+    {
+        var lastRuns = await RunViews.LastRunsAsync(db, list.Select(s => s.Id).ToList(), currency, cancellationToken);
+        var spend = await RunViews.SpendAsync(db, list, time.GetUtcNow(), cancellationToken);
+        return list.Select(schedule => View(schedule, lastRuns.GetValueOrDefault(schedule.Id), spend[schedule.Id])).ToList();
+    }
+
+    public async Task<ScheduleView> ViewAsync(ScheduleState schedule, CancellationToken cancellationToken) =>
+        (await ViewsAsync([schedule], cancellationToken))[0];
+
+    private ScheduleView View(ScheduleState schedule, RunSummary? lastRun, ScheduleSpend spend) =>
+        new(schedule.Id, schedule.Name, schedule.Segment, schedule.Endpoint, schedule.IntervalMinutes,
+            schedules.OverlapOf(schedule).ToString().ToLowerInvariant(), schedule.Priority,
+            schedule.IsRunning, schedule.IsRunning ? schedule.NextDueAt : null, lastRun,
+            schedule.MaxCallsPerRun, schedule.MaxSpendPerRun, schedule.MaxSpendPerDay, spend.Today, spend.ThisMonth,
+            spend.BudgetExhaustedToday, currency);
+}
 
 /// <summary>
 /// <c>/api/scheduler/schedules</c>: many schedules, each a configured segment of users called on a configured crew
@@ -50,21 +75,19 @@ public static class SchedulesApi
         return app;
     }
 
-    public static async Task<IResult> ListAsync(ScheduleService schedules, SchedulerDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> ListAsync(ScheduleService schedules, ScheduleViews views, CancellationToken cancellationToken)
     {
-        var list = await schedules.ListAsync(cancellationToken);
-        var lastRuns = await RunViews.LastRunsAsync(db, list.Select(s => s.Id).ToList(), cancellationToken);
-        var views = list.Select(schedule => View(schedule, schedules, lastRuns.GetValueOrDefault(schedule.Id))).ToList();
-        return ApiResults.Ok(views, count: views.Count);
+        var list = await views.ViewsAsync(await schedules.ListAsync(cancellationToken), cancellationToken);
+        return ApiResults.Ok(list, count: list.Count);
     }
 
-    public static async Task<IResult> GetAsync(ScheduleId scheduleId, ScheduleService schedules, SchedulerDbContext db, CancellationToken cancellationToken) =>
+    public static async Task<IResult> GetAsync(ScheduleId scheduleId, ScheduleService schedules, ScheduleViews views, CancellationToken cancellationToken) =>
         await schedules.GetAsync(scheduleId.Value, cancellationToken) is { } schedule
-            ? ApiResults.Ok(await ViewAsync(schedule, schedules, db, cancellationToken))
+            ? ApiResults.Ok(await views.ViewAsync(schedule, cancellationToken))
             : ApiResults.NotFound("Schedule not found");
 
     public static async Task<IResult> CreateAsync(
-        NewSchedule body, ScheduleService schedules, SchedulerDbContext db, HostUsers users, IOptions<SchedulerOptions> options,
+        NewSchedule body, ScheduleService schedules, ScheduleViews views, HostUsers users, IOptions<SchedulerOptions> options,
         CancellationToken cancellationToken)
     {
         ConfiguredTarget.Check(body.Segment, body.Endpoint, users, options.Value);
@@ -75,11 +98,11 @@ public static class SchedulesApi
             return ApiResults.Error(StatusCodes.Status409Conflict, $"A schedule named '{schedule.Name}' exists already");
         }
 
-        return ApiResults.Created($"/api/scheduler/schedules/{created.Id}", await ViewAsync(created, schedules, db, cancellationToken));
+        return ApiResults.Created($"/api/scheduler/schedules/{created.Id}", await views.ViewAsync(created, cancellationToken));
     }
 
     public static async Task<IResult> ChangeAsync(
-        ScheduleId scheduleId, ScheduleChange body, ScheduleService schedules, SchedulerDbContext db, HostUsers users,
+        ScheduleId scheduleId, ScheduleChange body, ScheduleService schedules, ScheduleViews views, HostUsers users,
         IOptions<SchedulerOptions> options, CancellationToken cancellationToken)
     {
         ConfiguredTarget.Check(body.Segment, body.Endpoint, users, options.Value);
@@ -93,7 +116,7 @@ public static class SchedulesApi
             var changed = await schedules.ChangeAsync(scheduleId.Value, body.Apply, cancellationToken);
             return changed is null
                 ? ApiResults.NotFound("Schedule not found")
-                : ApiResults.Ok(await ViewAsync(changed, schedules, db, cancellationToken), "Schedule changed");
+                : ApiResults.Ok(await views.ViewAsync(changed, cancellationToken), "Schedule changed");
         }
         catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
         {
@@ -101,12 +124,12 @@ public static class SchedulesApi
         }
     }
 
-    public static async Task<IResult> PauseAsync(ScheduleId scheduleId, ScheduleService schedules, SchedulerDbContext db, CancellationToken cancellationToken) =>
+    public static async Task<IResult> PauseAsync(ScheduleId scheduleId, ScheduleService schedules, ScheduleViews views, CancellationToken cancellationToken) =>
         await schedules.StopAsync(scheduleId.Value, cancellationToken) is { } paused
-            ? ApiResults.Ok(await ViewAsync(paused, schedules, db, cancellationToken), "Schedule paused")
+            ? ApiResults.Ok(await views.ViewAsync(paused, cancellationToken), "Schedule paused")
             : ApiResults.NotFound("Schedule not found");
 
-    public static async Task<IResult> ResumeAsync(ScheduleId scheduleId, ScheduleService schedules, SchedulerDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> ResumeAsync(ScheduleId scheduleId, ScheduleService schedules, ScheduleViews views, CancellationToken cancellationToken)
     {
         if (await schedules.GetAsync(scheduleId.Value, cancellationToken) is not { } schedule)
         {
@@ -116,7 +139,7 @@ public static class SchedulesApi
         var resumed = await schedules.StartAsync(scheduleId.Value, schedule.IntervalMinutes, cancellationToken);
         return resumed is null
             ? ApiResults.NotFound("Schedule not found")
-            : ApiResults.Ok(await ViewAsync(resumed, schedules, db, cancellationToken), "Schedule resumed");
+            : ApiResults.Ok(await views.ViewAsync(resumed, cancellationToken), "Schedule resumed");
     }
 
     public static async Task<IResult> DeleteAsync(ScheduleId scheduleId, ScheduleService schedules, CancellationToken cancellationToken)
@@ -130,12 +153,4 @@ public static class SchedulesApi
             ? ApiResults.Message("Schedule deleted")
             : ApiResults.NotFound("Schedule not found");
     }
-
-    private static async Task<ScheduleView> ViewAsync(ScheduleState schedule, ScheduleService schedules, SchedulerDbContext db, CancellationToken cancellationToken) =>
-        View(schedule, schedules, await RunViews.LastRunAsync(db, schedule.Id, cancellationToken));
-
-    private static ScheduleView View(ScheduleState schedule, ScheduleService schedules, RunSummary? lastRun) =>
-        new(schedule.Id, schedule.Name, schedule.Segment, schedule.Endpoint, schedule.IntervalMinutes,
-            schedules.OverlapOf(schedule).ToString().ToLowerInvariant(), schedule.Priority,
-            schedule.IsRunning, schedule.IsRunning ? schedule.NextDueAt : null, lastRun);
 }

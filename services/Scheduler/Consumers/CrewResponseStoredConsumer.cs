@@ -4,10 +4,10 @@ using MassTransit;
 
 namespace CrewPlatform.Scheduler.Consumers;
 
-/// <summary>Stored crew answers, a batch at a time: each user succeeded in its run.</summary>
+/// <summary>Stored crew answers, a batch at a time: each user succeeded in its run, at the call's cost and duration.</summary>
 public sealed class CrewResponseStoredConsumer(RunProgress progress) : IConsumer<Batch<CrewResponseStored>>
 {
     public Task Consume(ConsumeContext<Batch<CrewResponseStored>> context) =>
         progress.RecordOutcomesAndPublishAsync(
-            context, context.Message.Select(m => UserOutcome.Success(m.Message.RunId, m.Message.UserUid)), context.CancellationToken);
+            context, context.Message.Select(m => UserOutcome.Success(m.Message.RunId, m.Message.UserUid, m.Message.Cost, m.Message.DurationMs)), context.CancellationToken);
 }

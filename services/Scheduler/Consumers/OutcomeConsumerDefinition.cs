@@ -4,8 +4,8 @@ using MassTransit;
 namespace CrewPlatform.Scheduler.Consumers;
 
 /// <summary>
-/// The endpoint shape of both outcome consumers (<see cref="CrewResponseStoredConsumer"/>,
-/// <see cref="CrewCallFailedConsumer"/>): batches of up to 100 outcomes or 20 ms, whichever comes first.
+/// The endpoint shape of the outcome consumers (<see cref="CrewResponseStoredConsumer"/>,
+/// <see cref="CrewCallFailedConsumer"/>, <see cref="CrewCallSkippedConsumer"/>): batches of up to 100 outcomes or 20 ms, whichever comes first.
 /// Every outcome of a run updates the same runs row, so recording a batch in one round trip moves that row once per
 /// batch instead of once per outcome. 20 ms keeps a trickle of outcomes (a small run, the last users of a big one)
 /// from waiting on a batch that will not fill. Two batches at once: one is written while the next one fills; more

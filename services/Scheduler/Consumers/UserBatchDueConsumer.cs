@@ -26,16 +26,19 @@ public sealed partial class UserBatchDueConsumer(
         var isLastPage = pageUsers.Count < page.PageSize;
 
         var recorded = await progress.RecordPageAsync(page.RunId, page.PageNumber, pageUsers, isLastPage, cancellationToken);
-        if (recorded == PageRecorded.UnknownRun)
+        if (recorded is not { Recorded: not PageRecorded.UnknownRun, Commands: { } run })
         {
             LogUnknownRun(logger, page.RunId, page.PageNumber);
             return;
         }
 
         // Sent even when a redelivered page recorded nothing new: the earlier attempt may have died before sending,
-        // and the crew caller ignores a (run, user) it has already handled.
-        var run = new RunCommands(page.RunId, page.Endpoint, page.Priority, page.ScheduleId);
-        var commands = pageUsers.Where(u => u.IsEligible).Select(u => run.For(u.Uid, u.Context, u.Goal)).ToList();
+        // and the crew caller ignores a (run, user) it has already handled. A cancelled or budget-exhausted run's page
+        // recorded its users as not called and sends nothing (users a redelivered page had recorded as dispatched
+        // before are re-sent by the reconciler; the crew caller then skips them).
+        var commands = recorded.SendsCommands
+            ? pageUsers.Where(u => u.IsEligible).Select(u => run.For(u.Uid, u.Context, u.Goal)).ToList()
+            : [];
         if (commands.Count > 0)
         {
             var endpoint = await context.GetSendEndpoint(run.Queue);
@@ -48,7 +51,7 @@ public sealed partial class UserBatchDueConsumer(
         {
             // Only the copy that moved the cursor carries on; a copy behind it would start a second chain of pages.
             // Should the carrying copy die before its publish, the reconciler re-drives the fan-out from the cursor.
-            if (recorded == PageRecorded.BehindCursor)
+            if (recorded.Recorded == PageRecorded.BehindCursor)
             {
                 LogBehindCursor(logger, page.RunId, page.PageNumber);
                 return;

@@ -11,6 +11,9 @@ public static class RunStatus
     public const string Running = "running";
     public const string Completed = "completed";
 
+    /// <summary>A run an operator cancelled, once every user it had dispatched has an outcome.</summary>
+    public const string Cancelled = "cancelled";
+
     /// <summary>A due time that found the previous run still going (overlap policy <c>skip</c>).</summary>
     public const string Skipped = "skipped";
 
@@ -19,6 +22,16 @@ public static class RunStatus
     /// reconciler re-drives it; the value remains for the rows those versions left.
     /// </summary>
     public const string Failed = "failed";
+}
+
+/// <summary>Why a due time was recorded as a skipped run.</summary>
+public static class RunSkipReason
+{
+    /// <summary>The schedule's previous run was still going (overlap policy <c>skip</c>).</summary>
+    public const string Overlap = "overlap";
+
+    /// <summary>The schedule's daily budget was spent.</summary>
+    public const string Budget = "budget";
 }
 
 /// <summary>One crew run over the users table: a due time of the schedule or a manual run-now.</summary>
@@ -49,6 +62,30 @@ public sealed class Run
     public int Succeeded { get; set; }
     public int Failed { get; set; }
     public int Skipped { get; set; }
+
+    /// <summary>Users not called because the run was cancelled first (recorded by the fan-out or announced by the crew caller).</summary>
+    public int Cancelled { get; set; }
+
+    /// <summary>At most this many calls for the run (its schedule's or its run-now's limit); null: no limit.</summary>
+    public int? MaxCallsPerRun { get; set; }
+
+    /// <summary>At most this much spent on the run; null: no limit.</summary>
+    public decimal? MaxSpendPerRun { get; set; }
+
+    /// <summary>At most this much spent per UTC day by the run's schedule (by the run itself for a run of no schedule); null: no limit.</summary>
+    public decimal? MaxSpendPerDay { get; set; }
+
+    /// <summary>What the run's calls cost, the sum of its users' <see cref="RunUser.Cost"/>.</summary>
+    public decimal Spent { get; set; }
+
+    /// <summary>A budget ran out: the crew caller skipped a user for it, and the fan-out records the rest as skipped.</summary>
+    public bool BudgetExhausted { get; set; }
+
+    /// <summary>When an operator cancelled the run; the run then ends <see cref="RunStatus.Cancelled"/>.</summary>
+    public DateTimeOffset? CancelRequestedAt { get; set; }
+
+    /// <summary>Why a skipped run was skipped (<see cref="RunSkipReason"/>); null for any other run.</summary>
+    public string? SkipReason { get; set; }
 
     /// <summary>The last page of users has been read; the run completes once every dispatched user has an outcome.</summary>
     public bool FanOutCompleted { get; set; }

@@ -32,4 +32,13 @@ public sealed class ScheduleState
 
     /// <summary><c>skip</c> or <c>allow</c>; null on the default schedule, which follows <c>CREW_SCHEDULER_OVERLAP</c>.</summary>
     public string? Overlap { get; set; }
+
+    /// <summary>Each run of the schedule makes at most this many calls; null: no limit.</summary>
+    public int? MaxCallsPerRun { get; set; }
+
+    /// <summary>Each run of the schedule spends at most this much; null: no limit.</summary>
+    public decimal? MaxSpendPerRun { get; set; }
+
+    /// <summary>The schedule's runs spend at most this much per UTC day; once spent, due times are skipped until the day turns.</summary>
+    public decimal? MaxSpendPerDay { get; set; }
 }

@@ -45,10 +45,13 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
             run.Property(r => r.Segment).HasMaxLength(64);
             run.Property(r => r.Endpoint).HasMaxLength(40).HasDefaultValue(Contracts.CrewEndpointNames.Default);
             run.Property(r => r.Priority).HasMaxLength(16).HasDefaultValue(Contracts.CrewPriority.Normal);
-            run.HasIndex(r => new { r.ScheduleId, r.StartedAt }).IsDescending(false, true);
+            // Also the spend of a schedule today and this month: a range of the index, read without the table (spent is included).
+            run.HasIndex(r => new { r.ScheduleId, r.StartedAt }).IsDescending(false, true).IncludeProperties(r => r.Spent);
+            run.Property(r => r.SkipReason).HasMaxLength(16);
 
             // The reconciler asks "which completions were never announced?" on every pass.
-            run.HasIndex(r => r.CompletedAt).HasFilter($"status = '{RunStatus.Completed}' AND completion_published_at IS NULL")
+            run.HasIndex(r => r.CompletedAt)
+                .HasFilter($"status IN ('{RunStatus.Completed}', '{RunStatus.Cancelled}') AND completion_published_at IS NULL")
                 .HasDatabaseName("IX_runs_completed_at");
         });
 

@@ -18,7 +18,7 @@ public enum RetryFailedOutcome
 public sealed record RetryFailedResult(RetryFailedOutcome Outcome, int Retried = 0);
 
 /// <summary>
-/// An operator's replay of a completed run's failed users, without the RabbitMQ UI: moves them back to dispatched
+/// An operator's replay of a completed (or cancelled) run's failed users, without the RabbitMQ UI: moves them back to dispatched
 /// and reopens the run in one transaction, then sends each a command with <c>ReplayFailed</c>, so the crew caller
 /// calls again. As their outcomes arrive the run completes, and announces it, again.
 /// </summary>
@@ -73,13 +73,14 @@ public sealed partial class FailedUserRetry(
                 return new RetryFailedResult(RetryFailedOutcome.Retried);
             }
 
-            // Reopening counts as progress: the run is not stale, nor due for a re-send, the moment it reopens.
+            // Reopening counts as progress: the run is not stale, nor due for a re-send, the moment it reopens. A cancelled
+            // run reopens like a completed one, its cancel cleared: the operator asked for these users to be called.
             // Raw SQL: in the same transaction and connection as the two statements before it.
             await using (var reopen = new NpgsqlCommand(
                 $"""
                 UPDATE scheduler.runs SET
                     failed = failed - @moved, status = '{RunStatus.Running}', completed_at = NULL, completion_published_at = NULL,
-                    last_progress_at = @now
+                    cancel_requested_at = NULL, last_progress_at = @now
                 WHERE id = @runId
                 """, connection, transaction))
             {

@@ -11,17 +11,43 @@ public sealed record DispatchedUser(string Uid, bool ReplayFailed);
 
 /// <summary>
 /// The one place a <see cref="RunCrewForUser"/> is built: a run's commands all go to the queue of its crew endpoint
-/// and priority and carry its schedule, whether the fan-out sends them or a re-send does.
+/// and priority and carry its schedule and budget, whether the fan-out sends them or a re-send does.
 /// </summary>
-public sealed record RunCommands(Guid RunId, string? Endpoint, string? Priority, int? ScheduleId)
+public sealed record RunCommands(Guid RunId, string? Endpoint, string? Priority, int? ScheduleId, RunBudget? Budget)
 {
+    /// <summary>
+    /// The budget a run's commands carry, null when the run has no limit. The daily limit counts per schedule and UTC day
+    /// of the run's start (<c>schedule:3:2026-12-04</c>), or for the run alone when it has no schedule (<c>run:{id}:{day}</c>).
+    /// </summary>
+    public static RunBudget? BudgetOf(Guid runId, int? scheduleId, DateTimeOffset startedAt, int? maxCalls, decimal? maxSpend, decimal? maxSpendPerDay)
+    {
+        if (maxCalls is null && maxSpend is null && maxSpendPerDay is null)
+        {
+            return null;
+        }
+
+        var day = startedAt.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        return new RunBudget
+        {
+            MaxCalls = maxCalls,
+            MaxSpend = maxSpend,
+            MaxSpendPerDay = maxSpendPerDay,
+            DayScope = maxSpendPerDay is null ? null : scheduleId is { } id ? $"schedule:{id}:{day}" : $"run:{runId}:{day}",
+        };
+    }
+
+    /// <summary>The commands of a run as its row holds it.</summary>
+    public static RunCommands Of(Run run) => new(
+        run.Id, run.Endpoint, run.Priority, run.ScheduleId,
+        BudgetOf(run.Id, run.ScheduleId, run.StartedAt, run.MaxCallsPerRun, run.MaxSpendPerRun, run.MaxSpendPerDay));
+
     /// <summary>The crew caller's command queue for this run's crew endpoint at its priority.</summary>
     public Uri Queue => ServiceDefaultsExtensions.QueueAddress(QueueNames.RunCrewForUserOn(Endpoint, Priority));
 
     public RunCrewForUser For(string userUid, string? context, string? goal, bool replayFailed = false) => new()
     {
         RunId = RunId, UserUid = userUid, Context = context, Goal = goal, ReplayFailed = replayFailed,
-        Endpoint = Endpoint, Priority = Priority, ScheduleId = ScheduleId,
+        Endpoint = Endpoint, Priority = Priority, ScheduleId = ScheduleId, Budget = Budget,
     };
 }
 
@@ -46,9 +72,7 @@ public sealed partial class RunCrewCommands(
     {
         // Also reached from outside the run's trace (the reconciler, retry-failed): the span joins the run's trace.
         using var activity = CrewTracing.Scheduler.StartRunActivity("send commands", runId);
-        var run = await db.Runs.AsNoTracking().Where(r => r.Id == runId)
-            .Select(r => new RunCommands(r.Id, r.Endpoint, r.Priority, r.ScheduleId))
-            .SingleAsync(cancellationToken);
+        var run = RunCommands.Of(await db.Runs.AsNoTracking().SingleAsync(r => r.Id == runId, cancellationToken));
         var current = await users.ReadByUidsAsync(page.Select(u => u.Uid).ToList(), cancellationToken);
         var commands = new List<RunCrewForUser>(page.Count);
         var gone = new List<UserOutcome>();

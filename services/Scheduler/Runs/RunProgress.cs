@@ -23,13 +23,31 @@ public enum PageRecorded
     BehindCursor,
 }
 
-/// <summary>A user's outcome in a run: succeeded, or failed with the reason kept for operators.</summary>
-public sealed record UserOutcome(Guid RunId, string UserUid, bool Succeeded, string? Reason)
+/// <summary>
+/// A user's outcome in a run: succeeded or failed (with what the call cost and, for a stored answer, how long it took),
+/// or not called at all: skipped for the run's budget, or cancelled.
+/// </summary>
+public sealed record UserOutcome(Guid RunId, string UserUid, string Status, string? Reason, decimal? Cost = null, long? DurationMs = null)
 {
-    public static UserOutcome Success(Guid runId, string userUid) => new(runId, userUid, Succeeded: true, Reason: null);
+    public bool Succeeded => Status == RunUserStatus.Succeeded;
 
-    public static UserOutcome Failure(Guid runId, string userUid, string reason) => new(runId, userUid, Succeeded: false, reason);
+    public static UserOutcome Success(Guid runId, string userUid, decimal? cost = null, long? durationMs = null) =>
+        new(runId, userUid, RunUserStatus.Succeeded, Reason: null, cost, durationMs);
+
+    public static UserOutcome Failure(Guid runId, string userUid, string reason, decimal? cost = null) =>
+        new(runId, userUid, RunUserStatus.Failed, reason, cost);
+
+    /// <summary>The crew caller did not call: <see cref="CrewCallSkipped.CancelledReason"/> is cancelled, any other reason (budget) skipped.</summary>
+    public static UserOutcome NotCalled(Guid runId, string userUid, string reason) => reason == CrewCallSkipped.CancelledReason
+        ? new(runId, userUid, RunUserStatus.Cancelled, Reason: null)
+        : new(runId, userUid, RunUserStatus.Skipped, reason);
 }
+
+/// <summary>
+/// What recording a page did; whether its eligible users are to be sent (not when the run is cancelled or out of
+/// budget); and the run's commands, with its budget as its row holds it (null for an unknown run).
+/// </summary>
+public sealed record PageResult(PageRecorded Recorded, bool SendsCommands, RunCommands? Commands);
 
 /// <summary>
 /// A run's counters, kept exact under redelivery: every change goes through the (run, user) row in
@@ -42,9 +60,10 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     /// Records one page: inserts the (run, user) rows not yet there and adds exactly the inserted ones to
     /// <c>dispatched</c> and <c>skipped</c>, moves the fan-out cursor past this page when the page is not behind it,
     /// marks progress and, on the last page, the fan-out complete. One statement, so a redelivered page counts nothing
-    /// twice.
+    /// twice. The eligible users of a run with a cancel requested are recorded as cancelled, those of a run whose budget
+    /// ran out as skipped (reason <c>budget</c>): the page then sends nothing.
     /// </summary>
-    public async Task<PageRecorded> RecordPageAsync(
+    public async Task<PageResult> RecordPageAsync(
         Guid runId, int pageNumber, IReadOnlyList<HostUser> page, bool isLastPage, CancellationToken cancellationToken)
     {
         // The run row is locked first (FOR UPDATE returns its latest version), so of two copies of one page (a slow
@@ -52,25 +71,32 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         // Raw SQL: lock, bulk insert (unnest .. ON CONFLICT DO NOTHING) and counter update in one statement.
         const string sql = $"""
             WITH run AS (
-                SELECT id, next_page_number <= @pageNumber AS advances FROM scheduler.runs WHERE id = @runId FOR UPDATE
+                SELECT id, next_page_number <= @pageNumber AS advances,
+                    CASE WHEN cancel_requested_at IS NOT NULL THEN '{RunUserStatus.Cancelled}'
+                         WHEN budget_exhausted THEN '{RunUserStatus.Skipped}' END AS halted_as
+                FROM scheduler.runs WHERE id = @runId FOR UPDATE
             ), inserted AS (
-                INSERT INTO scheduler.run_users (run_id, user_uid, status)
-                SELECT @runId, page.uid, page.status
+                INSERT INTO scheduler.run_users (run_id, user_uid, status, reason)
+                SELECT @runId, page.uid,
+                    CASE WHEN page.status = '{RunUserStatus.Dispatched}' THEN coalesce(run.halted_as, page.status) ELSE page.status END,
+                    CASE WHEN page.status = '{RunUserStatus.Dispatched}' AND run.halted_as = '{RunUserStatus.Skipped}' THEN '{CrewCallSkipped.BudgetReason}' END
                 FROM unnest(@uids, @statuses) AS page(uid, status)
-                WHERE EXISTS (SELECT 1 FROM run)
+                CROSS JOIN run
                 ON CONFLICT (run_id, user_uid) DO NOTHING
                 RETURNING status
             )
             UPDATE scheduler.runs r SET
                 dispatched = r.dispatched + (SELECT count(*) FROM inserted WHERE status = '{RunUserStatus.Dispatched}'),
                 skipped = r.skipped + (SELECT count(*) FROM inserted WHERE status = '{RunUserStatus.Skipped}'),
+                cancelled = r.cancelled + (SELECT count(*) FROM inserted WHERE status = '{RunUserStatus.Cancelled}'),
                 fan_out_completed = r.fan_out_completed OR @isLastPage,
                 fan_out_after_uid = CASE WHEN run.advances THEN coalesce(@lastUid, r.fan_out_after_uid) ELSE r.fan_out_after_uid END,
                 next_page_number = CASE WHEN run.advances THEN @pageNumber + 1 ELSE r.next_page_number END,
                 last_progress_at = @now
             FROM run
             WHERE r.id = run.id
-            RETURNING run.advances
+            RETURNING run.advances, run.halted_as IS NULL, r.endpoint, r.priority, r.schedule_id, r.started_at,
+                r.max_calls_per_run, r.max_spend_per_run, r.max_spend_per_day
             """;
         await using var command = dataSource.CreateCommand(sql);
         command.Parameters.Add(new NpgsqlParameter<Guid>("runId", runId));
@@ -80,20 +106,33 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         command.Parameters.Add(new NpgsqlParameter<bool>("isLastPage", isLastPage));
         command.Parameters.Add(new NpgsqlParameter<string?>("lastUid", page.Count > 0 ? page[^1].Uid : null) { NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
-        return await command.ExecuteScalarAsync(cancellationToken) switch
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
         {
-            true => PageRecorded.Advanced,
-            false => PageRecorded.BehindCursor,
-            _ => PageRecorded.UnknownRun,
+            return new PageResult(PageRecorded.UnknownRun, SendsCommands: false, Commands: null);
+        }
+
+        var run = new Run
+        {
+            Id = runId,
+            Endpoint = reader.GetString(2),
+            Priority = reader.GetString(3),
+            ScheduleId = reader.IsDBNull(4) ? null : reader.GetInt32(4),
+            StartedAt = reader.GetFieldValue<DateTimeOffset>(5),
+            MaxCallsPerRun = reader.IsDBNull(6) ? null : reader.GetInt32(6),
+            MaxSpendPerRun = reader.IsDBNull(7) ? null : reader.GetDecimal(7),
+            MaxSpendPerDay = reader.IsDBNull(8) ? null : reader.GetDecimal(8),
         };
+        return new PageResult(reader.GetBoolean(0) ? PageRecorded.Advanced : PageRecorded.BehindCursor, reader.GetBoolean(1), RunCommands.Of(run));
     }
 
     /// <summary>
     /// Records a batch of outcomes in one round trip. Succeeded beats dispatched and failed (an operator's replay of a
-    /// failed call can still succeed: the user moves from failed to succeeded); failed beats only dispatched. Anything
-    /// else is a duplicate and changes nothing; so is a second outcome of the same (run, user) within the batch, which
-    /// counts once as the better of the two. Each affected run's counters move once, and the runs the batch completed
-    /// are completed and returned.
+    /// failed call can still succeed: the user moves from failed to succeeded); failed, skipped and cancelled beat only
+    /// dispatched (a user not called leaves <c>dispatched</c>, so succeeded + failed = dispatched still completes the run).
+    /// Anything else is a duplicate and changes nothing; so is a second outcome of the same (run, user) within the batch,
+    /// which counts once as the better of the two. Each affected run's counters and spend move once, the first budget
+    /// skip marks the run budget-exhausted, and the runs the batch completed are completed and returned.
     /// </summary>
     public async Task<IReadOnlyList<CrewRunCompleted>> RecordOutcomesAsync(IEnumerable<UserOutcome> outcomes, CancellationToken cancellationToken)
     {
@@ -106,69 +145,92 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         // Raw SQL, two statements sent together and run as one implicit transaction: the first locks the batch's
         // run_users rows and then its runs rows, each in key order (so concurrent batches, on one Scheduler or two,
         // and FailedUserRetry, which also locks run_users before runs, cannot deadlock), moves the users and each
-        // run's counters once, and returns the outcomes that changed nothing; the second sees those counters and
-        // completes the batch's runs that are complete (a run whose completion was missed earlier too, as the
-        // reconciler would).
+        // run's counters once, and returns the outcomes that changed nothing and the runs whose budget it saw run out;
+        // the second sees those counters and completes the batch's runs that are complete (a run whose completion was
+        // missed earlier too, as the reconciler would).
         await using var command = dataSource.CreateCommand(
             $"""
             WITH outcome AS (
-                SELECT * FROM unnest(@runIds, @userUids, @succeeded, @reasons) AS o(run_id, user_uid, succeeded, reason)
+                SELECT * FROM unnest(@runIds, @userUids, @statuses, @reasons, @costs, @durations)
+                    AS o(run_id, user_uid, status, reason, cost, duration_ms)
             ), locked AS MATERIALIZED (
-                SELECT ru.run_id, ru.user_uid, ru.status AS previous, o.succeeded, o.reason,
-                    ru.status = '{RunUserStatus.Dispatched}' OR (o.succeeded AND ru.status = '{RunUserStatus.Failed}') AS moves
+                SELECT ru.run_id, ru.user_uid, ru.status AS previous, o.status, o.reason, o.cost, o.duration_ms,
+                    ru.status = '{RunUserStatus.Dispatched}' OR (o.status = '{RunUserStatus.Succeeded}' AND ru.status = '{RunUserStatus.Failed}') AS moves
                 FROM scheduler.run_users ru
                 JOIN outcome o ON o.run_id = ru.run_id AND o.user_uid = ru.user_uid
                 ORDER BY ru.run_id, ru.user_uid
                 FOR UPDATE OF ru
             ), moved AS (
                 UPDATE scheduler.run_users ru SET
-                    status = CASE WHEN l.succeeded THEN '{RunUserStatus.Succeeded}' ELSE '{RunUserStatus.Failed}' END,
-                    reason = CASE WHEN l.succeeded THEN NULL ELSE l.reason END
+                    status = l.status,
+                    reason = CASE WHEN l.status = '{RunUserStatus.Succeeded}' THEN NULL ELSE l.reason END,
+                    cost = CASE WHEN l.cost IS NULL THEN ru.cost ELSE coalesce(ru.cost, 0) + l.cost END,
+                    duration_ms = coalesce(l.duration_ms, ru.duration_ms)
                 FROM locked l
                 WHERE l.moves AND ru.run_id = l.run_id AND ru.user_uid = l.user_uid
-                RETURNING l.run_id, l.previous, l.succeeded
+                RETURNING l.run_id, l.previous, l.status, l.reason, l.cost
             ), counted AS (
                 SELECT run_id,
-                    count(*) FILTER (WHERE succeeded) AS to_succeeded,
-                    count(*) FILTER (WHERE NOT succeeded) AS to_failed,
-                    count(*) FILTER (WHERE succeeded AND previous = '{RunUserStatus.Failed}') AS failed_to_succeeded
+                    count(*) FILTER (WHERE status = '{RunUserStatus.Succeeded}') AS to_succeeded,
+                    count(*) FILTER (WHERE status = '{RunUserStatus.Failed}') AS to_failed,
+                    count(*) FILTER (WHERE status = '{RunUserStatus.Succeeded}' AND previous = '{RunUserStatus.Failed}') AS failed_to_succeeded,
+                    count(*) FILTER (WHERE status = '{RunUserStatus.Skipped}') AS to_skipped,
+                    count(*) FILTER (WHERE status = '{RunUserStatus.Cancelled}') AS to_cancelled,
+                    coalesce(bool_or(status = '{RunUserStatus.Skipped}' AND reason = '{CrewCallSkipped.BudgetReason}'), false) AS budget_skip,
+                    coalesce(sum(cost), 0) AS cost
                 FROM moved
                 GROUP BY run_id
             ), locked_runs AS MATERIALIZED (
-                SELECT id FROM scheduler.runs WHERE id IN (SELECT run_id FROM counted) ORDER BY id FOR UPDATE
+                SELECT id, budget_exhausted FROM scheduler.runs WHERE id IN (SELECT run_id FROM counted) ORDER BY id FOR UPDATE
             ), counters AS (
                 UPDATE scheduler.runs r SET
                     succeeded = r.succeeded + c.to_succeeded,
                     failed = r.failed + c.to_failed - c.failed_to_succeeded,
+                    dispatched = r.dispatched - c.to_skipped - c.to_cancelled,
+                    skipped = r.skipped + c.to_skipped,
+                    cancelled = r.cancelled + c.to_cancelled,
+                    spent = r.spent + c.cost,
+                    budget_exhausted = r.budget_exhausted OR c.budget_skip,
                     last_progress_at = @now
                 FROM counted c
                 JOIN locked_runs lr ON lr.id = c.run_id
                 WHERE r.id = c.run_id
+                RETURNING r.id, r.schedule_id, c.budget_skip AND NOT lr.budget_exhausted AS exhausted_now
             )
-            SELECT o.run_id, o.user_uid, l.previous
+            SELECT o.run_id, o.user_uid, l.previous, NULL::integer AS schedule_id, false AS exhausted
             FROM outcome o
             LEFT JOIN locked l ON l.run_id = o.run_id AND l.user_uid = o.user_uid
-            WHERE l.moves IS NOT TRUE;
+            WHERE l.moves IS NOT TRUE
+            UNION ALL
+            SELECT id, NULL, NULL, schedule_id, true FROM counters WHERE exhausted_now;
 
             {CompleteRunsSql}
             """);
         command.Parameters.Add(new NpgsqlParameter<Guid[]>("runIds", batch.Select(o => o.RunId).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<string[]>("userUids", batch.Select(o => o.UserUid).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<bool[]>("succeeded", batch.Select(o => o.Succeeded).ToArray()));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("statuses", batch.Select(o => o.Status).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter<string?[]>("reasons", batch.Select(o => o.Succeeded ? null : o.Reason).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<decimal?[]>("costs", batch.Select(o => o.Cost).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Numeric });
+        command.Parameters.Add(new NpgsqlParameter<long?[]>("durations", batch.Select(o => o.DurationMs).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var (runId, userUid) = (reader.GetGuid(0), reader.GetString(1));
-            if (reader.IsDBNull(2))
+            var runId = reader.GetGuid(0);
+            if (reader.GetBoolean(4))
             {
-                LogUnknownRunUser(logger, runId, userUid);
+                int? scheduleId = reader.IsDBNull(3) ? null : reader.GetInt32(3);
+                LogBudgetExhausted(logger, runId);
+                metrics.BudgetExhausted(scheduleId);
+            }
+            else if (reader.IsDBNull(2))
+            {
+                LogUnknownRunUser(logger, runId, reader.GetString(1));
             }
             else
             {
-                LogDuplicateOutcome(logger, runId, userUid, reader.GetString(2));
+                LogDuplicateOutcome(logger, runId, reader.GetString(1), reader.GetString(2));
             }
         }
 
@@ -214,7 +276,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
 
     // Conditional on status = 'running', so of the consumers racing to the last outcome exactly one completes the run.
     private const string CompleteRunsSql = $"""
-        UPDATE scheduler.runs SET status = '{RunStatus.Completed}', completed_at = @now
+        UPDATE scheduler.runs SET status = {EndStatus}, completed_at = @now
         WHERE id = ANY(@runIds) AND {Completable}
         RETURNING {CompletedColumns}
         """;
@@ -228,7 +290,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         // Raw SQL: a bulk UPDATE .. RETURNING the runs it completed; EF's ExecuteUpdate returns only a count.
         await using var command = dataSource.CreateCommand(
             $"""
-            UPDATE scheduler.runs SET status = '{RunStatus.Completed}', completed_at = @now
+            UPDATE scheduler.runs SET status = {EndStatus}, completed_at = @now
             WHERE {Completable}
             RETURNING {CompletedColumns}
             """);
@@ -243,7 +305,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         await using var command = dataSource.CreateCommand(
             $"""
             SELECT {CompletedColumns} FROM scheduler.runs
-            WHERE status = '{RunStatus.Completed}' AND completion_published_at IS NULL AND completed_at <= @completedBefore
+            WHERE {Ended} AND completion_published_at IS NULL AND completed_at <= @completedBefore
             ORDER BY completed_at
             LIMIT @limit
             """);
@@ -265,7 +327,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         await using var command = dataSource.CreateCommand(
             $"""
             UPDATE scheduler.runs SET completion_published_at = @now
-            WHERE id = @runId AND status = '{RunStatus.Completed}' AND completed_at = @completedAt AND completion_published_at IS NULL
+            WHERE id = @runId AND {Ended} AND completed_at = @completedAt AND completion_published_at IS NULL
             """);
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
         command.Parameters.Add(new NpgsqlParameter<Guid>("runId", completed.RunId));
@@ -274,7 +336,12 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     }
 
     private const string Completable = $"status = '{RunStatus.Running}' AND fan_out_completed AND succeeded + failed = dispatched";
-    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at, segment, started_at";
+    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at, segment, started_at, status, cancelled, budget_exhausted, spent";
+
+    /// <summary>A run with a cancel requested ends cancelled, any other completed.</summary>
+    private const string EndStatus = $"CASE WHEN cancel_requested_at IS NULL THEN '{RunStatus.Completed}' ELSE '{RunStatus.Cancelled}' END";
+
+    private const string Ended = $"status IN ('{RunStatus.Completed}', '{RunStatus.Cancelled}')";
 
     // The event carries completed_at as stored (microseconds), so PublishCompletedAsync can match it exactly.
     private async Task<IReadOnlyList<CrewRunCompleted>> ReadCompletionsAsync(NpgsqlCommand command, CancellationToken cancellationToken, bool log = true)
@@ -297,10 +364,14 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
                 Skipped = reader.GetInt32(4),
                 CompletedAt = reader.GetFieldValue<DateTimeOffset>(5),
                 Segment = reader.IsDBNull(6) ? null : reader.GetString(6),
+                Status = reader.GetString(8),
+                Cancelled = reader.GetInt32(9),
+                BudgetExhausted = reader.GetBoolean(10),
+                Spent = reader.GetDecimal(11),
             };
             if (log)
             {
-                LogCompleted(logger, completed.RunId, completed.Dispatched, completed.Succeeded, completed.Failed, completed.Skipped);
+                LogCompleted(logger, completed.RunId, completed.Status!, completed.Dispatched, completed.Succeeded, completed.Failed, completed.Skipped, completed.Cancelled);
                 metrics.RunCompleted(completed, reader.GetFieldValue<DateTimeOffset>(7));
             }
 
@@ -310,12 +381,15 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         return completions;
     }
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: its budget ran out; the users not yet called are recorded as skipped")]
+    private static partial void LogBudgetExhausted(ILogger logger, Guid runId);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outcome for run {RunId} user {UserUid} ignored: no such run or user in it")]
     private static partial void LogUnknownRunUser(ILogger logger, Guid runId, string userUid);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Outcome for run {RunId} user {UserUid} changes nothing: already {Status}")]
     private static partial void LogDuplicateOutcome(ILogger logger, Guid runId, string userUid, string status);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} completed: {Dispatched} dispatched, {Succeeded} succeeded, {Failed} failed, {Skipped} skipped")]
-    private static partial void LogCompleted(ILogger logger, Guid runId, int dispatched, int succeeded, int failed, int skipped);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} {Status}: {Dispatched} dispatched, {Succeeded} succeeded, {Failed} failed, {Skipped} skipped, {Cancelled} cancelled")]
+    private static partial void LogCompleted(ILogger logger, Guid runId, string status, int dispatched, int succeeded, int failed, int skipped, int cancelled);
 }

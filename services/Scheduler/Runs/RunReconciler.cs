@@ -8,7 +8,8 @@ using Npgsql;
 namespace CrewPlatform.Scheduler.Runs;
 
 /// <summary>What one reconciler pass did; <see cref="Ran"/> is false when another replica held the pass.</summary>
-public sealed record ReconcilePass(bool Ran, int FanOutsRedriven, int CompletionsPublished, int RunsRedispatched, int CommandsResent)
+public sealed record ReconcilePass(
+    bool Ran, int FanOutsRedriven, int CompletionsPublished, int RunsRedispatched, int CommandsResent, int CancelsAnnounced = 0)
 {
     public static readonly ReconcilePass NotThisReplica = new(false, 0, 0, 0, 0);
 }
@@ -17,13 +18,15 @@ public sealed record ReconcilePass(bool Ran, int FanOutsRedriven, int Completion
 /// Heals what a crash or a lost message leaves behind, so every run ends and says so:
 /// a fan-out that stopped (the first page never published, a page lost) is re-driven from its stored cursor;
 /// a run that is complete but not completed is completed, and a completion never announced is announced;
-/// users whose outcome never came get their command again. Every step is safe to repeat: pages and outcomes
+/// users whose outcome never came get their command again; a running run's cancel is announced again, so a lost
+/// <see cref="CrewRunCancelled"/> cannot leave the crew caller calling its users. Every step is safe to repeat: pages and outcomes
 /// count each (run, user) once, and the crew caller's ledger makes a re-sent command a no-op or a re-announcement.
 /// </summary>
 public sealed partial class RunReconciler(
     NpgsqlDataSource dataSource,
     RunProgress progress,
     RunCrewCommands commands,
+    RunCancellation cancellation,
     IPublishEndpoint publishEndpoint,
     IOptions<SchedulerOptions> options,
     TimeProvider time,
@@ -64,9 +67,10 @@ public sealed partial class RunReconciler(
         var redriven = await RedriveStalledFanOutsAsync(cancellationToken);
         var published = await PublishCompletionsAsync(cancellationToken);
         var (redispatched, resent) = await RedispatchLostOutcomesAsync(cancellationToken);
+        var cancels = await AnnounceCancelsAsync(cancellationToken);
 
         // Rolled back on dispose: the transaction holds nothing but the lock.
-        return new ReconcilePass(true, redriven, published, redispatched, resent);
+        return new ReconcilePass(true, redriven, published, redispatched, resent, cancels);
     }
 
     /// <summary>
@@ -178,6 +182,29 @@ public sealed partial class RunReconciler(
         }
 
         return (runs.Count, sent);
+    }
+
+    /// <summary>Publishes <see cref="CrewRunCancelled"/> again for every running run with a cancel requested (the partial running index finds them).</summary>
+    private async Task<int> AnnounceCancelsAsync(CancellationToken cancellationToken)
+    {
+        var cancels = new List<CrewRunCancelled>();
+        // Raw SQL: the reconciler works on the data source, without a DbContext.
+        await using (var command = dataSource.CreateCommand(
+            $"SELECT id, cancel_requested_at FROM scheduler.runs WHERE status = '{RunStatus.Running}' AND cancel_requested_at IS NOT NULL"))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                cancels.Add(new CrewRunCancelled { RunId = reader.GetGuid(0), CancelledAt = reader.GetFieldValue<DateTimeOffset>(1) });
+            }
+        }
+
+        foreach (var cancelled in cancels)
+        {
+            await cancellation.PublishAsync(publishEndpoint, cancelled, cancellationToken);
+        }
+
+        return cancels.Count;
     }
 
     private async Task<IReadOnlyList<DispatchedUser>> DispatchedUsersAsync(Guid runId, string? afterUid, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using CrewPlatform.Contracts;
+using CrewPlatform.Scheduler.Apis;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.ServiceDefaults;
 using MassTransit;
@@ -6,10 +7,11 @@ using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler.Runs;
 
-/// <summary>Whom a run calls and where: a schedule's segment, endpoint and priority, or those of a run-now.</summary>
-public sealed record RunTarget(int? ScheduleId, string? Segment, string Endpoint, string Priority)
+/// <summary>Whom a run calls, where and within which limits: a schedule's segment, endpoint, priority and budget, or those of a run-now.</summary>
+public sealed record RunTarget(int? ScheduleId, string? Segment, string Endpoint, string Priority, RunLimits? Limits = null)
 {
-    public static RunTarget Of(ScheduleState schedule) => new(schedule.Id, schedule.Segment, schedule.Endpoint, schedule.Priority);
+    public static RunTarget Of(ScheduleState schedule) =>
+        new(schedule.Id, schedule.Segment, schedule.Endpoint, schedule.Priority, RunLimits.Of(schedule));
 }
 
 /// <summary>Starts a run: writes its row, then publishes its first <see cref="UserBatchDue"/> page.</summary>
@@ -24,9 +26,10 @@ public sealed partial class RunStarter(
 {
     private readonly SchedulerOptions settings = options.Value;
 
-    public Run NewRun(string trigger, DateTimeOffset? dueAt, string status, RunTarget target)
+    public Run NewRun(string trigger, DateTimeOffset? dueAt, string status, RunTarget target, string? skipReason = null)
     {
         var now = time.GetUtcNow();
+        var limits = target.Limits ?? RunLimits.None;
         return new Run
         {
             Id = NewId.NextGuid(),
@@ -40,6 +43,10 @@ public sealed partial class RunStarter(
             Segment = target.Segment,
             Endpoint = target.Endpoint,
             Priority = target.Priority,
+            MaxCallsPerRun = limits.MaxCallsPerRun,
+            MaxSpendPerRun = limits.MaxSpendPerRun,
+            MaxSpendPerDay = limits.MaxSpendPerDay,
+            SkipReason = skipReason,
         };
     }
 

@@ -20,4 +20,10 @@ public static class ScheduleMath
         var elapsedIntervals = (now - due).Ticks / interval.Ticks;
         return due + (interval * (elapsedIntervals + 1));
     }
+
+    /// <summary>Midnight UTC of <paramref name="now"/>'s day: where a daily budget and <c>spentToday</c> start.</summary>
+    public static DateTimeOffset StartOfUtcDay(DateTimeOffset now) => new(now.UtcDateTime.Date, TimeSpan.Zero);
+
+    /// <summary>The first of <paramref name="now"/>'s month, midnight UTC: where <c>spentThisMonth</c> starts.</summary>
+    public static DateTimeOffset StartOfUtcMonth(DateTimeOffset now) => new(now.UtcDateTime.Year, now.UtcDateTime.Month, 1, 0, 0, 0, TimeSpan.Zero);
 }

@@ -207,15 +207,22 @@ public sealed partial class ScheduleService(
 
         // Measured from the last progress, not the start: a long run that keeps recording outcomes still blocks,
         // one whose outcomes were lost or parked stops blocking after the stale limit. Only this schedule's runs.
+        // A daily budget the schedule's runs of today have spent skips every due time until the UTC day turns.
         var staleBefore = now.AddMinutes(-settings.RunStaleAfterMinutes);
-        if (OverlapOf(observed) == OverlapPolicy.Skip
-            && await db.Runs.AnyAsync(r => r.ScheduleId == id && r.Status == RunStatus.Running && r.LastProgressAt > staleBefore, cancellationToken))
+        var skipReason =
+            observed.MaxSpendPerDay is { } perDay && await SpentSinceAsync(id, ScheduleMath.StartOfUtcDay(now), cancellationToken) >= perDay
+                ? RunSkipReason.Budget
+            : OverlapOf(observed) == OverlapPolicy.Skip
+              && await db.Runs.AnyAsync(r => r.ScheduleId == id && r.Status == RunStatus.Running && r.LastProgressAt > staleBefore, cancellationToken)
+                ? RunSkipReason.Overlap
+            : null;
+        if (skipReason is not null)
         {
-            var skipped = runStarter.NewRun(RunTrigger.Schedule, due, RunStatus.Skipped, RunTarget.Of(observed));
+            var skipped = runStarter.NewRun(RunTrigger.Schedule, due, RunStatus.Skipped, RunTarget.Of(observed), skipReason);
             db.Runs.Add(skipped);
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            LogSkipped(logger, observed.Name, due, skipped.Id, next);
+            LogSkipped(logger, observed.Name, due, skipped.Id, skipReason, next);
             metrics.RunSkipped();
             await runStarter.PublishSkippedAsync(skipped, cancellationToken);
             return TickOutcome.RunSkipped;
@@ -232,6 +239,10 @@ public sealed partial class ScheduleService(
         await runStarter.PublishFirstPageAsync(run, cancellationToken);
         return TickOutcome.RunStarted;
     }
+
+    /// <summary>What the schedule's runs started since <paramref name="since"/> have spent (the (schedule_id, started_at) index, spent included, serves it).</summary>
+    public Task<decimal> SpentSinceAsync(int scheduleId, DateTimeOffset since, CancellationToken cancellationToken) =>
+        db.Runs.Where(r => r.ScheduleId == scheduleId && r.StartedAt >= since).SumAsync(r => r.Spent, cancellationToken);
 
     /// <summary>The schedule's own overlap policy; the default schedule's is <c>CREW_SCHEDULER_OVERLAP</c> unless set.</summary>
     public OverlapPolicy OverlapOf(ScheduleState schedule) =>
@@ -267,6 +278,6 @@ public sealed partial class ScheduleService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule}: due time {DueAt} claimed: run {RunId} started, next due at {NextDueAt}")]
     private static partial void LogFired(ILogger logger, string schedule, DateTimeOffset dueAt, Guid runId, DateTimeOffset nextDueAt);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Schedule {Schedule}: due time {DueAt} skipped as run {RunId}: the previous run has not completed; next due at {NextDueAt}")]
-    private static partial void LogSkipped(ILogger logger, string schedule, DateTimeOffset dueAt, Guid runId, DateTimeOffset nextDueAt);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Schedule {Schedule}: due time {DueAt} skipped as run {RunId} (reason {Reason}: overlap is a previous run not completed, budget the daily budget spent); next due at {NextDueAt}")]
+    private static partial void LogSkipped(ILogger logger, string schedule, DateTimeOffset dueAt, Guid runId, string reason, DateTimeOffset nextDueAt);
 }

@@ -91,6 +91,26 @@ public sealed class JsonRequestBody : IDisposable
         _ => throw new InvalidRequestException($"{name} must be {string.Join(" or ", allowed.Select(a => $"'{a}'"))}"),
     };
 
+    /// <summary>Whether the field is there at all, null included (a PATCH's null clears a value).</summary>
+    public bool Given(string name) => Root.TryGetProperty(name, out _);
+
+    /// <summary>An optional whole number of <paramref name="min"/> or more, refused as <c>{name} must be a whole number of {min} or more</c>.</summary>
+    public int? OptionalWholeNumber(string name, int min) => Field(name) switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.Number } value when value.TryGetDecimal(out var number) && number == decimal.Truncate(number)
+            && number >= min && number <= int.MaxValue => (int)number,
+        _ => throw new InvalidRequestException($"{name} must be a whole number of {min} or more"),
+    };
+
+    /// <summary>An optional amount of money (a JSON number of 0 or more), refused as <c>{name} must be a number of 0 or more</c>.</summary>
+    public decimal? OptionalAmount(string name) => Field(name) switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.Number } value when value.TryGetDecimal(out var amount) && amount >= 0 => amount,
+        _ => throw new InvalidRequestException($"{name} must be a number of 0 or more"),
+    };
+
     public bool? OptionalBoolean(string name) => Field(name) switch
     {
         null => null,

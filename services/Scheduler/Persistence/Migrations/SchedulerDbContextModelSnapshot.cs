@@ -30,6 +30,18 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<bool>("BudgetExhausted")
+                        .HasColumnType("boolean")
+                        .HasColumnName("budget_exhausted");
+
+                    b.Property<DateTimeOffset?>("CancelRequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("cancel_requested_at");
+
+                    b.Property<int>("Cancelled")
+                        .HasColumnType("integer")
+                        .HasColumnName("cancelled");
+
                     b.Property<DateTimeOffset?>("CompletedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("completed_at");
@@ -75,6 +87,18 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("last_reconciled_at");
 
+                    b.Property<int?>("MaxCallsPerRun")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_calls_per_run");
+
+                    b.Property<decimal?>("MaxSpendPerDay")
+                        .HasColumnType("numeric")
+                        .HasColumnName("max_spend_per_day");
+
+                    b.Property<decimal?>("MaxSpendPerRun")
+                        .HasColumnType("numeric")
+                        .HasColumnName("max_spend_per_run");
+
                     b.Property<int>("NextPageNumber")
                         .HasColumnType("integer")
                         .HasColumnName("next_page_number");
@@ -96,9 +120,18 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("character varying(64)")
                         .HasColumnName("segment");
 
+                    b.Property<string>("SkipReason")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("skip_reason");
+
                     b.Property<int>("Skipped")
                         .HasColumnType("integer")
                         .HasColumnName("skipped");
+
+                    b.Property<decimal>("Spent")
+                        .HasColumnType("numeric")
+                        .HasColumnName("spent");
 
                     b.Property<DateTimeOffset>("StartedAt")
                         .HasColumnType("timestamp with time zone")
@@ -125,7 +158,7 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
 
                     b.HasIndex("CompletedAt")
                         .HasDatabaseName("IX_runs_completed_at")
-                        .HasFilter("status = 'completed' AND completion_published_at IS NULL");
+                        .HasFilter("status IN ('completed', 'cancelled') AND completion_published_at IS NULL");
 
                     b.HasIndex("StartedAt")
                         .IsDescending()
@@ -138,6 +171,8 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                     b.HasIndex("ScheduleId", "StartedAt")
                         .IsDescending(false, true)
                         .HasDatabaseName("ix_runs_schedule_id_started_at");
+
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex("ScheduleId", "StartedAt"), new[] { "Spent" });
 
                     b.ToTable("runs", "scheduler");
                 });
@@ -152,6 +187,14 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasMaxLength(255)
                         .HasColumnType("character varying(255)")
                         .HasColumnName("user_uid");
+
+                    b.Property<decimal?>("Cost")
+                        .HasColumnType("numeric")
+                        .HasColumnName("cost");
+
+                    b.Property<long?>("DurationMs")
+                        .HasColumnType("bigint")
+                        .HasColumnName("duration_ms");
 
                     b.Property<string>("Reason")
                         .HasColumnType("text")
@@ -201,6 +244,18 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                     b.Property<bool>("IsRunning")
                         .HasColumnType("boolean")
                         .HasColumnName("is_running");
+
+                    b.Property<int?>("MaxCallsPerRun")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_calls_per_run");
+
+                    b.Property<decimal?>("MaxSpendPerDay")
+                        .HasColumnType("numeric")
+                        .HasColumnName("max_spend_per_day");
+
+                    b.Property<decimal?>("MaxSpendPerRun")
+                        .HasColumnType("numeric")
+                        .HasColumnName("max_spend_per_run");
 
                     b.Property<string>("Name")
                         .IsRequired()

@@ -1,0 +1,3 @@
+namespace CrewPlatform.Scheduler.Consumers;
+
+public sealed class CrewCallSkippedConsumerDefinition : OutcomeConsumerDefinition<CrewCallSkippedConsumer>;
