@@ -4,6 +4,7 @@ using CrewPlatform.CrewCaller.Persistence;
 using CrewPlatform.FakeCrewApi;
 using CrewPlatform.ServiceDefaults;
 using CrewPlatform.Testing;
+using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
