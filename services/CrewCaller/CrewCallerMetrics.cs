@@ -11,6 +11,7 @@ public sealed class CrewCallerMetrics
     private readonly Histogram<double> callDuration;
     private readonly UpDownCounter<long> callsInFlight;
     private readonly Counter<long> retries;
+    private readonly Counter<double> spend;
 
     public CrewCallerMetrics(IMeterFactory meterFactory, CrewEndpoints endpoints)
     {
@@ -23,6 +24,8 @@ public sealed class CrewCallerMetrics
             "Crew calls this instance is making now, waits between attempts and at an open circuit included");
         retries = meter.CreateCounter<long>("crew_retries", description:
             "Attempts that failed transiently and are retried, by reason: timeout, connection_error or http_<status>");
+        spend = meter.CreateCounter<double>("crew_spend", description:
+            "What crew calls cost (the answer's own figure or the endpoint's price, in CREW_COST_CURRENCY), by endpoint and schedule (its id, or none)");
         meter.CreateObservableGauge("crew_circuit_open", () => endpoints.All.Select(endpoint => new Measurement<int>(
                 endpoint.Circuit.State == CrewApiCircuitState.Closed ? 0 : 1, new KeyValuePair<string, object?>("endpoint", endpoint.Name))),
             description: "1 while the circuit in front of a crew endpoint (label endpoint, \"default\" for CREW_API_URL) is open or probing, 0 while closed");
@@ -46,6 +49,16 @@ public sealed class CrewCallerMetrics
         });
         calls.Add(1, outcome);
         callDuration.Record(duration.TotalSeconds, outcome);
+    }
+
+    /// <summary>A recorded call's cost; nothing when it is unknown.</summary>
+    public void Spent(string endpoint, int? scheduleId, decimal? cost)
+    {
+        if (cost is { } amount)
+        {
+            spend.Add((double)amount, new KeyValuePair<string, object?>("endpoint", endpoint),
+                new KeyValuePair<string, object?>("schedule", scheduleId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"));
+        }
     }
 
     public void Retrying(CrewAttemptResult failed) =>

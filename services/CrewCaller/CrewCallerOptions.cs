@@ -61,6 +61,18 @@ public sealed class CrewCallerOptions : IValidatableObject
     [Range(0, 3_600, ErrorMessage = "CREW_SHUTDOWN_DRAIN_SECONDS must be between 0 and 3600")]
     public double ShutdownDrainSeconds { get; set; } = 120;
 
+    /// <summary>The default endpoint's price of one attempt that got an HTTP answer; null: unpriced.</summary>
+    [ConfigurationKeyName("CREW_COST_PER_CALL")]
+    public decimal? CostPerCall { get; set; }
+
+    /// <summary>The default endpoint's JSON pointer to the cost in the crew's answer.</summary>
+    [ConfigurationKeyName("CREW_COST_POINTER")]
+    public string? CostPointer { get; set; }
+
+    /// <summary>The default endpoint's call starts per minute over every instance; null: no limit.</summary>
+    [ConfigurationKeyName("CREW_CALLS_PER_MINUTE")]
+    public int? CallsPerMinute { get; set; }
+
     /// <summary>The crew endpoints besides the default one (<c>CREW_ENDPOINTS__{name}__Url</c> ...); each has its own queues, concurrency and circuit.</summary>
     [ConfigurationKeyName("CREW_ENDPOINTS")]
     public Dictionary<string, CrewEndpointDefinition>? Endpoints { get; set; }
@@ -88,6 +100,12 @@ public sealed class CrewCallerOptions : IValidatableObject
         if (!HttpUrl.IsAbsoluteHttp(ApiUrl))
         {
             yield return new ValidationResult("CREW_API_URL must be an absolute http:// or https:// URL", [nameof(ApiUrl)]);
+        }
+
+        foreach (var problem in CrewEndpointDefinition.SpendAndPaceProblems(
+                     "CREW_COST_PER_CALL", CostPerCall, "CREW_COST_POINTER", CostPointer, "CREW_CALLS_PER_MINUTE", CallsPerMinute))
+        {
+            yield return new ValidationResult(problem, [nameof(CostPerCall)]);
         }
 
         foreach (var problem in CrewEndpointDefinition.Problems(Endpoints))

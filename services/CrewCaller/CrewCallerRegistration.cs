@@ -53,6 +53,7 @@ public static class CrewCallerRegistration
     public static IBusRegistrationConfigurator AddCrewCallerConsumers(this IBusRegistrationConfigurator configurator)
     {
         configurator.AddConsumer<RunCrewForUserConsumer, RunCrewForUserConsumerDefinition>();
+        configurator.AddConsumer<CrewRunCancelledConsumer, CrewRunCancelledConsumerDefinition>();
         return configurator;
     }
 
@@ -84,6 +85,7 @@ public static class CrewCallerRegistration
         services.AddSingleton<CrewCallHandBack>();
         services.AddHostedService<ClaimHeartbeat>();
         services.AddSingleton<CrewEndpoints>();
+        services.AddSingleton<CrewPace>();
         services.AddMetrics();
         services.AddSingleton<CrewCallerMetrics>();
         services.AddHostedService<CrewApiAvailabilityAnnouncer>();

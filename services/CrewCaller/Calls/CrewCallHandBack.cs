@@ -36,14 +36,14 @@ public sealed partial class CrewCallHandBack(CrewCallLedger ledger, CrewCallDrai
     /// A command whose claim is ours, cut short by a stop or the drain's end, or waiting too long at an open circuit: the
     /// claim is given up too, so the next instance (or this one restarted) takes over at once instead of waiting out our lease.
     /// </summary>
-    /// <param name="attemptNotMade">The ledger counted an attempt that never reached the crew API: it is given back.</param>
-    public async Task HandBackClaimedAsync(ConsumeContext<RunCrewForUser> context, bool attemptNotMade)
+    /// <param name="attemptNotMade">The ledger counted an attempt that never reached the crew API: it is given back (and its reservation, with a budget).</param>
+    public async Task HandBackClaimedAsync(ConsumeContext<RunCrewForUser> context, bool attemptNotMade, CallSpend? spend)
     {
         await HandBackAsync(context, pause: false);
         var command = context.Message;
         try
         {
-            await ledger.ReleaseAsync(command.RunId, command.UserUid, attemptNotMade, CancellationToken.None);
+            await ledger.ReleaseAsync(command.RunId, command.UserUid, attemptNotMade, spend, CancellationToken.None);
         }
         catch (Exception ex) when (PlatformRetry.IsInfrastructureFault(ex))
         {

@@ -10,7 +10,7 @@ namespace CrewPlatform.CrewCaller.CrewApi;
 /// circuit and concurrency gate, so one endpoint that is down holds only its own users.
 /// </summary>
 public sealed class CrewEndpoint(
-    string name, ICrewApi api, TimeSpan attemptTimeout, int maxConcurrency, int maxAttempts, CrewApiCircuit circuit)
+    string name, ICrewApi api, TimeSpan attemptTimeout, int maxConcurrency, int maxAttempts, CrewApiCircuit circuit, CrewPrice price, int? callsPerMinute)
 {
     public string Name { get; } = name;
 
@@ -23,6 +23,12 @@ public sealed class CrewEndpoint(
     public int MaxAttempts { get; } = maxAttempts;
 
     public CrewApiCircuit Circuit { get; } = circuit;
+
+    /// <summary>What a call costs: the answer's own figure or the endpoint's price.</summary>
+    public CrewPrice Price { get; } = price;
+
+    /// <summary>Call starts per minute over every instance (the shared pace); null: no limit.</summary>
+    public int? CallsPerMinute { get; } = callsPerMinute;
 
     /// <summary>Shared by the endpoint's high and normal queues: a free slot goes to a waiting high-priority user first.</summary>
     public PriorityGate Gate { get; } = new(maxConcurrency);
@@ -54,7 +60,9 @@ public sealed class CrewEndpoints
                 definition.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : settings.AttemptTimeout,
                 concurrency,
                 definition.MaxAttempts ?? settings.MaxAttempts,
-                new CrewApiCircuit(options, time, loggers.CreateLogger<CrewApiCircuit>(), name, concurrency));
+                new CrewApiCircuit(options, time, loggers.CreateLogger<CrewApiCircuit>(), name, concurrency),
+                new CrewPrice(definition.CostPerCall ?? settings.CostPerCall, definition.CostPointer ?? settings.CostPointer),
+                definition.CallsPerMinute ?? settings.CallsPerMinute);
         }
     }
 

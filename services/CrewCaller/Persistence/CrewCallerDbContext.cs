@@ -9,6 +9,12 @@ public sealed class CrewCallerDbContext(DbContextOptions<CrewCallerDbContext> op
 
     public DbSet<CrewCall> CrewCalls => Set<CrewCall>();
 
+    public DbSet<SpendScope> SpendScopes => Set<SpendScope>();
+
+    public DbSet<CancelledRun> CancelledRuns => Set<CancelledRun>();
+
+    public DbSet<EndpointPace> EndpointPaces => Set<EndpointPace>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.HasDefaultSchema(Schema);
@@ -16,7 +22,7 @@ public sealed class CrewCallerDbContext(DbContextOptions<CrewCallerDbContext> op
         {
             call.ToTable("crew_calls", t => t.HasCheckConstraint(
                 "ck_crew_calls_status",
-                $"status IN ('{CrewCallStatus.Calling}', '{CrewCallStatus.Succeeded}', '{CrewCallStatus.Failed}')"));
+                $"status IN ('{CrewCallStatus.Calling}', '{CrewCallStatus.Succeeded}', '{CrewCallStatus.Failed}', '{CrewCallStatus.Skipped}')"));
             call.HasKey(c => new { c.RunId, c.UserUid }).HasName("pk_crew_calls");
             call.Property(c => c.RunId).HasColumnName("run_id");
             call.Property(c => c.UserUid).HasColumnName("user_uid").HasMaxLength(255);
@@ -30,9 +36,43 @@ public sealed class CrewCallerDbContext(DbContextOptions<CrewCallerDbContext> op
             call.Property(c => c.FinishedAt).HasColumnName("finished_at");
             call.Property(c => c.DurationMs).HasColumnName("duration_ms");
             call.Property(c => c.ResponseJson).HasColumnName("response_json");
+            call.Property(c => c.Endpoint).HasColumnName("endpoint").HasMaxLength(64);
+            call.Property(c => c.Cost).HasColumnName("cost").HasColumnType("numeric");
+            call.Property(c => c.ReservedCost).HasColumnName("reserved_cost").HasColumnType("numeric");
+            call.Property(c => c.DayScope).HasColumnName("day_scope");
 
             // Operators look for what failed in a run.
             call.HasIndex(c => new { c.RunId, c.Status }).HasDatabaseName("ix_crew_calls_run_id_status");
+
+            // A budget's expected cost: the endpoint's latest priced calls.
+            call.HasIndex(c => new { c.Endpoint, c.FinishedAt }).HasDatabaseName("ix_crew_calls_endpoint_finished_at").HasFilter("cost IS NOT NULL");
+        });
+
+        modelBuilder.Entity<SpendScope>(scope =>
+        {
+            scope.ToTable("spend_scopes");
+            scope.HasKey(s => s.Scope).HasName("pk_spend_scopes");
+            scope.Property(s => s.Scope).HasColumnName("scope");
+            scope.Property(s => s.Calls).HasColumnName("calls");
+            scope.Property(s => s.Reserved).HasColumnName("reserved").HasColumnType("numeric");
+            scope.Property(s => s.Spent).HasColumnName("spent").HasColumnType("numeric");
+        });
+
+        modelBuilder.Entity<CancelledRun>(run =>
+        {
+            run.ToTable("cancelled_runs");
+            run.HasKey(r => r.RunId).HasName("pk_cancelled_runs");
+            run.Property(r => r.RunId).HasColumnName("run_id");
+            run.Property(r => r.CancelledAt).HasColumnName("cancelled_at");
+        });
+
+        modelBuilder.Entity<EndpointPace>(pace =>
+        {
+            pace.ToTable("endpoint_pace");
+            pace.HasKey(p => p.Endpoint).HasName("pk_endpoint_pace");
+            pace.Property(p => p.Endpoint).HasColumnName("endpoint");
+            pace.Property(p => p.NextStartAt).HasColumnName("next_start_at");
+            pace.Property(p => p.PausedUntil).HasColumnName("paused_until");
         });
     }
 }

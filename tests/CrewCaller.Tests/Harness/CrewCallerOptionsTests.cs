@@ -52,10 +52,41 @@ public sealed class CrewCallerOptionsTests
     [InlineData("CREW_SHUTDOWN_DRAIN_SECONDS", "3601")]
     [InlineData("CREW_API_URL", "not a url")]
     [InlineData("CREW_API_URL", "ftp://crew.test/run-crew")]
+    [InlineData("CREW_COST_PER_CALL", "-0.01")]
+    [InlineData("CREW_COST_POINTER", "usage/total_cost")]
+    [InlineData("CREW_CALLS_PER_MINUTE", "0")]
+    [InlineData("CREW_CALLS_PER_MINUTE", "1000001")]
     public void A_bad_value_fails_with_a_message_naming_the_setting(string name, string value)
     {
         var error = Assert.Throws<OptionsValidationException>(() => Resolve(new Dictionary<string, string?> { [name] = value }));
         Assert.Contains(name, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("CostPerCall", "-1")]
+    [InlineData("CostPointer", "cost")]
+    [InlineData("CallsPerMinute", "0")]
+    public void A_bad_price_pointer_or_pace_of_an_endpoint_fails_naming_the_endpoints_setting(string setting, string value)
+    {
+        var error = Assert.Throws<OptionsValidationException>(() => Resolve(new Dictionary<string, string?>
+        {
+            ["CREW_ENDPOINTS:premium:Url"] = "http://crew.test/run-crew",
+            [$"CREW_ENDPOINTS:premium:{setting}"] = value,
+        }));
+        Assert.Contains($"CREW_ENDPOINTS__premium__{setting}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Prices_pointers_and_paces_are_read_for_the_default_endpoint_and_each_named_one()
+    {
+        var options = Resolve(new Dictionary<string, string?>
+        {
+            ["CREW_COST_PER_CALL"] = "0.02", ["CREW_COST_POINTER"] = "/usage/cost", ["CREW_CALLS_PER_MINUTE"] = "30",
+            ["CREW_ENDPOINTS:premium:Url"] = "http://crew.test/run-crew", ["CREW_ENDPOINTS:premium:CostPerCall"] = "1.5", ["CREW_ENDPOINTS:premium:CallsPerMinute"] = "1000000",
+        });
+
+        Assert.Equal((0.02m, "/usage/cost", 30), (options.CostPerCall, options.CostPointer, options.CallsPerMinute));
+        Assert.Equal((1.5m, (string?)null, 1_000_000), (options.Endpoints!["premium"].CostPerCall, options.Endpoints["premium"].CostPointer, options.Endpoints["premium"].CallsPerMinute));
     }
 
     private static CrewCallerOptions Resolve(Dictionary<string, string?> settings)

@@ -35,6 +35,8 @@ public sealed class CrewCallerApp<TProfile> : CrewCallerDatabase where TProfile 
 
     public IReadOnlyList<CrewCallFailed> Failed => observer?.Received<CrewCallFailed>() ?? [];
 
+    public IReadOnlyList<CrewCallSkipped> Skipped => observer?.Received<CrewCallSkipped>() ?? [];
+
     /// <summary>Every time the service's consumer finished with a command: the command and the exception it ended with, if any.</summary>
     public ConcurrentQueue<(RunCrewForUser Command, Exception? Exception)> Consumed { get; } = new();
 
@@ -69,9 +71,13 @@ public sealed class CrewCallerApp<TProfile> : CrewCallerDatabase where TProfile 
         observer = await new BusListener(this)
             .Record<CrewResponseReceived>("crew-caller-tests-observer")
             .Record<CrewCallFailed>("crew-caller-tests-observer")
+            .Record<CrewCallSkipped>("crew-caller-tests-observer")
             .StartAsync();
         factory.Services.GetRequiredService<IBus>().ConnectConsumeMessageObserver(new ConsumeRecorder(Consumed));
     }
+
+    /// <summary>Publishes an event as another service would, e.g. the Scheduler's <see cref="CrewRunCancelled"/>.</summary>
+    public Task PublishAsync<T>(T message) where T : class => Services.GetRequiredService<IBus>().Publish(message);
 
     public async Task SendAsync(RunCrewForUser command)
     {

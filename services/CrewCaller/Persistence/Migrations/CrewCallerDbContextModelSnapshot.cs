@@ -23,6 +23,23 @@ namespace CrewPlatform.CrewCaller.Persistence.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("CrewPlatform.CrewCaller.Persistence.CancelledRun", b =>
+                {
+                    b.Property<Guid>("RunId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("run_id");
+
+                    b.Property<DateTimeOffset>("CancelledAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("cancelled_at");
+
+                    b.HasKey("RunId")
+                        .HasName("pk_cancelled_runs");
+
+                    b.ToTable("cancelled_runs", "crew_caller");
+                });
+
             modelBuilder.Entity("CrewPlatform.CrewCaller.Persistence.CrewCall", b =>
                 {
                     b.Property<Guid>("RunId")
@@ -44,9 +61,22 @@ namespace CrewPlatform.CrewCaller.Persistence.Migrations
                         .HasColumnType("character varying(128)")
                         .HasColumnName("claimed_by");
 
+                    b.Property<decimal?>("Cost")
+                        .HasColumnType("numeric")
+                        .HasColumnName("cost");
+
+                    b.Property<string>("DayScope")
+                        .HasColumnType("text")
+                        .HasColumnName("day_scope");
+
                     b.Property<long?>("DurationMs")
                         .HasColumnType("bigint")
                         .HasColumnName("duration_ms");
+
+                    b.Property<string>("Endpoint")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("endpoint");
 
                     b.Property<DateTimeOffset?>("FinishedAt")
                         .HasColumnType("timestamp with time zone")
@@ -63,6 +93,10 @@ namespace CrewPlatform.CrewCaller.Persistence.Migrations
                     b.Property<DateTimeOffset>("LeaseExpiresAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("lease_expires_at");
+
+                    b.Property<decimal?>("ReservedCost")
+                        .HasColumnType("numeric")
+                        .HasColumnName("reserved_cost");
 
                     b.Property<string>("ResponseJson")
                         .HasColumnType("text")
@@ -81,13 +115,61 @@ namespace CrewPlatform.CrewCaller.Persistence.Migrations
                     b.HasKey("RunId", "UserUid")
                         .HasName("pk_crew_calls");
 
+                    b.HasIndex("Endpoint", "FinishedAt")
+                        .HasDatabaseName("ix_crew_calls_endpoint_finished_at")
+                        .HasFilter("cost IS NOT NULL");
+
                     b.HasIndex("RunId", "Status")
                         .HasDatabaseName("ix_crew_calls_run_id_status");
 
                     b.ToTable("crew_calls", "crew_caller", t =>
                         {
-                            t.HasCheckConstraint("ck_crew_calls_status", "status IN ('calling', 'succeeded', 'failed')");
+                            t.HasCheckConstraint("ck_crew_calls_status", "status IN ('calling', 'succeeded', 'failed', 'skipped')");
                         });
+                });
+
+            modelBuilder.Entity("CrewPlatform.CrewCaller.Persistence.EndpointPace", b =>
+                {
+                    b.Property<string>("Endpoint")
+                        .HasColumnType("text")
+                        .HasColumnName("endpoint");
+
+                    b.Property<DateTimeOffset>("NextStartAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_start_at");
+
+                    b.Property<DateTimeOffset>("PausedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("paused_until");
+
+                    b.HasKey("Endpoint")
+                        .HasName("pk_endpoint_pace");
+
+                    b.ToTable("endpoint_pace", "crew_caller");
+                });
+
+            modelBuilder.Entity("CrewPlatform.CrewCaller.Persistence.SpendScope", b =>
+                {
+                    b.Property<string>("Scope")
+                        .HasColumnType("text")
+                        .HasColumnName("scope");
+
+                    b.Property<int>("Calls")
+                        .HasColumnType("integer")
+                        .HasColumnName("calls");
+
+                    b.Property<decimal>("Reserved")
+                        .HasColumnType("numeric")
+                        .HasColumnName("reserved");
+
+                    b.Property<decimal>("Spent")
+                        .HasColumnType("numeric")
+                        .HasColumnName("spent");
+
+                    b.HasKey("Scope")
+                        .HasName("pk_spend_scopes");
+
+                    b.ToTable("spend_scopes", "crew_caller");
                 });
 #pragma warning restore 612, 618
         }
