@@ -402,7 +402,7 @@ function scheduleForm(result, refresh) {
     h('h2', {}, 'Create or change a schedule'),
     h('div', { class: 'controls' },
       h('label', { for: 'schedule-id' }, 'Schedule'), choice,
-      scheduleFields.map(([name, label]) => [h('label', { for: `schedule-${name}` }, label), inputs[name]]),
+      scheduleFields.flatMap(([name, label]) => [h('label', { for: `schedule-${name}` }, label), inputs[name]]),
       h('button', { type: 'submit' }, 'Save'), result));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -418,9 +418,12 @@ function scheduleForm(result, refresh) {
       fill();
     });
   });
-  /** The schedules to choose from, keeping the choice (or the one just created). */
+  /** The schedules to choose from, keeping the choice (or the one just created); the options are redrawn only when they change. */
   const update = (list) => {
     schedules = list;
+    const names = list.map((s) => `${s.id}. ${s.name}`).join('\n');
+    if (names === choice.dataset.names && choice.dataset.saved === undefined) return;
+    choice.dataset.names = names;
     const keep = choice.dataset.saved ?? choice.value;
     delete choice.dataset.saved;
     choice.replaceChildren(h('option', { value: '' }, 'New schedule'), ...list.map((s) => h('option', { value: s.id }, `${s.id}. ${s.name}`)));
