@@ -265,11 +265,12 @@ function statusWords(run) {
 }
 
 function runRow(run) {
+  const limits = budgetWords(run);
   return h('tr', { 'data-run': run.id },
     h('td', {}, h('a', { href: `#/runs/${run.id}` }, when(run.startedAt))),
     h('td', {}, statusWords(run)), h('td', {}, run.trigger),
     h('td', { class: 'wide' }, progress(run)),
-    h('td', { class: 'spent' }, money(run.spent, run.currency)),
+    h('td', { class: 'spent' }, money(run.spent, run.currency), limits ? h('span', { class: 'note' }, ` of at most ${limits}`) : null),
     h('td', {}, when(run.dueAt)), h('td', {}, duration(runDuration(run))));
 }
 
@@ -339,7 +340,7 @@ async function runView(id) {
         h('dt', {}, 'Skipped (no context nor goal, or budget)'), h('dd', { id: 'skipped' }, run.skipped),
         h('dt', {}, 'Cancelled'), h('dd', { id: 'cancelled' }, run.cancelled ?? 0),
         h('dt', {}, 'Spent'), h('dd', { id: 'spent' }, money(run.spent, run.currency)),
-        h('dt', {}, 'Budget'), h('dd', { id: 'budget' }, budgetWords(run), run.budgetExhausted ? ' · exhausted: the users left were skipped' : ''),
+        h('dt', {}, 'Budget'), h('dd', { id: 'budget' }, budgetWords(run) ?? 'no limit', run.budgetExhausted ? ' · exhausted: the users left were skipped' : ''),
         h('dt', {}, 'Schedule, segment, endpoint'), h('dd', {}, `${run.scheduleId ?? '—'}, ${run.segment ?? '—'}, ${run.endpoint}`)),
       h('h2', {}, 'Timeline'),
       h('ol', { class: 'timeline' },
@@ -374,7 +375,7 @@ function scheduleRow(s) {
       s.maxSpendPerDay != null ? ` of ${money(s.maxSpendPerDay, s.currency)}` : '',
       s.budgetExhaustedToday ? ' · daily budget exhausted: due runs are skipped' : ''),
     h('td', { class: 'spent-month' }, money(s.spentThisMonth, s.currency)),
-    h('td', { class: 'budget' }, budgetWords(s)));
+    h('td', { class: 'budget' }, budgetWords(s) ?? 'no limit'));
 }
 
 const scheduleFields = [

@@ -62,14 +62,14 @@ export function about(seconds) {
   return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
-/** A run's or a schedule's limits (maxCallsPerRun, maxSpendPerRun, maxSpendPerDay) in words, or 'no limit'. */
+/** A run's or a schedule's limits (maxCallsPerRun, maxSpendPerRun, maxSpendPerDay) in words, or null when it has none. */
 export function budgetWords(limits) {
   const words = [
     limits.maxCallsPerRun != null ? `${limits.maxCallsPerRun} calls per run` : null,
     limits.maxSpendPerRun != null ? `${money(limits.maxSpendPerRun, limits.currency)} per run` : null,
     limits.maxSpendPerDay != null ? `${money(limits.maxSpendPerDay, limits.currency)} per day` : null,
   ].filter(Boolean);
-  return words.length === 0 ? 'no limit' : words.join(', ');
+  return words.length === 0 ? null : words.join(', ');
 }
 
 export function runDuration(run) {
