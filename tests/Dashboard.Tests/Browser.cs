@@ -68,6 +68,26 @@ public sealed class Browser : IDisposable
         }
     }
 
+    /// <summary>Clicks the element, finding it again if the page redrew it between finding and clicking.</summary>
+    public void Click(By by)
+    {
+        var wait = new WebDriverWait(Driver, Timeout);
+        wait.IgnoreExceptionTypes(typeof(NoSuchElementException), typeof(StaleElementReferenceException), typeof(ElementNotInteractableException));
+        wait.Until(d =>
+        {
+            d.FindElement(by).Click();
+            return true;
+        });
+    }
+
+    /// <summary>The confirmation the page opened (it may first wait for an answer of the API, e.g. a preview).</summary>
+    public IAlert WaitAlert()
+    {
+        var wait = new WebDriverWait(Driver, Timeout);
+        wait.IgnoreExceptionTypes(typeof(NoAlertPresentException));
+        return wait.Until(d => d.SwitchTo().Alert());
+    }
+
     public void WaitText(By by, string contains, TimeSpan? timeout = null) =>
         Wait(by, e => e.Text.Contains(contains, StringComparison.Ordinal), timeout);
 

@@ -21,7 +21,8 @@ namespace CrewPlatform.Dashboard.Tests;
 /// <summary>
 /// The whole platform in process over this fixture's own database and virtual host: the fake crew API and the gateway
 /// on real Kestrel ports (Chromium reaches the gateway), the Scheduler, CrewCaller and ResponseStore on in-memory
-/// servers, the gateway's proxy forwarding to them in memory. Six users, and three stored answers to search.
+/// servers, the gateway's proxy forwarding to them in memory. Six users, and three stored answers to search. Every
+/// call costs <see cref="CostPerCall"/>, so runs have a spend to show.
 /// </summary>
 public sealed class DashboardStack : RealInfrastructure
 {
@@ -29,6 +30,7 @@ public sealed class DashboardStack : RealInfrastructure
     public const string ReadKey = "dashboard-read-key-0123456789";
     public const int UserCount = 6;
     public const string AnsweredUser = "dash-answered";
+    public const decimal CostPerCall = 0.03m;
 
     private static readonly Dictionary<string, string?> QuietLogs = new()
     {
@@ -61,7 +63,11 @@ public sealed class DashboardStack : RealInfrastructure
 
         // Slow enough that a run's progress is seen moving, fast enough for a test.
         Fake = await FakeCrewApiHost.StartAsync(new Dictionary<string, string?> { ["FakeCrew:LatencyMs"] = "400" });
-        var crew = new Dictionary<string, string?>(QuietLogs) { ["CREW_API_URL"] = Fake.RunCrewUrl.ToString() };
+        var crew = new Dictionary<string, string?>(QuietLogs)
+        {
+            ["CREW_API_URL"] = Fake.RunCrewUrl.ToString(),
+            ["CREW_COST_PER_CALL"] = CostPerCall.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
         scheduler = new ServiceApp<SchedulerService::Program>(this, crew);
         crewCaller = new ServiceApp<CrewCallerService::Program>(this, new Dictionary<string, string?>(crew) { ["CREW_MAX_CONCURRENCY"] = "2" });
         responseStore = new ServiceApp<ResponseStoreService::Program>(this, QuietLogs);
@@ -134,9 +140,12 @@ public sealed class DashboardStack : RealInfrastructure
     }
 
     /// <summary>Starts a run for the given users and waits until it completed; its id.</summary>
-    public async Task<string> CompletedRunAsync(params string[] userUids)
+    public Task<string> CompletedRunAsync(params string[] userUids) => CompletedRunNowAsync(new { action = "run-now", userUids });
+
+    /// <summary>Starts a run with this run-now body and waits until it completed; its id.</summary>
+    public async Task<string> CompletedRunNowAsync(object runNow)
     {
-        var accepted = await AdminCallAsync(HttpMethod.Post, "/api/scheduler", new { action = "run-now", userUids });
+        var accepted = await AdminCallAsync(HttpMethod.Post, "/api/scheduler", runNow);
         var runId = accepted.GetProperty("data").GetProperty("runId").GetString()!;
         await Eventually.HoldsAsync(
             async () => (await AdminCallAsync(HttpMethod.Get, $"/api/scheduler/runs/{runId}")).GetProperty("data").GetProperty("status").GetString() == "completed",

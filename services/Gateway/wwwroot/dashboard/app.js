@@ -1,5 +1,5 @@
 import { ApiError, get, post, patch, call, setAntiForgeryToken } from './api.js';
-import { h, when, duration, runDuration, progress } from './dom.js';
+import { h, replace, when, duration, about, money, budgetWords, runDuration, progress } from './dom.js';
 import { runsChart } from './chart.js';
 
 const main = document.getElementById('main');
@@ -42,6 +42,39 @@ function report(element, promise, describe) {
     element.textContent = error.message;
     return null;
   });
+}
+
+/** A number field's value for the API: null when empty, a number when it reads as one, else its text (the API names the field it refuses). */
+function numberValue(input) {
+  const text = input.value.trim();
+  if (text === '') return null;
+  const number = Number(text);
+  return Number.isFinite(number) ? number : text;
+}
+
+/** The entries whose value is not null. */
+function given(values) {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== null));
+}
+
+/** The confirmation of a previewed action, e.g. "Call 120 users (first: u1, u2, ...): about 120 calls, 3.60 USD, ~4 min. Start?" */
+function previewQuestion(verb, preview) {
+  const { count, first } = preview.users;
+  const named = first.length === 0 ? '' : ` (first: ${first.join(', ')}${count > first.length ? ', ...' : ''})`;
+  return `${verb} ${count} users${named}: about ${preview.expectedCalls} calls, ${money(preview.expectedSpend, preview.currency)}, `
+    + `~${about(preview.expectedDurationSeconds)}. Start?`;
+}
+
+/**
+ * Asks the API for the action's preview (send(true)), shows it in a confirmation and sends the action (send(false))
+ * only on OK. A refused preview shows the API's error; an answer that is no preview is the action done, reported so.
+ */
+async function previewThenDo(element, verb, send, describe) {
+  const preview = send(true);
+  const answer = await preview.catch(() => null);
+  if (answer?.data?.dryRun !== true) return report(element, preview, describe);
+  if (!window.confirm(previewQuestion(verb, answer.data))) return null;
+  return report(element, send(false), describe);
 }
 
 function query() {
@@ -208,25 +241,36 @@ function controlsCard(result, refresh) {
   const act = (promise) => report(result, promise).then(refresh);
   const minutes = () => Number.parseInt(interval.value, 10);
   const button = (id, text, action) => h('button', { type: 'button', id, onclick: action }, text);
+  const maxCalls = h('input', { id: 'run-max-calls', type: 'text', inputmode: 'numeric', size: 8 });
+  const maxSpend = h('input', { id: 'run-max-spend', type: 'text', inputmode: 'decimal', size: 8 });
+  const runNow = (dryRun) => post('/api/scheduler', {
+    action: 'run-now', ...given({ maxCallsPerRun: numberValue(maxCalls), maxSpendPerRun: numberValue(maxSpend) }), ...(dryRun ? { dryRun } : {}),
+  });
   return h('div', { class: 'controls', id: 'controls' },
     h('label', { for: 'interval-minutes' }, 'Interval (minutes)'), interval,
     button('start', 'Start', () => act(post('/api/scheduler', { action: 'start', intervalMinutes: minutes() }))),
     button('change-interval', 'Change interval', () => act(patch('/api/scheduler/schedules/1', { intervalMinutes: minutes() }))),
     button('stop', 'Stop', () => act(post('/api/scheduler', { action: 'stop' }))),
-    button('run-now', 'Run now…', () => {
-      if (!window.confirm('Start a run for every user now?')) return;
-      report(result, post('/api/scheduler', { action: 'run-now' }), (a) => `${a.message ?? 'Run started'}: run ${a.data.runId}`)
-        .then(refresh);
-    }));
+    h('label', { for: 'run-max-calls' }, 'Max calls (run now, optional)'), maxCalls,
+    h('label', { for: 'run-max-spend' }, 'Max spend (run now, optional)'), maxSpend,
+    button('run-now', 'Run now…', () => previewThenDo(result, 'Call', runNow, (a) => `${a.message ?? 'Run started'}: run ${a.data.runId}`)
+      .then(refresh)));
 }
 
 // ---- runs ----
 
+/** A run's status with why it was skipped and whether its budget ran out, e.g. "completed · budget exhausted". */
+function statusWords(run) {
+  return `${run.status}${run.skipReason ? ` (${run.skipReason})` : ''}${run.budgetExhausted ? ' · budget exhausted' : ''}`;
+}
+
 function runRow(run) {
+  const limits = budgetWords(run);
   return h('tr', { 'data-run': run.id },
     h('td', {}, h('a', { href: `#/runs/${run.id}` }, when(run.startedAt))),
-    h('td', {}, run.status), h('td', {}, run.trigger),
+    h('td', {}, statusWords(run)), h('td', {}, run.trigger),
     h('td', { class: 'wide' }, progress(run)),
+    h('td', { class: 'spent' }, money(run.spent, run.currency), limits ? h('span', { class: 'note' }, ` of at most ${limits}`) : null),
     h('td', {}, when(run.dueAt)), h('td', {}, duration(runDuration(run))));
 }
 
@@ -237,13 +281,13 @@ async function runsView() {
   const pages = h('div');
   show('Runs', h('div', { class: 'scroll' }, h('table', {},
     h('caption', {}, 'Runs, newest first'),
-    h('thead', {}, h('tr', {}, ['Started', 'Status', 'Trigger', 'Progress', 'Due', 'Duration'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('thead', {}, h('tr', {}, ['Started', 'Status', 'Trigger', 'Progress', 'Spent', 'Due', 'Duration'].map((c) => h('th', { scope: 'col' }, c)))),
     body)), pages, error);
   const refresh = async () => {
     try {
       const { data } = await get(`/api/scheduler/runs?limit=${pageSize + 1}&offset=${(page - 1) * pageSize}`);
       body.replaceChildren(...data.slice(0, pageSize).map(runRow));
-      if (data.length === 0) body.replaceChildren(h('tr', {}, h('td', { colspan: 6 }, 'No run yet.')));
+      if (data.length === 0) body.replaceChildren(h('tr', {}, h('td', { colspan: 7 }, 'No run yet.')));
       pages.replaceChildren(pager(page, data.length > pageSize, (p) => `#/runs?page=${p}`));
       error.textContent = '';
     } catch (e) {
@@ -254,11 +298,19 @@ async function runsView() {
   every(2000, refresh);
 }
 
+/** Users with the reason each was failed or skipped, linked to their answers. */
+function usersTable(users) {
+  return users.length === 0 ? h('p', {}, 'None.') : h('table', {},
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Reason'))),
+    h('tbody', {}, users.map((u) => h('tr', {}, h('td', {}, h('a', { href: `#/users/${encodeURIComponent(u.userUid)}` }, u.userUid)), h('td', {}, u.reason ?? '—')))));
+}
+
 async function runView(id) {
   const facts = h('div', { id: 'run' });
   const failed = h('div', { id: 'failed-users' });
+  const skipped = h('div', { id: 'skipped-users' });
   const result = outcome();
-  show('Run', facts, failed, result);
+  show('Run', facts, failed, skipped, result);
   const refresh = async () => {
     let run;
     try {
@@ -267,32 +319,140 @@ async function runView(id) {
       facts.replaceChildren(h('p', { class: 'error', role: 'alert' }, e.message));
       return;
     }
-    facts.replaceChildren(
+    const cancel = isAdmin() && run.status === 'running'
+      ? h('button', {
+        type: 'button', id: 'cancel-run', onclick: () => {
+          if (!window.confirm('Cancel this run? Calls in flight finish and are stored; no other user is called.')) return;
+          report(result, post(`/api/scheduler/runs/${run.id}/cancel`)).then(refresh);
+        },
+      }, 'Cancel run…')
+      : null;
+    replace(facts,
       h('p', { class: 'mono' }, run.id),
       progress(run),
+      cancel ? h('div', { class: 'controls' }, cancel) : null,
       h('dl', { class: 'facts' },
-        h('dt', {}, 'Status'), h('dd', { id: 'run-status' }, run.status),
+        h('dt', {}, 'Status'), h('dd', { id: 'run-status' }, statusWords(run)),
         h('dt', {}, 'Trigger'), h('dd', {}, run.trigger),
         h('dt', {}, 'Dispatched'), h('dd', { id: 'dispatched' }, run.dispatched),
         h('dt', {}, 'Succeeded'), h('dd', { id: 'succeeded' }, run.succeeded),
         h('dt', {}, 'Failed'), h('dd', { id: 'failed' }, run.failed),
-        h('dt', {}, 'Skipped (no context nor goal)'), h('dd', {}, run.skipped),
+        h('dt', {}, 'Skipped (no context nor goal, or budget)'), h('dd', { id: 'skipped' }, run.skipped),
+        h('dt', {}, 'Cancelled'), h('dd', { id: 'cancelled' }, run.cancelled ?? 0),
+        h('dt', {}, 'Spent'), h('dd', { id: 'spent' }, money(run.spent, run.currency)),
+        h('dt', {}, 'Budget'), h('dd', { id: 'budget' }, budgetWords(run) ?? 'no limit', run.budgetExhausted ? ' · exhausted: the users left were skipped' : ''),
         h('dt', {}, 'Schedule, segment, endpoint'), h('dd', {}, `${run.scheduleId ?? '—'}, ${run.segment ?? '—'}, ${run.endpoint}`)),
       h('h2', {}, 'Timeline'),
       h('ol', { class: 'timeline' },
         run.dueAt ? h('li', {}, `Due ${when(run.dueAt)}`) : null,
         h('li', {}, `Started ${when(run.startedAt)}`),
         h('li', {}, run.fanOutCompleted ? 'Every user dispatched' : 'Dispatching users…'),
-        h('li', {}, run.completedAt ? `Completed ${when(run.completedAt)} after ${duration(runDuration(run))}` : `Running for ${duration(runDuration(run))}`)));
+        run.cancelRequestedAt ? h('li', {}, `Cancel requested ${when(run.cancelRequestedAt)}`) : null,
+        h('li', {}, run.completedAt
+          ? `${run.status === 'cancelled' ? 'Cancelled' : 'Completed'} ${when(run.completedAt)} after ${duration(runDuration(run))}`
+          : `Running for ${duration(runDuration(run))}`)));
     const retry = isAdmin() && run.failed > 0 && run.status !== 'running'
-      ? h('button', { type: 'button', id: 'retry-failed', onclick: () => report(result, post(`/api/scheduler/runs/${run.id}/retry-failed`), (a) => `${a.message ?? 'Retrying'}: ${a.data.retried} users sent again`).then(refresh) }, `Retry the ${run.failed} failed users`)
+      ? h('button', {
+        type: 'button', id: 'retry-failed', onclick: () => previewThenDo(result, 'Retry',
+          (dryRun) => post(`/api/scheduler/runs/${run.id}/retry-failed${dryRun ? '?dryRun=true' : ''}`),
+          (a) => `${a.message ?? 'Retrying'}: ${a.data.retried} users sent again`).then(refresh),
+      }, `Retry the ${run.failed} failed users…`)
       : null;
-    failed.replaceChildren(h('h2', {}, 'Failed users'), run.failedUsers.length === 0 ? h('p', {}, 'None.') : h('table', {},
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Reason'))),
-      h('tbody', {}, run.failedUsers.map((u) => h('tr', {}, h('td', {}, h('a', { href: `#/users/${encodeURIComponent(u.userUid)}` }, u.userUid)), h('td', {}, u.reason ?? '—'))))), retry);
+    replace(failed, h('h2', {}, 'Failed users'), usersTable(run.failedUsers), retry);
+    replace(skipped, h('h2', {}, 'Skipped users'), usersTable(run.skippedUsers ?? []));
   };
   await refresh();
   every(2000, refresh);
+}
+
+// ---- schedules ----
+
+function scheduleRow(s) {
+  return h('tr', { 'data-schedule': s.id },
+    h('td', {}, `${s.id}. ${s.name}`), h('td', {}, `${s.segment} on ${s.endpoint}`),
+    h('td', {}, `every ${s.intervalMinutes} min`, s.isRunning ? ` · next ${when(s.nextRunAt)}` : ' · paused'),
+    h('td', { class: 'spent-today' }, money(s.spentToday, s.currency),
+      s.maxSpendPerDay != null ? ` of ${money(s.maxSpendPerDay, s.currency)}` : '',
+      s.budgetExhaustedToday ? ' · daily budget exhausted: due runs are skipped' : ''),
+    h('td', { class: 'spent-month' }, money(s.spentThisMonth, s.currency)),
+    h('td', { class: 'budget' }, budgetWords(s) ?? 'no limit'));
+}
+
+const scheduleFields = [
+  ['name', 'Name', 'text'], ['segment', 'Segment', 'text'], ['endpoint', 'Endpoint', 'text'],
+  ['intervalMinutes', 'Interval (minutes)', 'number'], ['maxCallsPerRun', 'Max calls per run', 'number'],
+  ['maxSpendPerRun', 'Max spend per run', 'number'], ['maxSpendPerDay', 'Max spend per day', 'number'],
+];
+const budgetFields = ['maxCallsPerRun', 'maxSpendPerRun', 'maxSpendPerDay'];
+
+/**
+ * Creates a schedule or changes one: the fields of the chosen schedule are filled in; an empty field is left out of a
+ * new schedule, keeps its value on a change, except a budget field, which an empty field clears.
+ */
+function scheduleForm(result, refresh) {
+  let schedules = [];
+  const choice = h('select', { id: 'schedule-id' });
+  const inputs = Object.fromEntries(scheduleFields.map(([name, , kind]) =>
+    [name, h('input', { id: `schedule-${name}`, name, type: 'text', inputmode: kind === 'number' ? 'decimal' : undefined })]));
+  const fill = () => {
+    const chosen = schedules.find((s) => String(s.id) === choice.value);
+    for (const [name] of scheduleFields) inputs[name].value = chosen?.[name] ?? '';
+  };
+  choice.addEventListener('change', fill);
+  const form = h('form', { class: 'card', id: 'schedule-form' },
+    h('h2', {}, 'Create or change a schedule'),
+    h('div', { class: 'controls' },
+      h('label', { for: 'schedule-id' }, 'Schedule'), choice,
+      scheduleFields.flatMap(([name, label]) => [h('label', { for: `schedule-${name}` }, label), inputs[name]]),
+      h('button', { type: 'submit' }, 'Save'), result));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const values = Object.fromEntries(scheduleFields.map(([name, , kind]) =>
+      [name, kind === 'number' ? numberValue(inputs[name]) : (inputs[name].value.trim() || null)]));
+    const saving = choice.value === ''
+      ? post('/api/scheduler/schedules', given(values))
+      : patch(`/api/scheduler/schedules/${choice.value}`, { ...given(values), ...Object.fromEntries(budgetFields.map((name) => [name, values[name]])) });
+    report(result, saving, (a) => a.message ?? `Schedule ${a.data.id} created`).then(async (saved) => {
+      if (!saved) return;
+      choice.dataset.saved = saved.data.id;
+      await refresh();
+      fill();
+    });
+  });
+  /** The schedules to choose from, keeping the choice (or the one just created); the options are redrawn only when they change. */
+  const update = (list) => {
+    schedules = list;
+    const names = list.map((s) => `${s.id}. ${s.name}`).join('\n');
+    if (names === choice.dataset.names && choice.dataset.saved === undefined) return;
+    choice.dataset.names = names;
+    const keep = choice.dataset.saved ?? choice.value;
+    delete choice.dataset.saved;
+    choice.replaceChildren(h('option', { value: '' }, 'New schedule'), ...list.map((s) => h('option', { value: s.id }, `${s.id}. ${s.name}`)));
+    choice.value = list.some((s) => String(s.id) === String(keep)) ? String(keep) : '';
+  };
+  return { form, update };
+}
+
+async function schedulesView() {
+  const body = h('tbody', { id: 'schedules' });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const editor = isAdmin() ? scheduleForm(outcome(), () => refresh()) : null;
+  show('Schedules', h('div', { class: 'scroll' }, h('table', {},
+    h('caption', {}, 'Schedules, their spend (UTC day and month) and budgets'),
+    h('thead', {}, h('tr', {}, ['Schedule', 'Users', 'Interval', 'Spent today', 'Spent this month', 'Budget'].map((c) => h('th', { scope: 'col' }, c)))),
+    body)), error, editor?.form);
+  const refresh = async () => {
+    try {
+      const { data } = await get('/api/scheduler/schedules');
+      body.replaceChildren(...data.map(scheduleRow));
+      editor?.update(data);
+      error.textContent = '';
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  };
+  await refresh();
+  every(5000, refresh);
 }
 
 // ---- answers ----
@@ -392,6 +552,7 @@ async function route() {
   }
   try {
     if (parts[0] === 'runs' && parts[1]) await runView(parts[1]);
+    else if (parts[0] === 'schedules') await schedulesView();
     else if (parts[0] === 'runs') await runsView();
     else if (parts[0] === 'answers' && parts[1]) await answerView(parts[1]);
     else if (parts[0] === 'answers') await answersView();
