@@ -21,9 +21,10 @@ public sealed class PricedSettings : ICrewSettingsProfile
 public sealed class SpendOverRealInfrastructureTests(CrewCallerApp<PricedSettings> app) : IClassFixture<CrewCallerApp<PricedSettings>>
 {
     [Fact]
-    public async Task An_answer_without_its_own_figure_costs_the_price_per_call_in_the_ledger_and_on_every_announcement()
+    public async Task An_answer_without_its_own_figure_costs_the_price_per_call_in_the_ledger_on_every_announcement_and_in_crew_spend_total()
     {
-        var command = Messages.RunCrewForUser();
+        using var metrics = new MetricRecorder(app.Services);
+        var command = Messages.RunCrewForUser() with { ScheduleId = 7 };
 
         await app.SendAsync(command);
         var received = await app.ReceivedAsync(command);
@@ -33,6 +34,9 @@ public sealed class SpendOverRealInfrastructureTests(CrewCallerApp<PricedSetting
         Assert.Equal(0.25m, received.Cost);
         Assert.All(app.ReceivedFor(command), r => Assert.Equal(0.25m, r.Cost));
         Assert.Equal(0.25m, await app.ScalarAsync<decimal>("SELECT cost FROM crew_caller.crew_calls WHERE run_id = $1", command.RunId));
+
+        // Counted once, when recorded: announcing it again from the ledger spends nothing more.
+        Assert.Equal(0.25, metrics.Sum("crew_spend", ("endpoint", "default"), ("schedule", "7")));
     }
 
     [Fact]
