@@ -60,6 +60,13 @@ public sealed class SchedulerMetrics
     public void BudgetExhausted(int? scheduleId) =>
         budgetExhausted.Add(1, Label("schedule", scheduleId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"));
 
+    /// <summary>
+    /// A run with a budget started: its schedule's series is exported from 0 on, so the first exhaustion after a start of
+    /// this process is an increase Prometheus can see (the <c>CrewBudgetExhausted</c> alert), not a series born at 1.
+    /// </summary>
+    public void BudgetWatched(int? scheduleId) =>
+        budgetExhausted.Add(0, Label("schedule", scheduleId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"));
+
     public void ReconcilerPassed(ReconcilePass pass)
     {
         reconcilerActions.Add(pass.FanOutsRedriven, Label("action", "fan_out_redriven"));

@@ -56,7 +56,7 @@ public sealed class PaceTests(PaceInfrastructure infrastructure, ITestOutputHelp
         var starts = fake.State.Calls().Select(c => c.ReceivedAt).Order().ToList();
         var busiestMinute = starts.Select((at, i) => starts.Skip(i).TakeWhile(later => later - at < TimeSpan.FromMinutes(1)).Count()).Max();
         var ideal = TimeSpan.FromMinutes((double)Users / CallsPerMinute);
-        output.WriteLine($"{Users} users at CREW_CALLS_PER_MINUTE={CallsPerMinute} on 2 instances: {took.TotalSeconds:0} s (the rate's ideal {ideal.TotalSeconds:0} s); {starts.Count} call starts, at most {busiestMinute} in any 60 s");
+        output.WriteLine($"pace: {Users} users at CREW_CALLS_PER_MINUTE={CallsPerMinute} on 2 instances: {took.TotalSeconds:0} s (the rate's ideal {ideal.TotalSeconds:0} s); {starts.Count} call starts, at most {busiestMinute} in any 60 s");
 
         Assert.Equal(Users, starts.Count);
         Assert.Equal(2L, await infrastructure.ScalarAsync<long>("SELECT count(DISTINCT claimed_by) FROM crew_caller.crew_calls WHERE run_id = $1", runId));

@@ -63,21 +63,22 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     // when an operator replays a failure, or when its holder stopped renewing its lease. A lease that ran out is only
     // proof of a dead holder once PostgreSQL itself has been up for a whole lease: after a database restart every
     // holder gets one lease to renew, so an outage alone never buys a second paid call. A cancelled run is claimed by
-    // no one (its row becomes skipped, SkipCancelledSql).
+    // no one (its row becomes skipped, SkipCancelledSql), except by an operator's replay of a failure: retry-failed of a
+    // cancelled run reopens it for its failed users only.
     // The claim counts the attempt it is made for, which saves the happy path a round trip; a claim handed back before
     // that attempt was made gives it back on release.
     // Raw SQL: an upsert (INSERT .. ON CONFLICT DO UPDATE .. WHERE) with the database clock, which EF cannot express.
     private const string ClaimSql = $"""
         INSERT INTO crew_caller.crew_calls AS c (run_id, user_uid, status, attempts, claimed_by, lease_expires_at, started_at, endpoint)
         SELECT @run_id, @user_uid, '{CrewCallStatus.Calling}', 1, @claimed_by, now() + @lease, now(), @endpoint
-        WHERE NOT EXISTS (SELECT 1 FROM crew_caller.cancelled_runs WHERE run_id = @run_id)
+        WHERE @replay_failed OR NOT EXISTS (SELECT 1 FROM crew_caller.cancelled_runs WHERE run_id = @run_id)
         ON CONFLICT (run_id, user_uid) DO UPDATE
         SET status = '{CrewCallStatus.Calling}', attempts = c.attempts + 1, claimed_by = EXCLUDED.claimed_by, lease_expires_at = EXCLUDED.lease_expires_at,
             started_at = EXCLUDED.started_at, finished_at = NULL, duration_ms = NULL, endpoint = EXCLUDED.endpoint
         WHERE ((c.status = '{CrewCallStatus.Calling}' AND c.claimed_by = EXCLUDED.claimed_by)
            OR (c.status = '{CrewCallStatus.Calling}' AND c.lease_expires_at < now() AND pg_postmaster_start_time() < now() - @lease)
            OR (c.status = '{CrewCallStatus.Failed}' AND @replay_failed))
-          AND NOT EXISTS (SELECT 1 FROM crew_caller.cancelled_runs WHERE run_id = @run_id)
+          AND ((c.status = '{CrewCallStatus.Failed}' AND @replay_failed) OR NOT EXISTS (SELECT 1 FROM crew_caller.cancelled_runs WHERE run_id = @run_id))
         RETURNING c.attempts
         """;
 

@@ -22,6 +22,7 @@ public sealed partial class RunStarter(
     RunProgress progress,
     IOptions<SchedulerOptions> options,
     TimeProvider time,
+    SchedulerMetrics metrics,
     ILogger<RunStarter> logger)
 {
     private readonly SchedulerOptions settings = options.Value;
@@ -30,6 +31,11 @@ public sealed partial class RunStarter(
     {
         var now = time.GetUtcNow();
         var limits = target.Limits ?? RunLimits.None;
+        if (limits != RunLimits.None)
+        {
+            metrics.BudgetWatched(target.ScheduleId);
+        }
+
         return new Run
         {
             Id = NewId.NextGuid(),

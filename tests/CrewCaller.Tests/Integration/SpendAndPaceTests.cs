@@ -98,6 +98,22 @@ public sealed class SpendAndPaceTests(CrewCallerDatabase database) : IClassFixtu
     }
 
     [Fact]
+    public async Task An_operators_replay_of_a_failed_call_is_claimed_even_after_its_run_was_cancelled()
+    {
+        await using var instance = Instance();
+        var runId = Guid.NewGuid();
+        Assert.IsType<ClaimResult.Claimed>(await instance.Ledger.TryClaimAsync(runId, "failed", "default", Lease, false, null, CancellationToken.None));
+        Assert.NotNull(await instance.Ledger.RecordFailureAsync(runId, "failed", "HTTP 500 from crew API", 500, 5, cost: null, spend: null, CancellationToken.None));
+        await instance.Ledger.CancelRunAsync(runId, DateTimeOffset.UtcNow, CancellationToken.None);
+
+        var redelivered = await instance.Ledger.TryClaimAsync(runId, "failed", "default", Lease, false, null, CancellationToken.None);
+        var replayed = await instance.Ledger.TryClaimAsync(runId, "failed", "default", Lease, true, null, CancellationToken.None);
+
+        Assert.IsType<ClaimResult.AlreadyFailed>(redelivered);
+        Assert.Equal(2, Assert.IsType<ClaimResult.Claimed>(replayed).Attempts);
+    }
+
+    [Fact]
     public async Task Two_instances_taking_starts_of_one_paced_endpoint_never_start_more_than_one_per_spacing()
     {
         // 300 a minute: one start per 200 ms over both instances.
