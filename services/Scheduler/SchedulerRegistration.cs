@@ -41,6 +41,9 @@ public static class SchedulerRegistration
         x.AddConsumer<CrewResponseStoredConsumer, CrewResponseStoredConsumerDefinition>();
         x.AddConsumer<CrewCallFailedConsumer, CrewCallFailedConsumerDefinition>();
         x.AddConsumer<CrewCallSkippedConsumer, CrewCallSkippedConsumerDefinition>();
+
+        // The cancel API's request to the crew caller (published: every crew caller instance shares its one queue).
+        x.AddRequestClient<Contracts.CrewRunCancelled>();
         return x;
     }
 

@@ -44,6 +44,29 @@ public sealed class BusListener : IAsyncDisposable
         return this;
     }
 
+    /// <summary>
+    /// Records every <typeparamref name="TRequest"/> that reaches <paramref name="queue"/> and, when it was sent as a
+    /// request, answers it with <paramref name="answer"/>: plays the service that would answer it.
+    /// </summary>
+    public BusListener Answer<TRequest, TResponse>(string queue, Func<TRequest, TResponse> answer) where TRequest : class where TResponse : class
+    {
+        var recorded = received.GetOrAdd(typeof(TRequest), _ => new ConcurrentQueue<object>());
+        if (!queues.TryGetValue(queue, out var handlers))
+        {
+            queues[queue] = handlers = [];
+        }
+
+        handlers.Add(endpoint => endpoint.Handler<TRequest>(async context =>
+        {
+            recorded.Enqueue(context.Message);
+            if (context.ResponseAddress is not null)
+            {
+                await context.RespondAsync(answer(context.Message));
+            }
+        }));
+        return this;
+    }
+
     /// <summary>The <typeparamref name="T"/> messages received so far, in order of arrival.</summary>
     public IReadOnlyList<T> Received<T>() where T : class =>
         received.TryGetValue(typeof(T), out var messages) ? messages.Cast<T>().ToList() : [];

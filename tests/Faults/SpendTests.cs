@@ -177,7 +177,14 @@ public sealed class SpendTests(SpendStack stack)
         Assert.True(paid <= CallBudget, $"{paid} paid calls for a budget of {CallBudget} calls");
         var rows = await stack.RowsPerUserAsync(runId);
         Assert.All(rows, row => Assert.Equal(1, row.Value));
-        AssertRun(run, status: "completed", succeeded: rows.Count, skipped: SpendStack.SpendUsers - rows.Count, cancelled: 0);
+
+        // A call the kill cut counts as a paid call; when its repeat finds the budget spent, its user ends failed (the
+        // call was paid for, its answer lost), never skipped. At most the killed instance's calls in flight.
+        var failed = run.GetProperty("failed").GetInt32();
+        Assert.True(failed <= SpendStack.CallersConcurrency, $"{failed} users failed; only the {SpendStack.CallersConcurrency} calls the kill cut may");
+        var byStatus = await stack.RunUsersByStatusAsync(runId);
+        Assert.Equal(failed, byStatus.Where(s => s.Key.StartsWith("failed:budget exhausted after ", StringComparison.Ordinal)).Sum(s => s.Value));
+        AssertRun(run, status: "completed", succeeded: rows.Count, skipped: SpendStack.SpendUsers - rows.Count - failed, cancelled: 0, failed: failed);
         Assert.True(rows.Count >= CallBudget - SpendStack.InFlight, $"only {rows.Count} users answered for a budget of {CallBudget} calls");
         Assert.Empty(await stack.ParkedMessagesAsync());
     }
@@ -190,8 +197,9 @@ public sealed class SpendTests(SpendStack stack)
         var runId = await stack.RunNowAsync(new() { ["userUids"] = uids });
         await Eventually.HoldsAsync(async () => await stack.StoredAnswersAsync(runId) >= users / 3, $"run {runId} has a third of its answers", TimeSpan.FromMinutes(2));
 
-        var startedBefore = await stack.PaidCallsAsync(runId);
+        // The 202 comes once the crew caller has recorded the cancel: from then on only the calls already claimed start.
         Assert.Equal(HttpStatusCode.Accepted, (await stack.PostAsync($"/api/scheduler/runs/{runId}/cancel")).Status);
+        var startedBefore = await stack.PaidCallsAsync(runId);
         Assert.Equal(HttpStatusCode.Accepted, (await stack.PostAsync($"/api/scheduler/runs/{runId}/cancel")).Status);
         var run = await stack.EndedRunAsync(runId);
 
@@ -231,11 +239,11 @@ public sealed class SpendTests(SpendStack stack)
         Assert.Equal(preview.GetProperty("expectedCalls").GetInt32(), await stack.PaidCallsAsync(runId));
     }
 
-    private static void AssertRun(JsonElement run, string status, int succeeded, int skipped, int cancelled)
+    private static void AssertRun(JsonElement run, string status, int succeeded, int skipped, int cancelled, int failed = 0)
     {
         Assert.Equal(status, run.GetProperty("status").GetString());
         Assert.Equal(succeeded, run.GetProperty("succeeded").GetInt32());
-        Assert.Equal(0, run.GetProperty("failed").GetInt32());
+        Assert.Equal(failed, run.GetProperty("failed").GetInt32());
         Assert.Equal(skipped, run.GetProperty("skipped").GetInt32());
         Assert.Equal(cancelled, run.GetProperty("cancelled").GetInt32());
         Assert.Equal(

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Runs;
 using CrewPlatform.Scheduler.Scheduling;
 using CrewPlatform.Testing;
@@ -49,8 +51,15 @@ public sealed class SpendAndCancelApiTests(SegmentedSchedulerFixture fixture) : 
         var started = await SendAsync(HttpMethod.Post, "/api/scheduler", """{"action":"run-now","userUids":["cancel-1","cancel-2"],"maxCallsPerRun":5}""");
         var runId = started.Body.GetProperty("data").GetProperty("runId").GetGuid();
 
+        // Plays the crew caller: the API waits until it has recorded the cancel (else up to RunCancellation.RecordedWithin).
+        await using var crewCaller = await new BusListener(fixture)
+            .Answer<CrewRunCancelled, CrewRunCancelRecorded>("cancel-api-tests-crew-caller", cancel => new CrewRunCancelRecorded { RunId = cancel.RunId })
+            .StartAsync();
+        var asked = Stopwatch.StartNew();
         var first = await SendAsync(HttpMethod.Post, $"/api/scheduler/runs/{runId}/cancel");
         var again = await SendAsync(HttpMethod.Post, $"/api/scheduler/runs/{runId}/cancel");
+        Assert.True(asked.Elapsed < RunCancellation.RecordedWithin, $"both cancels were answered by the crew caller, yet took {asked.Elapsed}");
+        Assert.Equal([runId, runId], crewCaller.Received<CrewRunCancelled>().Select(c => c.RunId));
 
         foreach (var (status, body, _) in new[] { first, again })
         {

@@ -23,8 +23,11 @@ public enum CancelOutcome
 /// the crew caller to call none of its users from now on. The reconciler announces it again while the run runs.
 /// </summary>
 public sealed partial class RunCancellation(
-    NpgsqlDataSource dataSource, IPublishEndpoint publishEndpoint, TimeProvider time, ILogger<RunCancellation> logger)
+    NpgsqlDataSource dataSource, IRequestClient<CrewRunCancelled> crewCaller, TimeProvider time, ILogger<RunCancellation> logger)
 {
+    /// <summary>How long the cancel API waits for the crew caller to record the cancel before it answers all the same.</summary>
+    public static readonly TimeSpan RecordedWithin = TimeSpan.FromSeconds(10);
+
     public async Task<CancelOutcome> CancelAsync(Guid runId, CancellationToken cancellationToken)
     {
         // Raw SQL: a conditional UPDATE .. RETURNING, then (when it matched nothing) whether the run exists at all.
@@ -57,8 +60,25 @@ public sealed partial class RunCancellation(
         }
 
         LogCancelled(logger, runId);
-        await PublishAsync(publishEndpoint, new CrewRunCancelled { RunId = runId, CancelledAt = at }, cancellationToken);
+        await AskCrewCallerAsync(new CrewRunCancelled { RunId = runId, CancelledAt = at }, cancellationToken);
         return CancelOutcome.Cancelling;
+    }
+
+    /// <summary>
+    /// Sends the cancel as a request and waits until the crew caller has recorded it, so that once the API answers no
+    /// call of the run starts any more. Should it not answer in time (the broker or the crew caller away), the cancel
+    /// is recorded here all the same and the reconciler announces it again on every pass.
+    /// </summary>
+    private async Task AskCrewCallerAsync(CrewRunCancelled cancelled, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await crewCaller.GetResponse<CrewRunCancelRecorded>(cancelled, cancellationToken, RequestTimeout.After(s: (int)RecordedWithin.TotalSeconds));
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogNotAnnounced(logger, ex, cancelled.RunId);
+        }
     }
 
     /// <summary>Announces a cancel, best effort: the reconciler announces it again on its next pass while the run runs.</summary>
@@ -77,6 +97,6 @@ public sealed partial class RunCancellation(
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId}: cancel requested; users not yet called are recorded as cancelled")]
     private static partial void LogCancelled(ILogger logger, Guid runId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: the cancel was not announced now; the reconciler announces it on its next pass")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId}: the crew caller has not confirmed the cancel yet; the reconciler announces it on its every pass while the run runs")]
     private static partial void LogNotAnnounced(ILogger logger, Exception exception, Guid runId);
 }
