@@ -83,7 +83,7 @@ public sealed partial class RunCrewForUserConsumer(
             TimeSpan wait;
             try
             {
-                wait = await pace.TryStartAsync(endpoint, context.CancellationToken);
+                wait = await pace.TryStartAsync(endpoint, context.CancellationToken, context.Message);
             }
             catch
             {

@@ -1,3 +1,4 @@
+using CrewPlatform.Contracts;
 using Npgsql;
 
 namespace CrewPlatform.CrewCaller.CrewApi;
@@ -26,7 +27,11 @@ public sealed class CrewPace(NpgsqlDataSource dataSource, TimeProvider time)
     public static TimeSpan Capped(TimeSpan wait) => wait < LongestWait ? wait : LongestWait;
 
     /// <summary>Zero when the endpoint may start a call now (the start is taken), else how long until the row says it may.</summary>
-    public async Task<TimeSpan> TryStartAsync(CrewEndpoint endpoint, CancellationToken cancellationToken)
+    /// <param name="call">
+    /// The command about to be claimed, if any: when its run is cancelled or its run's budget is used up, the claim will
+    /// refuse it, so it takes no start and waits for none (a cancelled run's queued users drain at once, not at the rate).
+    /// </param>
+    public async Task<TimeSpan> TryStartAsync(CrewEndpoint endpoint, CancellationToken cancellationToken, RunCrewForUser? call = null)
     {
         if (endpoint.CallsPerMinute is not { } limit)
         {
@@ -35,20 +40,30 @@ public sealed class CrewPace(NpgsqlDataSource dataSource, TimeProvider time)
 
         // Raw SQL: an upsert that takes the start only if it is due, on the database clock; else when it will be.
         await using var command = dataSource.CreateCommand("""
-            WITH started AS (
-                INSERT INTO crew_caller.endpoint_pace AS p (endpoint, next_start_at, paused_until) VALUES (@endpoint, now() + @spacing, now())
+            WITH refused AS (
+                SELECT EXISTS (SELECT 1 FROM crew_caller.cancelled_runs WHERE run_id = @run_id)
+                    OR EXISTS (SELECT 1 FROM crew_caller.spend_scopes WHERE scope = @run_scope
+                               AND (calls >= @max_calls::int OR spent + reserved >= @max_spend::numeric)) AS refused
+            ), started AS (
+                INSERT INTO crew_caller.endpoint_pace AS p (endpoint, next_start_at, paused_until)
+                SELECT @endpoint, now() + @spacing, now() WHERE NOT (SELECT refused FROM refused)
                 ON CONFLICT (endpoint) DO UPDATE SET next_start_at = now() + @spacing
                 WHERE p.next_start_at <= now() AND p.paused_until <= now()
                 RETURNING 1)
-            SELECT EXISTS (SELECT 1 FROM started),
+            SELECT (SELECT refused FROM refused) OR EXISTS (SELECT 1 FROM started),
                    COALESCE((SELECT GREATEST(next_start_at, paused_until) - now() FROM crew_caller.endpoint_pace WHERE endpoint = @endpoint), interval '0')
             """);
         command.Parameters.AddWithValue("endpoint", endpoint.Name);
         command.Parameters.AddWithValue("spacing", TimeSpan.FromMinutes(1) / limit);
+        command.Parameters.AddWithValue("run_id", call?.RunId ?? Guid.Empty);
+        command.Parameters.AddWithValue("run_scope", Persistence.CallSpend.RunScopeOf(call?.RunId ?? Guid.Empty));
+        command.Parameters.AddWithValue("max_calls", NpgsqlTypes.NpgsqlDbType.Integer, (object?)call?.Budget?.MaxCalls ?? DBNull.Value);
+        command.Parameters.AddWithValue("max_spend", NpgsqlTypes.NpgsqlDbType.Numeric, (object?)call?.Budget?.MaxSpend ?? DBNull.Value);
         await using var row = await command.ExecuteReaderAsync(cancellationToken);
         await row.ReadAsync(cancellationToken);
 
-        // Refused although due by the statement's snapshot: another instance took that start in the same instant.
+        // A start taken, or none needed. Refused although due by the statement's snapshot: another instance took that
+        // start in the same instant.
         if (row.GetBoolean(0))
         {
             return TimeSpan.Zero;

@@ -32,7 +32,9 @@ public abstract record ClaimResult
 public sealed record CallSpend(Guid RunId, RunBudget Budget, decimal Expected)
 {
     /// <summary>The run's own scope: its calls and spend (MaxCalls, MaxSpend).</summary>
-    public string RunScope => $"run:{RunId}";
+    public string RunScope => RunScopeOf(RunId);
+
+    public static string RunScopeOf(Guid runId) => $"run:{runId}";
 
     /// <summary>The scopes the attempts count against, in the one order every statement locks them in.</summary>
     public string[] Scopes => (Budget.DayScope is { } day ? [RunScope, day] : new[] { RunScope }).Order(StringComparer.Ordinal).ToArray();

@@ -161,6 +161,30 @@ public sealed class SpendAndPaceTests(CrewCallerDatabase database) : IClassFixtu
         Assert.True(await first.Pace.TryStartAsync(first.Endpoint(endpoint), CancellationToken.None) > TimeSpan.FromSeconds(25));
     }
 
+    [Fact]
+    public async Task Users_of_a_cancelled_or_spent_run_wait_for_no_start_of_a_paced_endpoint_and_take_none()
+    {
+        // One start a minute: a user who waited for the pace would wait a minute.
+        var endpoint = $"drain-{Guid.NewGuid():N}"[..20];
+        await using var instance = Instance(new Dictionary<string, string?>
+        {
+            [$"CREW_ENDPOINTS:{endpoint}:Url"] = "http://127.0.0.1:9/run-crew", [$"CREW_ENDPOINTS:{endpoint}:CallsPerMinute"] = "1",
+        });
+        var paced = instance.Endpoint(endpoint);
+        var (cancelled, spent, live) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        await instance.Ledger.CancelRunAsync(cancelled, DateTimeOffset.UtcNow, CancellationToken.None);
+        var budget = new RunBudget { MaxCalls = 1 };
+        Assert.IsType<ClaimResult.Claimed>(await Claim(instance.Ledger, spent, "first", new CallSpend(spent, budget, 0m)));
+        RunCrewForUser Call(Guid runId) => new() { RunId = runId, UserUid = "next", Endpoint = endpoint, Budget = budget };
+
+        Assert.Equal(TimeSpan.Zero, await instance.Pace.TryStartAsync(paced, CancellationToken.None, Call(live)));
+        Assert.Equal(TimeSpan.Zero, await instance.Pace.TryStartAsync(paced, CancellationToken.None, Call(cancelled)));
+        Assert.Equal(TimeSpan.Zero, await instance.Pace.TryStartAsync(paced, CancellationToken.None, Call(spent)));
+
+        // The live run's start was taken; neither of the others took one, so the next live user still waits its minute.
+        Assert.True(await instance.Pace.TryStartAsync(paced, CancellationToken.None, Call(live)) > TimeSpan.FromSeconds(55));
+    }
+
     private static Task<ClaimResult> Claim(CrewCallLedger ledger, Guid runId, string user, CallSpend spend) =>
         ledger.TryClaimAsync(runId, user, "default", Lease, false, spend, CancellationToken.None);
 
