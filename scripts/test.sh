@@ -120,7 +120,8 @@ done
 if [ -n "$pace_pid" ]; then
   wait "$pace_pid" || test_rc=1
   echo "== $(basename "$pace" .csproj)"
-  grep -E '^\s*(Passed|Failed|pace:)|Total tests|error' "$results/pace.log" | tail -n 20
+  grep -E '^\s*(Passed|Failed) |Total tests' "$results/pace.log" | tail -n 5
+  grep -o 'pace: [^<]*' "$results/CrewPlatform.Pace.Tests.trx" 2>/dev/null
 fi
 echo "== $(basename "$faults" .csproj)"
 run_tests "$faults" "$@" || test_rc=1

@@ -37,6 +37,9 @@ public sealed class FuzzStack : RealInfrastructure
 
     public ValidInputs Valid { get; private set; } = null!;
 
+    /// <summary>Plays the CrewCaller for the cancel API, which waits until a crew caller has recorded a cancel.</summary>
+    private BusListener crewCaller = null!;
+
     protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } =
     [
         ServiceSchema.Of<SchedulerService::CrewPlatform.Scheduler.Persistence.SchedulerDbContext>(SchedulerService::CrewPlatform.Scheduler.Persistence.SchedulerDbContext.Schema),
@@ -47,6 +50,9 @@ public sealed class FuzzStack : RealInfrastructure
     {
         await base.InitializeAsync();
         await AddUsersAsync(Enumerable.Range(1, 5).Select(i => ($"fuzz-user-{i}", (string?)"We sell bikes", (string?)"Sell more")));
+        crewCaller = await new BusListener(this)
+            .Answer<Contracts.CrewRunCancelled, Contracts.CrewRunCancelRecorded>("fuzz-crew-caller", cancel => new() { RunId = cancel.RunId })
+            .StartAsync();
 
         Scheduler = new ServiceApp<SchedulerService::Program>(this, new Dictionary<string, string?>(QuietLogs) { ["CREW_API_URL"] = "http://crew.test:9999/run-crew" });
         ResponseStore = new ServiceApp<ResponseStoreService::Program>(this, QuietLogs);
@@ -102,6 +108,7 @@ public sealed class FuzzStack : RealInfrastructure
         WriteSummary();
         await ResponseStore.DisposeAsync();
         await Scheduler.DisposeAsync();
+        await crewCaller.DisposeAsync();
         await base.DisposeAsync();
     }
 
