@@ -511,6 +511,14 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
         browser.AssertAccessible("sign-in");
     }
 
+    /// <summary>The innermost elements reaching past the screen's right edge, so a failure names what is too wide.</summary>
+    private const string WidestElementScript = """
+        const w = document.documentElement.clientWidth;
+        const past = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > w + 0.5);
+        return past.filter((e) => !past.some((o) => o !== e && e.contains(o))).slice(0, 3)
+          .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.className ? '.' + e.className : ''} "${e.textContent.slice(0, 60)}"`).join('; ');
+        """;
+
     [Fact]
     public async Task At_390_px_wide_the_pages_fit_the_screen()
     {
@@ -527,7 +535,8 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
             browser.Open("/" + hash);
             browser.Wait(By.CssSelector("#main h1"));
             var overflow = (long?)browser.Driver.ExecuteScript("return document.documentElement.scrollWidth - document.documentElement.clientWidth");
-            Assert.True(overflow is <= 0, $"{name}: the page is {overflow} px wider than the screen");
+            var widest = overflow is <= 0 ? null : browser.Driver.ExecuteScript(WidestElementScript);
+            Assert.True(overflow is <= 0, $"{name}: the page is {overflow} px wider than the screen ({widest})");
             browser.Screenshot(name);
         }
 

@@ -183,11 +183,11 @@ async function overviewView() {
         return;
       }
       const parked = data.queues.filter((q) => q.parked).reduce((sum, q) => sum + q.messages, 0);
-      queues.replaceChildren(h('p', { id: 'parked' }, `Parked messages (_error queues): ${parked}`), h('table', { id: 'queue-table' },
+      queues.replaceChildren(h('p', { id: 'parked' }, `Parked messages (_error queues): ${parked}`), h('div', { class: 'scroll' }, h('table', { id: 'queue-table' },
         h('caption', {}, 'RabbitMQ queues (messages ready and unacknowledged)'),
         h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Queue'), h('th', { scope: 'col' }, 'Messages'), h('th', { scope: 'col' }, 'Consumers'))),
         h('tbody', {}, data.queues.map((q) => h('tr', { class: q.parked ? 'parked' : '' },
-          h('td', {}, q.name, q.parked ? ' (parked)' : ''), h('td', {}, q.messages), h('td', {}, q.consumers))))));
+          h('td', { class: 'name' }, q.name, q.parked ? ' (parked)' : ''), h('td', {}, q.messages), h('td', {}, q.consumers)))))));
     } catch (e) {
       queues.replaceChildren(h('p', {}, `Queues: unknown — ${e.message}`));
     }
