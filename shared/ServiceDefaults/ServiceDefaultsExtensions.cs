@@ -248,7 +248,11 @@ public static class ServiceDefaultsExtensions
             {
                 await using var scope = services.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<TContext>();
-                await db.Database.MigrateAsync(cancellationToken);
+                await using (await MigrationLock.TakeAsync(scope.ServiceProvider, db, cancellationToken))
+                {
+                    await db.Database.MigrateAsync(cancellationToken);
+                }
+
                 logger.LogInformation("Database migrations applied for {Context}", typeof(TContext).Name);
                 return;
             }
