@@ -78,10 +78,50 @@ public sealed class SpendStack : FaultStack
     public async Task<JsonElement> EndedRunAsync(Guid runId)
     {
         JsonElement run = default;
-        await Eventually.HoldsAsync(
-            async () => (run = await RunAsync(runId)).GetProperty("status").GetString() is "completed" or "cancelled",
-            $"run {runId} ends by itself", TimeSpan.FromMinutes(4));
+        try
+        {
+            await Eventually.HoldsAsync(
+                async () => (run = await RunAsync(runId)).GetProperty("status").GetString() is "completed" or "cancelled",
+                $"run {runId} ends by itself", TimeSpan.FromMinutes(4));
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}\n{await WhereTheRunStandsAsync(runId, run)}", ex);
+        }
+
         return run;
+    }
+
+    /// <summary>What a run that did not end is waiting for: its counters, its users and ledger rows by status, the messages queued.</summary>
+    private async Task<string> WhereTheRunStandsAsync(Guid runId, JsonElement run)
+    {
+        var ledger = new Dictionary<string, long>();
+        await using (var connection = OpenConnection())
+        await using (var command = new Npgsql.NpgsqlCommand(
+            "SELECT status || coalesce(':' || last_error, ''), count(*) FROM crew_caller.crew_calls WHERE run_id = $1 GROUP BY 1", connection))
+        {
+            command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = runId });
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                ledger[reader.GetString(0)] = reader.GetInt64(1);
+            }
+        }
+
+        using var management = ManagementClient();
+        using var queues = JsonDocument.Parse(await management.GetStringAsync($"queues/{Uri.EscapeDataString(Name)}?columns=name,messages"));
+        var queued = queues.RootElement.EnumerateArray()
+            .Where(q => q.TryGetProperty("messages", out var messages) && messages.GetInt64() > 0)
+            .Select(q => $"{q.GetProperty("name").GetString()}={q.GetProperty("messages").GetInt64()}");
+
+        static string Counts(Dictionary<string, long> counts) => string.Join(", ", counts.Select(kv => $"{kv.Key}={kv.Value}"));
+        return $"""
+            run: {run}
+            scheduler run_users: {Counts(await RunUsersByStatusAsync(runId))}
+            crew caller ledger: {Counts(ledger)}
+            queued: {string.Join(", ", queued)}
+            {LocalStackScript.ServiceLogTails(8)}
+            """;
     }
 
     /// <summary>The run's users by status (and reason, for skipped ones), from the Scheduler's own table.</summary>

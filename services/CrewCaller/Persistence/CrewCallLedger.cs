@@ -173,37 +173,52 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
                 return claimed;
             }
 
-            await using var read = Command(ReadSql, runId, userUid);
-            read.Parameters.AddWithValue("lease", lease);
-            await using var row = await read.ExecuteReaderAsync(cancellationToken);
-            await row.ReadAsync(cancellationToken);
-            var databaseNow = row.GetFieldValue<DateTimeOffset>(3);
-            var finishedAt = row.IsDBNull(6) ? databaseNow : row.GetFieldValue<DateTimeOffset>(6);
-            var cost = row.IsDBNull(9) ? (decimal?)null : row.GetDecimal(9);
-            switch (row.IsDBNull(0) ? null : row.GetString(0))
+            var (read, skipCancelled) = await ReadClaimAsync(runId, userUid, lease, replayFailed, cancellationToken);
+            if (read is not null)
             {
-                case CrewCallStatus.Succeeded:
-                    return new ClaimResult.AlreadySucceeded(row.GetString(4), row.GetInt32(1), row.IsDBNull(5) ? 0 : row.GetInt64(5), finishedAt, cost);
-                case CrewCallStatus.Failed when !replayFailed:
-                    return new ClaimResult.AlreadyFailed(
-                        row.IsDBNull(7) ? "failed" : row.GetString(7), row.IsDBNull(8) ? null : row.GetInt32(8), row.GetInt32(1), finishedAt, cost);
-                case CrewCallStatus.Skipped:
-                    return new ClaimResult.Skipped(row.IsDBNull(7) ? CrewCallSkipped.CancelledReason : row.GetString(7), finishedAt);
-                case CrewCallStatus.Calling when row.GetFieldValue<DateTimeOffset>(2) >= databaseNow:
-                    return new ClaimResult.HeldElsewhere(row.GetFieldValue<DateTimeOffset>(2), databaseNow);
-                default:
-                    if (row.GetBoolean(10))
-                    {
-                        await row.DisposeAsync();
-                        await using var skip = Command(SkipCancelledSql, runId, userUid);
-                        skip.Parameters.AddWithValue("lease", lease);
-                        skip.Parameters.AddWithValue("endpoint", endpoint);
-                        await skip.ExecuteNonQueryAsync(cancellationToken);
-                    }
-
-                    continue; // the lease ran out, the row failed or vanished in between, or the cancelled run's row is skipped now: read again
+                return read;
             }
+
+            if (skipCancelled)
+            {
+                await using var skip = Command(SkipCancelledSql, runId, userUid);
+                skip.Parameters.AddWithValue("lease", lease);
+                skip.Parameters.AddWithValue("endpoint", endpoint);
+                await skip.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            // The lease ran out, the row failed or vanished in between, or the cancelled run's row is skipped now: read again.
         }
+    }
+
+    /// <summary>
+    /// What a claim that did not win finds: the row's outcome, or null to claim again, then (for a cancelled run's row
+    /// nobody holds) after marking it skipped. The reader is disposed here, once: Npgsql hands a reader's object to the
+    /// connection's next user, so a second dispose would close someone else's reader.
+    /// </summary>
+    private async Task<(ClaimResult? Result, bool SkipCancelled)> ReadClaimAsync(
+        Guid runId, string userUid, TimeSpan lease, bool replayFailed, CancellationToken cancellationToken)
+    {
+        await using var read = Command(ReadSql, runId, userUid);
+        read.Parameters.AddWithValue("lease", lease);
+        await using var row = await read.ExecuteReaderAsync(cancellationToken);
+        await row.ReadAsync(cancellationToken);
+        var databaseNow = row.GetFieldValue<DateTimeOffset>(3);
+        var finishedAt = row.IsDBNull(6) ? databaseNow : row.GetFieldValue<DateTimeOffset>(6);
+        var cost = row.IsDBNull(9) ? (decimal?)null : row.GetDecimal(9);
+        return (row.IsDBNull(0) ? null : row.GetString(0)) switch
+        {
+            CrewCallStatus.Succeeded =>
+                (new ClaimResult.AlreadySucceeded(row.GetString(4), row.GetInt32(1), row.IsDBNull(5) ? 0 : row.GetInt64(5), finishedAt, cost), false),
+            CrewCallStatus.Failed when !replayFailed =>
+                (new ClaimResult.AlreadyFailed(
+                    row.IsDBNull(7) ? "failed" : row.GetString(7), row.IsDBNull(8) ? null : row.GetInt32(8), row.GetInt32(1), finishedAt, cost), false),
+            CrewCallStatus.Skipped =>
+                (new ClaimResult.Skipped(row.IsDBNull(7) ? CrewCallSkipped.CancelledReason : row.GetString(7), finishedAt), false),
+            CrewCallStatus.Calling when row.GetFieldValue<DateTimeOffset>(2) >= databaseNow =>
+                (new ClaimResult.HeldElsewhere(row.GetFieldValue<DateTimeOffset>(2), databaseNow), false),
+            _ => (null, row.GetBoolean(10)),
+        };
     }
 
     private async Task<ClaimResult?> ClaimAsync(
@@ -364,22 +379,22 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
     public Task<DateTimeOffset?> RecordSuccessAsync(
         Guid runId, string userUid, string responseJson, int statusCode, long durationMs, decimal? cost, CallSpend? spend, CancellationToken cancellationToken) =>
         RecordAsync(
-            runId, userUid, $"status = '{CrewCallStatus.Succeeded}', response_json = @response_json, last_error = NULL", null, statusCode, durationMs, cost, spend,
+            runId, userUid, CrewCallStatus.Succeeded, "response_json = @response_json, last_error = NULL", null, statusCode, durationMs, cost, spend,
             command => command.Parameters.AddWithValue("response_json", responseJson), cancellationToken);
 
     /// <summary>Records giving up and its cost; when it was recorded, the time it was. Like <see cref="RecordSuccessAsync"/>, no live lease is required.</summary>
     public Task<DateTimeOffset?> RecordFailureAsync(
         Guid runId, string userUid, string error, int? statusCode, long durationMs, decimal? cost, CallSpend? spend, CancellationToken cancellationToken) =>
-        RecordAsync(runId, userUid, $"status = '{CrewCallStatus.Failed}', last_error = @error", error, statusCode, durationMs, cost, spend, _ => { }, cancellationToken);
+        RecordAsync(runId, userUid, CrewCallStatus.Failed, "last_error = @error", error, statusCode, durationMs, cost, spend, _ => { }, cancellationToken);
 
     private async Task<DateTimeOffset?> RecordAsync(
-        Guid runId, string userUid, string outcome, string? error, int? statusCode, long durationMs, decimal? cost, CallSpend? spend,
+        Guid runId, string userUid, string status, string outcome, string? error, int? statusCode, long durationMs, decimal? cost, CallSpend? spend,
         Action<NpgsqlCommand> parameters, CancellationToken cancellationToken)
     {
         // Raw SQL: a conditional UPDATE .. RETURNING the database's now(); with a budget, the settlement rides along in a CTE.
         var record = $"""
             UPDATE crew_caller.crew_calls
-            SET {outcome}, last_status_code = @status_code, finished_at = now(), duration_ms = @duration_ms, cost = @cost, reserved_cost = NULL
+            SET status = '{status}', {outcome}, last_status_code = @status_code, finished_at = now(), duration_ms = @duration_ms, cost = @cost, reserved_cost = NULL
             WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = '{CrewCallStatus.Calling}'
             RETURNING finished_at
             """;
@@ -407,7 +422,17 @@ public sealed class CrewCallLedger(NpgsqlDataSource dataSource, CrewCallerInstan
             await transaction.CommitAsync(cancellationToken);
         }
 
-        return finishedAt is DateTime at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
+        if (finishedAt is DateTime at)
+        {
+            return new DateTimeOffset(at, TimeSpan.Zero);
+        }
+
+        // Nothing to record: another instance took the row over, or this is a retry of a recording whose commit went
+        // through while its answer was lost (the connection broke). Then the row holds our own outcome, to announce.
+        await using var recorded = Command(
+            $"SELECT finished_at FROM crew_caller.crew_calls WHERE run_id = @run_id AND user_uid = @user_uid AND claimed_by = @claimed_by AND status = '{status}'",
+            runId, userUid, connection);
+        return await recorded.ExecuteScalarAsync(cancellationToken) is DateTime earlier ? new DateTimeOffset(earlier, TimeSpan.Zero) : null;
     }
 
     /// <summary>

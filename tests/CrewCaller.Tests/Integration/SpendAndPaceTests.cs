@@ -98,6 +98,44 @@ public sealed class SpendAndPaceTests(CrewCallerDatabase database) : IClassFixtu
     }
 
     [Fact]
+    public async Task Skipping_a_cancelled_runs_users_disturbs_no_other_statement_on_the_same_connections()
+    {
+        // Few connections, so the skips and the other run's claims and recordings keep taking each other's connections.
+        await using var instance = Instance(connectionString: $"{database.PostgresConnectionString};Maximum Pool Size=3");
+        var cancelled = Guid.NewGuid();
+        var running = Guid.NewGuid();
+        await instance.Ledger.CancelRunAsync(cancelled, DateTimeOffset.UtcNow, CancellationToken.None);
+
+        var skips = Enumerable.Range(0, 150).Select(i => Task.Run(() =>
+            instance.Ledger.TryClaimAsync(cancelled, $"user-{i}", "default", Lease, false, null, CancellationToken.None)));
+        var calls = Enumerable.Range(0, 150).Select(i => Task.Run(async () =>
+        {
+            Assert.IsType<ClaimResult.Claimed>(await instance.Ledger.TryClaimAsync(running, $"user-{i}", "default", Lease, false, null, CancellationToken.None));
+            return await instance.Ledger.RecordSuccessAsync(running, $"user-{i}", "{}", 200, 5, cost: null, spend: null, CancellationToken.None);
+        }));
+
+        Assert.All(await Task.WhenAll(skips), skipped => Assert.Equal(CrewCallSkipped.CancelledReason, Assert.IsType<ClaimResult.Skipped>(skipped).Reason));
+        Assert.All(await Task.WhenAll(calls), recorded => Assert.NotNull(recorded));
+    }
+
+    [Fact]
+    public async Task A_recording_retried_after_its_commit_announces_the_outcome_it_recorded()
+    {
+        await using var instance = Instance();
+        var runId = Guid.NewGuid();
+        Assert.IsType<ClaimResult.Claimed>(await instance.Ledger.TryClaimAsync(runId, "user", "default", Lease, false, null, CancellationToken.None));
+
+        var first = await instance.Ledger.RecordSuccessAsync(runId, "user", "{}", 200, 5, cost: null, spend: null, CancellationToken.None);
+        var retried = await instance.Ledger.RecordSuccessAsync(runId, "user", "{}", 200, 5, cost: null, spend: null, CancellationToken.None);
+        await using var other = Instance();
+        var byAnother = await other.Ledger.RecordSuccessAsync(runId, "user", "{}", 200, 5, cost: null, spend: null, CancellationToken.None);
+
+        Assert.NotNull(first);
+        Assert.Equal(first, retried);
+        Assert.Null(byAnother);
+    }
+
+    [Fact]
     public async Task An_operators_replay_of_a_failed_call_is_claimed_even_after_its_run_was_cancelled()
     {
         await using var instance = Instance();
@@ -198,11 +236,11 @@ public sealed class SpendAndPaceTests(CrewCallerDatabase database) : IClassFixtu
         return (row.GetInt32(0), row.GetDecimal(1), row.GetDecimal(2));
     }
 
-    private CrewCallerInstanceScope Instance(IReadOnlyDictionary<string, string?>? settings = null)
+    private CrewCallerInstanceScope Instance(IReadOnlyDictionary<string, string?>? settings = null, string? connectionString = null)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
         var services = new ServiceCollection().AddLogging();
-        services.AddSingleton(NpgsqlDataSource.Create(database.PostgresConnectionString));
+        services.AddSingleton(NpgsqlDataSource.Create(connectionString ?? database.PostgresConnectionString));
         services.AddCrewCaller(configuration);
         return new CrewCallerInstanceScope(services.BuildServiceProvider());
     }
