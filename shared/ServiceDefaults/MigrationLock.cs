@@ -13,6 +13,8 @@ namespace CrewPlatform.ServiceDefaults;
 /// </summary>
 internal sealed class MigrationLock : IAsyncDisposable
 {
+    private static readonly TimeSpan RetryEvery = TimeSpan.FromMilliseconds(200);
+
     private readonly NpgsqlConnection connection;
     private readonly long key;
 
@@ -32,9 +34,16 @@ internal sealed class MigrationLock : IAsyncDisposable
             await using var keyOf = new NpgsqlCommand("SELECT hashtextextended(@name, 0)", connection);
             keyOf.Parameters.AddWithValue("name", "crewplatform migrations " + db.GetType().Name);
             var key = (long)(await keyOf.ExecuteScalarAsync(cancellationToken))!;
-            await using var take = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection);
+            // Tried again and again rather than waited for in one statement: a waiting statement holds a snapshot, and
+            // a migration that builds an index CONCURRENTLY waits for every older snapshot to go, so the replica
+            // migrating would wait for the one waiting for it.
+            await using var take = new NpgsqlCommand("SELECT pg_try_advisory_lock(@key)", connection);
             take.Parameters.AddWithValue("key", key);
-            await take.ExecuteNonQueryAsync(cancellationToken);
+            while (await take.ExecuteScalarAsync(cancellationToken) is not true)
+            {
+                await Task.Delay(RetryEvery, cancellationToken);
+            }
+
             return new MigrationLock(connection, key);
         }
         catch
