@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json;
 using CrewPlatform.ResponseStore.Apis;
+using CrewPlatform.ResponseStore.Persistence;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace CrewPlatform.ResponseStore.Tests;
@@ -92,6 +94,25 @@ public sealed class ContentSearchTests(ResponseStoreApp app) : IClassFixture<Res
         Assert.Equal(
             "'are':2 'back':3 'bikes':1 'mood':5", // every string, questions included; no keys, no emoji
             await app.ScalarAsync<string>("SELECT search_vector::text FROM crew_responses WHERE run_id = $1 AND response_data::text LIKE '%bikes%'", run));
+    }
+
+    [Fact]
+    public async Task An_answer_the_batch_writer_stores_is_found_by_its_words_and_its_path()
+    {
+        var user = await NewUserAsync();
+        var run = Guid.NewGuid();
+        await using (var scope = app.Factory.Services.CreateAsyncScope())
+        {
+            var outcomes = await scope.ServiceProvider.GetRequiredService<CrewResponseBatchWriter>().StoreAsync(
+                [new IncomingCrewResponse(run, user, "Bikes", "Sell more", """{"Questions":[{"Question 1":"Prices?","Answers":["Eine Preiserhöhung im Frühjahr"]}]}""")],
+                CancellationToken.None);
+            Assert.IsType<StoreOutcome.Stored>(Assert.Single(outcomes));
+        }
+
+        var id = await app.ScalarAsync<int>("SELECT id FROM crew_responses WHERE run_id = $1", run);
+        Assert.Equal([id], await WalkAsync($"runId={run}&q=preiserhöhung", pageSize: 10));
+        var path = Uri.EscapeDataString("""exists($.Questions[*].Answers[*] ? (@ like_regex "Frühjahr"))""");
+        Assert.Equal([id], await WalkAsync($"runId={run}&jsonPath={path}", pageSize: 10));
     }
 
     [Fact]

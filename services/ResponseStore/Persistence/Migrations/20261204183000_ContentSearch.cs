@@ -12,12 +12,12 @@ namespace CrewPlatform.ResponseStore.Persistence.Migrations
     /// Written by hand: the column and its index stay out of the EF model, so that no read but a search fetches them.
     /// <para>
     /// What it costs on a big table: adding a stored generated column rewrites <c>crew_responses</c> under an ACCESS
-    /// EXCLUSIVE lock, so reads and writes of the table wait until it is done (a few seconds per 100,000 rows of
-    /// crew-sized answers; roughly twice the table on disk while it runs); run it at a quiet time. The indexes are built
-    /// with CREATE INDEX CONCURRENTLY, which does not block writers but cannot run inside a transaction, so those two
-    /// statements run outside the migration's transaction (<c>suppressTransaction</c>); each is another full scan, and the
-    /// two indexes together are about the size of the answers' text. Every statement can run again: if a concurrent build
-    /// fails it leaves an INVALID index, which the next start drops and builds again.
+    /// EXCLUSIVE lock, so reads and writes of the table wait until it is done (measured on 1,000,000 crew-shaped answers,
+    /// 258 MB: 13 s, and the table grows by about the size of the answers again); run it at a quiet time. The indexes are
+    /// built with CREATE INDEX CONCURRENTLY, which does not block writers but cannot run inside a transaction, so those two
+    /// statements run outside the migration's transaction (<c>suppressTransaction</c>); each is another scan of the table
+    /// (same table: 4 s and 46 MB for the path index, 10 s and 71 MB for the text index). Every statement can run again:
+    /// if a concurrent build fails it leaves an INVALID index, which the next start drops and builds again.
     /// </para>
     /// </summary>
     public partial class ContentSearch : Migration
