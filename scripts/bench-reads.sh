@@ -2,7 +2,8 @@
 # A benchmark of the crew-responses list at scale (not a test): loads ROWS answers (default 1,000,000, for USERS
 # users, created over the last year) into a private database, starts ResponseStore and the Gateway on free ports
 # (not the stack's fixed ones, so it can run next to scripts/run-local.sh), and prints, for each kind of page, the
-# API's p50/p99 through the gateway next to PostgreSQL's own execution time for the same SQL.
+# API's p50/p99 through the gateway next to PostgreSQL's own execution time for the same SQL, content searches
+# (a selective jsonPath, a full-text q) included.
 #   scripts/bench-reads.sh
 #   ROWS=200000 SAMPLES=100 scripts/bench-reads.sh
 # Needs RabbitMQ and PostgreSQL (scripts/infra.sh up) and a Release build (it builds the two services).
@@ -48,9 +49,11 @@ echo "loading $ROWS rows for $USERS users" >&2
 psql_admin -d "$NAME" <<SQL
 INSERT INTO users (uid, context, goal)
   SELECT 'reads-' || lpad(i::text, 7, '0'), 'Business ' || i, 'Goal ' || i FROM generate_series(1, $USERS) AS i;
+-- One answer in a thousand recommends a price rise: what the content-search pages look for.
 INSERT INTO crew_responses (user_uid, request_context, request_goal, response_data, created_at)
   SELECT 'reads-' || lpad((1 + (i::bigint * 7919) % $USERS)::text, 7, '0'), 'Business', 'Goal',
-         '{"Questions":[{"Question 1":"Who buys?","Answers":["Riders","Shops"]}]}',
+         jsonb_build_object('Questions', jsonb_build_array(jsonb_build_object('Question 1', 'Who buys?',
+           'Answers', jsonb_build_array(CASE WHEN i % 1000 = 0 THEN 'Raise the price by 5%' ELSE 'Riders ' || (i % 97) END, 'Shops')))),
          (now() AT TIME ZONE 'utc') - (i * (interval '1 year' / $ROWS))
   FROM generate_series(1, $ROWS) AS i;
 VACUUM ANALYZE crew_responses;
@@ -65,7 +68,8 @@ start() { # start <dll folder> <url> <env...>
 start services/ResponseStore "$STORE_URL" ConnectionStrings__Postgres="$CONNECTION" \
   RabbitMq__Host=127.0.0.1 RabbitMq__VirtualHost="$NAME" RabbitMq__Username=guest RabbitMq__Password=guest
 start services/Gateway "$GATEWAY" GATEWAY_RESPONSE_STORE_URL="$STORE_URL" GATEWAY_SCHEDULER_URL="$STORE_URL" \
-  CREW_ADMIN_TOKEN="$TOKEN" CREW_RATE_LIMIT_PER_MINUTE=0 CREW_AUTH_DISABLED=false
+  CREW_ADMIN_TOKEN="$TOKEN" CREW_RATE_LIMIT_PER_MINUTE=0 CREW_AUTH_DISABLED=false \
+  GATEWAY_MANAGEMENT_URLS="http://127.0.0.1:$(free_port)" # not the fixed 9464 a running stack's gateway holds
 for _ in $(seq 180); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$GATEWAY/api/crew-responses?limit=1")" = 200 ] && break
   sleep 1
@@ -101,7 +105,11 @@ mid = psql(f"SELECT to_char(created_at, 'YYYY-MM-DD') FROM crew_responses ORDER 
 cursor = get(f"limit=1&offset={deep - 1}")["nextCursor"]
 deep_at, deep_id = psql(f"SELECT created_at, id FROM crew_responses ORDER BY created_at DESC, id DESC OFFSET {deep - 1} LIMIT 1").strip().split("|")
 
-columns = "id, user_uid, request_context, request_goal, response_data, created_at, run_id"
+columns = "id, user_uid, request_context, request_goal, response_data, created_at, run_id, cost"
+# The content searches: one answer in a thousand matches each. The service sends the same predicates with the path
+# and the words as parameters, in a transaction that sets the search's statement_timeout first.
+path = 'exists($.Questions[*] ? (@.Answers[*] == "Raise the price by 5%"))'
+words = "raise price"
 page = f"ORDER BY created_at DESC, id DESC LIMIT {limit}"
 cases = [
     ("newest page", f"limit={limit}", f"SELECT {columns} FROM crew_responses {page}"),
@@ -110,6 +118,10 @@ cases = [
      f"SELECT {columns} FROM crew_responses WHERE created_at >= '{mid}' AND created_at < date '{mid}' + 1 {page}"),
     (f"deep keyset page (row {deep})", f"limit={limit}&after={cursor}",
      f"SELECT {columns} FROM crew_responses WHERE created_at IS NOT NULL AND (created_at, id) < ('{deep_at}', {deep_id}) {page}"),
+    ("selective jsonPath (1 in 1000)", f"limit={limit}&jsonPath={urllib.parse.quote(path)}",
+     f"SELECT {columns} FROM crew_responses WHERE response_data @@ '{path}'::jsonpath {page}"),
+    ("full-text q (1 in 1000)", f"limit={limit}&q={urllib.parse.quote(words)}",
+     f"SELECT {columns} FROM crew_responses WHERE search_vector @@ websearch_to_tsquery('simple', '{words}') {page}"),
     ("newest page, includeTotal=true", f"limit={limit}&includeTotal=true", "SELECT count(*) FROM crew_responses"),
     (f"deep offset page (offset {deep})", f"limit={limit}&offset={deep}", f"SELECT {columns} FROM crew_responses {page} OFFSET {deep}"),
 ]
@@ -117,7 +129,7 @@ cases = [
 print(f"crew_responses: {rows} rows; {samples} calls per page kind ({max(5, samples // 20)} for the last two); limit={limit}")
 print(f"{'page':40} {'API p50':>9} {'API p99':>9} {'SQL p50':>9} {'SQL p99':>9}")
 for index, (label, query, sql) in enumerate(cases):
-    n = samples if index < 4 else max(5, samples // 20)
+    n = samples if index < 6 else max(5, samples // 20)
     get(query)  # warm
     api = []
     for _ in range(n):

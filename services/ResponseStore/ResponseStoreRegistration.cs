@@ -13,6 +13,7 @@ public static class ResponseStoreRegistration
     public static WebApplicationBuilder AddResponseStore(this WebApplicationBuilder builder)
     {
         builder.AddPostgresDbContext<WebApplicationBuilder, ResponseStoreDbContext>(ResponseStoreDbContext.HistorySchema);
+        builder.AddValidatedOptions<ResponseStoreOptions>();
         builder.AddMessaging(x => x.AddResponseStoreConsumers());
         builder.Services.DescribeOpenApi("CrewPlatform crew responses", ("CrewResponses", "The crew's answers, one per run and user"));
         return builder;

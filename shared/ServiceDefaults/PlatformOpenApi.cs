@@ -149,6 +149,7 @@ public static class PlatformOpenApi
                 Name = value.Name,
                 In = value.In,
                 Required = value.In == ParameterLocation.Path,
+                Description = value.Description,
                 Schema = new OpenApiSchema { Type = OpenApiTypeMapper.ToJsonSchemaType(value.Type), Format = value.Format },
             });
         }
@@ -204,6 +205,7 @@ public static class PlatformOpenApi
 
 /// <summary>
 /// A route or query value that a parameter type binds itself (<c>BindAsync</c>), as the document describes it: where it
-/// is, its JSON type and format. The type adds it to its endpoints' metadata (<c>IEndpointParameterMetadataProvider</c>).
+/// is, its JSON type and format, and optionally what it means. The type adds it to its endpoints' metadata
+/// (<c>IEndpointParameterMetadataProvider</c>).
 /// </summary>
-public sealed record BoundValueSchema(string Name, ParameterLocation In, string Type, string? Format = null);
+public sealed record BoundValueSchema(string Name, ParameterLocation In, string Type, string? Format = null, string? Description = null);

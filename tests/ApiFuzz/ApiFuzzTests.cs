@@ -22,13 +22,16 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
         await FuzzAsync("response-store", stack.ResponseStore.Server, minimumRequests: 1000);
     }
 
-    /// <summary>The two inputs that once answered 500, sent as a client sends them, through the gateway.</summary>
+    /// <summary>The inputs that once answered 500, and the content search's edges, sent as a client sends them, through the gateway.</summary>
     [Theory]
     [InlineData("/api/crew-responses?userUid=%00", 400, "userUid must be at most 255 characters of text")]
     [InlineData("/api/crew-responses?userUid=a%00b", 400, "userUid must be at most 255 characters of text")]
     [InlineData("/api/crew-responses?endDate=9999-12-31", 200, null)]
     [InlineData("/api/crew-responses?endDate=9999-12-31T23:59:59.9999999Z", 200, null)]
     [InlineData("/api/crew-responses?endDate=10000-01-01", 400, "endDate must be an ISO-8601 date or date-time")]
+    [InlineData("/api/crew-responses?jsonPath=%24%24", 400, "jsonPath is not a valid SQL/JSON path: syntax error at or near \"$\" of jsonpath input")]
+    [InlineData("/api/crew-responses?jsonPath=%24.n%20%3E%3D%200&q=%22unterminated", 200, null)]
+    [InlineData("/api/crew-responses?q=", 400, "q must not be empty")]
     public async Task Date_and_text_edges_of_the_list_answer_in_the_envelope_through_the_gateway(string url, int status, string? error)
     {
         await using var gateway = stack.Gateway(rateLimitPerMinute: 0);

@@ -66,7 +66,7 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
 
         foreach (var parameter in op.QueryParameters)
         {
-            foreach (var value in HostileInput.QueryValues)
+            foreach (var value in IsSearch(parameter) ? HostileInput.QueryValues.Concat(HostileInput.SearchQueryValues) : HostileInput.QueryValues)
             {
                 yield return Request(op, pathValues, [(parameter.Name, value)], validBody, Json, $"query {parameter.Name}");
             }
@@ -135,7 +135,7 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
                     query.Add((parameter.Name, ValidQueryValue(parameter)));
                     break;
                 default:
-                    query.Add((parameter.Name, Pick(HostileInput.QueryValues)));
+                    query.Add((parameter.Name, Pick(IsSearch(parameter) && random.Next(2) == 0 ? HostileInput.SearchQueryValues : HostileInput.QueryValues)));
                     break;
             }
         }
@@ -163,6 +163,9 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
     }
 
     private string PickJsonValue() => Pick(smallJsonValues);
+
+    /// <summary>The content search's parameters, which PostgreSQL parses: they get its hostile text too.</summary>
+    private static bool IsSearch(ApiField parameter) => parameter.Name is "jsonPath" or "q";
 
     /// <summary>Built once per operation: some are megabytes.</summary>
     private List<(string Case, byte[] Body)> WholeBodies(ApiOperation op)
@@ -212,6 +215,9 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
         "offset" => "0",
         "startDate" => "2020-01-01",
         "endDate" => "2030-12-31T23:59:59Z",
+        "runId" => valid.RunId.ToString(),
+        "jsonPath" => HostileInput.EncodeQueryComponent("exists($.n ? (@ >= 0))"),
+        "q" => "riders",
         _ => field.Type switch
         {
             "integer" or "number" => "1",

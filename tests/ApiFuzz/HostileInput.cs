@@ -49,6 +49,26 @@ public static class HostileInput
             .Distinct(StringComparer.Ordinal)
             .ToList();
 
+    /// <summary>
+    /// Text for the content search (<c>jsonPath</c>, <c>q</c>) beside <see cref="Texts"/>: paths PostgreSQL refuses to
+    /// parse, paths that parse but fail or run long on an answer, web-search syntax at its edges.
+    /// </summary>
+    public static readonly string[] SearchTexts =
+    [
+        "exists($.Questions[*] ? (@.Answers[*] like_regex \"price\" flag \"i\"))", "$.score > 3", "$.a", "$", "$$", "$.a[", "$.a)",
+        "exists($.a", "@", "@.a", "last", "$ like_regex \"(\"", "$ like_regex \"(a+)+$\"", "$ like_regex \"a\" flag \"z\"",
+        "$.**{0 to last} == 1", "$.**{2 to}", "$.n.datetime(\"XYZ\") == 1", "$.n.datetime() < \"2024-01-01\".datetime()",
+        "exists($ ? (@ == $x))", "strict $.a.b == 1", "$.n / 0 == 1", "$ ? (@.size() > 1e400)", "$ == \"\\u0000\"",
+        "$.\"\\ud800\" == 1", "$.a == \"\\x\"", "$.\"unterminated", "strict lax $", "$.a = 1", "$ && $", "$.keyvalue().key == \"n\"",
+        Nested("(", ")", 900).Insert(900, "$") + " == 1", Nested("(", ")", 5_000).Insert(5_000, "$"), "$" + string.Concat(Enumerable.Repeat(".a", 999)),
+        "\"unterminated", "-", "or or or", "<->", "!(a & b)", "a:*", "'a' & 'b'", "\\", "&|!():*", "\"\"", "riders -riders",
+        string.Join(' ', Enumerable.Repeat("price", 100)), new string('w', 500), new string('w', 501),
+    ];
+
+    /// <summary>Search values (wire form).</summary>
+    public static readonly IReadOnlyList<string> SearchQueryValues =
+        SearchTexts.Select(EncodeQueryComponent).Distinct(StringComparer.Ordinal).ToList();
+
     /// <summary>Query values (wire form).</summary>
     public static readonly IReadOnlyList<string> QueryValues =
         Texts.Select(EncodeQueryComponent).Concat(EncodedTricks).Distinct(StringComparer.Ordinal).ToList();

@@ -328,6 +328,31 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
     }
 
     [Fact]
+    public void Answers_are_searched_by_their_words_and_by_a_json_path_and_a_bad_path_says_why()
+    {
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn(DashboardStack.ReadKey);
+        browser.Wait(By.Id("state"));
+        browser.Wait(By.LinkText("Answers")).Click();
+        browser.Wait(By.Id("words")).SendKeys("commuters 2");
+        browser.Wait(By.Id("user")).SendKeys(DashboardStack.AnsweredUser + Keys.Enter);
+        browser.WaitText(By.Id("answers-total"), "1 answers");
+        Assert.Contains("words=commuters+2", browser.Driver.Url, StringComparison.Ordinal);
+
+        browser.Open($"/#/answers?user={DashboardStack.AnsweredUser}");
+        browser.Wait(By.CssSelector("#answer-search .advanced summary")).Click();
+        browser.Wait(By.Id("path")).SendKeys("exists($.Questions[*].Answers[*] ? (@ like_regex \"Commuters [13]\"))" + Keys.Enter);
+        browser.WaitText(By.Id("answers-total"), "2 answers");
+        browser.CheckPage("answers-search", "answers searched by a JSON path");
+
+        // Last: the browser logs the refused request itself, which the page checks above would count as an error.
+        var path = browser.Wait(By.Id("path"));
+        path.Clear();
+        path.SendKeys("$$" + Keys.Enter);
+        browser.WaitText(By.CssSelector("#results .error"), "jsonPath is not a valid SQL/JSON path");
+    }
+
+    [Fact]
     public void A_read_key_sees_no_control_buttons()
     {
         using var browser = new Browser(stack.GatewayUrl);

@@ -15,7 +15,7 @@ public sealed partial class ConfigurationDocsTests
     private static readonly string RepoRoot = FindRepoRoot();
 
     /// <summary>The services whose options classes are checked; each is built by the solution build.</summary>
-    private static readonly string[] Services = ["Gateway", "Scheduler", "CrewCaller", "Webhooks"];
+    private static readonly string[] Services = ["Gateway", "Scheduler", "CrewCaller", "Webhooks", "ResponseStore"];
 
     [Fact]
     public void Every_setting_of_every_options_class_has_a_README_row_with_its_default()

@@ -23,12 +23,15 @@ public class ResponseStoreApp : RealInfrastructure
 
     public HttpClient CreateClient() => Factory.CreateClient();
 
+    /// <summary>Settings of the service under test beyond the fixture's database and virtual host.</summary>
+    protected virtual IReadOnlyDictionary<string, string?>? Settings => null;
+
     protected override IReadOnlyList<ServiceSchema> MigratedSchemas { get; } = [Schema];
 
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        factory = new ServiceApp<Program>(this, overrideServices: UseTestHarness ? services => services.AddTestHarness() : null);
+        factory = new ServiceApp<Program>(this, Settings, overrideServices: UseTestHarness ? services => services.AddTestHarness() : null);
 
         // Starts the host: migrations run before it answers.
         _ = factory.Server;

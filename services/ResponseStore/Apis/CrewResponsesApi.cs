@@ -1,8 +1,10 @@
+using System.Globalization;
 using System.Reflection;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using Npgsql;
 
@@ -24,9 +26,11 @@ public static class CrewResponsesApi
     {
         var api = app.MapGroup("/api/crew-responses").WithTags("CrewResponses");
         api.MapGet("/", ListAsync).WithName("listCrewResponses")
-            .WithSummary("Crew responses, newest first, filtered by user and creation time")
-            .WithDescription("`count` is the page's size; `includeTotal=true` adds `total`; a full page carries `nextCursor`, passed back as `after`.")
-            .ProducesEnvelope<List<CrewResponseItem>>().ProducesErrors(StatusCodes.Status400BadRequest);
+            .WithSummary("Crew responses, newest first, filtered by user, run, creation time and content")
+            .WithDescription("`count` is the page's size; `includeTotal=true` adds `total`; a full page carries `nextCursor`, passed back as `after`. "
+                + "`jsonPath` and `q` search the answers' content; a search runs under a statement timeout (`CREW_RESPONSES_SEARCH_TIMEOUT_MS`) "
+                + "and answers 422 when it runs out: narrow it with `userUid`, `runId`, `startDate` or `endDate`.")
+            .ProducesEnvelope<List<CrewResponseItem>>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status422UnprocessableEntity);
         api.MapPost("/", CreateAsync).WithName("createCrewResponse").WithSummary("Store a crew response")
             .Accepts<NewCrewResponse>("application/json")
             .ProducesEnvelope<CrewResponseItem>(StatusCodes.Status201Created)
@@ -39,20 +43,67 @@ public static class CrewResponsesApi
     }
 
     private static async Task<IResult> ListAsync(
-        [AsParameters] ListQuery query, [AsParameters] RunOriginFilter origin, ResponseStoreDbContext db, CancellationToken cancellationToken)
+        [AsParameters] ListQuery query, [AsParameters] RunOriginFilter origin, [AsParameters] ContentSearch search,
+        ResponseStoreDbContext db, IOptions<ResponseStoreOptions> options, CancellationToken cancellationToken)
     {
         if (query.StartsAfterItEnds)
         {
             return ApiResults.BadRequest(ListQuery.StartAfterEnd);
         }
 
-        var rows = origin.Apply(query.Filter(db.CrewResponses.AsNoTracking()), db.RunOrigins);
+        var rows = origin.Apply(query.Filter(search.Rows(db.CrewResponses).AsNoTracking()), db.RunOrigins);
+        if (!search.IsSearch)
+        {
+            return await PageAsync(query, rows, cancellationToken);
+        }
+
+        // A search may read many rows (a path the index cannot narrow, a common word): its statements run under a
+        // timeout of their own, local to this transaction, so the connection goes back to the pool as it was.
+        var timeoutMs = options.Value.SearchTimeoutMs;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Database.ExecuteSqlAsync(
+            $"SELECT set_config('statement_timeout', {timeoutMs.ToString(CultureInfo.InvariantCulture)}, true)", cancellationToken);
+        try
+        {
+            var result = await PageAsync(query, rows, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return result;
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && FindPostgres(ex) is { } pg)
+        {
+            if (pg.SqlState == PostgresErrorCodes.QueryCanceled)
+            {
+                return ApiResults.Error(StatusCodes.Status422UnprocessableEntity, SearchTimedOut(timeoutMs));
+            }
+
+            if (search.JsonPath is not null && pg.SqlState.StartsWith("22", StringComparison.Ordinal))
+            {
+                // What the path met only in an answer (PostgreSQL's @@ passes over most such errors, not all of them).
+                return ApiResults.BadRequest($"jsonPath could not be evaluated: {pg.MessageText}");
+            }
+
+            throw;
+        }
+    }
+
+    public static string SearchTimedOut(int timeoutMs) =>
+        $"the search ran longer than {timeoutMs} ms; narrow it with userUid, runId, startDate or endDate";
+
+    private static async Task<IResult> PageAsync(ListQuery query, IQueryable<CrewResponse> rows, CancellationToken cancellationToken)
+    {
         long? total = query.IncludeTotal.Value ? await rows.LongCountAsync(cancellationToken) : null;
         var page = await query.Page(rows).ToListAsync(cancellationToken);
 
         return ApiResults.Ok(
             page.Select(CrewResponseItem.From).ToList(), count: page.Count, total: total, nextCursor: query.NextCursor(page));
     }
+
+    private static PostgresException? FindPostgres(Exception? exception) => exception switch
+    {
+        null => null,
+        PostgresException postgres => postgres,
+        _ => FindPostgres(exception.InnerException),
+    };
 
     private static async Task<IResult> CreateAsync(NewCrewResponse body, ResponseStoreDbContext db, CancellationToken cancellationToken)
     {

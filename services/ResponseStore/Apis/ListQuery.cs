@@ -19,7 +19,8 @@ namespace CrewPlatform.ResponseStore.Apis;
 /// page); <c>includeTotal=true</c> counts every matching row, which costs a scan of them, so it is asked for, not given.
 /// </summary>
 public sealed record ListQuery(
-    UserUidFilter? UserUid, PageLimit Limit, PageOffset Offset, DateBound? StartDate, DateBound? EndDate, PageCursor? After, IncludeTotal IncludeTotal)
+    UserUidFilter? UserUid, PageLimit Limit, PageOffset Offset, DateBound? StartDate, DateBound? EndDate, PageCursor? After, IncludeTotal IncludeTotal,
+    RunIdFilter? RunId)
 {
     public const string StartAfterEnd = "startDate must not be after endDate";
 
@@ -42,6 +43,11 @@ public sealed record ListQuery(
         if (UserUid?.Value is { } user)
         {
             rows = rows.Where(r => r.UserUid == user);
+        }
+
+        if (RunId?.Value is { } run)
+        {
+            rows = rows.Where(r => r.RunId == run);
         }
 
         if (StartDate?.Instant is { } from)
@@ -157,6 +163,20 @@ public sealed record UserUidFilter(string Value) : IEndpointParameterMetadataPro
             null => null,
             { Length: <= 255 } uid when StorableText.IsStorable(uid) => new UserUidFilter(uid),
             _ => throw new InvalidRequestException("userUid must be at most 255 characters of text"),
+        });
+}
+
+/// <summary><c>runId</c>: the run that produced the answers, a UUID.</summary>
+public sealed record RunIdFilter(Guid Value) : IEndpointParameterMetadataProvider
+{
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "string", "uuid");
+
+    public static ValueTask<RunIdFilter?> BindAsync(HttpContext http, ParameterInfo parameter) =>
+        ValueTask.FromResult(QueryValue.Single(http, parameter, out var name) switch
+        {
+            null => null,
+            var text when Guid.TryParseExact(text, "D", out var id) => new RunIdFilter(id),
+            _ => throw new InvalidRequestException($"{name} must be a run id (a UUID such as 6f1c1f7e-3f53-4a43-9d3c-4a1c7e0b9f00)"),
         });
 }
 

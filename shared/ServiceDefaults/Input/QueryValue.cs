@@ -16,9 +16,9 @@ public static class QueryValue
 {
     public static string? Single(HttpContext http, ParameterInfo parameter) => Single(http, parameter, out _);
 
-    /// <summary>The parameter as the OpenAPI document describes it: a query value by its camelCase name.</summary>
-    public static void Describe(ParameterInfo parameter, EndpointBuilder builder, string type, string? format = null) =>
-        builder.Metadata.Add(new BoundValueSchema(JsonNamingPolicy.CamelCase.ConvertName(parameter.Name!), ParameterLocation.Query, type, format));
+    /// <summary>The parameter as the OpenAPI document describes it: a query value by its camelCase name, with what it means when given.</summary>
+    public static void Describe(ParameterInfo parameter, EndpointBuilder builder, string type, string? format = null, string? description = null) =>
+        builder.Metadata.Add(new BoundValueSchema(JsonNamingPolicy.CamelCase.ConvertName(parameter.Name!), ParameterLocation.Query, type, format, description));
 
     /// <summary>The parameter's value, null when absent or empty.</summary>
     public static string? Single(HttpContext http, ParameterInfo parameter, out string name)

@@ -480,20 +480,28 @@ async function answersView() {
   const q = query();
   const page = Math.max(1, Number.parseInt(q.get('page') ?? '1', 10) || 1);
   const field = (id, label, type, value) => [h('label', { for: id }, label), h('input', { id, name: id, type, value: value ?? '' })];
+  // Words are the answer's full-text search (q); a JSON path (jsonPath) is for whoever knows the answers' shape.
   const form = h('form', { class: 'card search', id: 'answer-search' },
+    field('words', 'Words in the answer', 'search', q.get('words')),
     field('user', 'User uid', 'search', q.get('user')),
     field('from', 'From (date)', 'date', q.get('from')),
     field('to', 'To (date, included)', 'date', q.get('to')),
+    h('details', { class: 'advanced', open: q.get('path') ? true : undefined },
+      h('summary', {}, 'Advanced: JSON path'),
+      h('label', { for: 'path' }, 'SQL/JSON path predicate'),
+      h('input', { id: 'path', name: 'path', type: 'text', value: q.get('path') ?? '', placeholder: 'exists($.Questions[*] ? (@.Answers[*] like_regex "price" flag "i"))', spellcheck: 'false', autocomplete: 'off' })),
     h('button', { type: 'submit' }, 'Search'));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const next = new URLSearchParams();
-    for (const name of ['user', 'from', 'to']) if (form.elements[name].value) next.set(name, form.elements[name].value);
+    for (const name of ['words', 'user', 'from', 'to', 'path']) if (form.elements[name].value.trim()) next.set(name, form.elements[name].value.trim());
     location.hash = `#/answers?${next}`;
   });
   const results = h('div', { id: 'results' });
   show('Answers', form, results);
   const filters = {};
+  if (q.get('words')) filters.q = q.get('words');
+  if (q.get('path')) filters.jsonPath = q.get('path');
   if (q.get('user')) filters.userUid = q.get('user');
   if (q.get('from')) filters.startDate = q.get('from');
   if (q.get('to')) filters.endDate = q.get('to');
