@@ -328,6 +328,36 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
     }
 
     [Fact]
+    public async Task Answers_beyond_one_page_show_their_total_and_page_on()
+    {
+        // In the host's table for this test only: the runs of the other tests call the table's users.
+        const string user = "dash-many-answers";
+        await stack.AddUsersAsync([(user, "Bikes", "Sell more")]);
+        try
+        {
+            for (var i = 1; i <= 21; i++)
+            {
+                await stack.AdminCallAsync(HttpMethod.Post, "/api/crew-responses", new { userUid = user, responseData = new { n = i } });
+            }
+
+            using var browser = new Browser(stack.GatewayUrl);
+            browser.SignIn(DashboardStack.ReadKey);
+            browser.Wait(By.Id("state"));
+            browser.Open($"/#/answers?user={user}");
+            browser.WaitText(By.Id("answers-total"), "21 answers");
+            Assert.Equal(20, browser.Driver.FindElements(By.CssSelector("#answers a[href^='#/answers/']")).Count);
+
+            browser.Click(By.LinkText("Older →"));
+            browser.WaitText(By.CssSelector(".pager span"), "Page 2");
+            browser.Wait(By.CssSelector("#answers a[href^='#/answers/']"), _ => browser.Driver.FindElements(By.CssSelector("#answers a[href^='#/answers/']")).Count == 1);
+        }
+        finally
+        {
+            await stack.ExecuteAsync("DELETE FROM users WHERE uid = $1", user);
+        }
+    }
+
+    [Fact]
     public void Answers_are_searched_by_their_words_and_by_a_json_path_and_a_bad_path_says_why()
     {
         using var browser = new Browser(stack.GatewayUrl);

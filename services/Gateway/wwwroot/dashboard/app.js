@@ -471,6 +471,7 @@ async function answersList(filters, page, hrefFor) {
   const params = new URLSearchParams(filters);
   params.set('limit', pageSize);
   params.set('offset', (page - 1) * pageSize);
+  params.set('includeTotal', 'true');
   const answer = await get(`/api/crew-responses?${params}`);
   return [h('p', { id: 'answers-total' }, `${answer.total ?? answer.data.length} answers`), answersTable(answer.data),
     pager(page, page * pageSize < (answer.total ?? 0), hrefFor)];
