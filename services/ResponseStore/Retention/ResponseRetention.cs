@@ -6,12 +6,13 @@ namespace CrewPlatform.ResponseStore.Retention;
 
 /// <summary>
 /// What one retention pass removed: answers past <c>CREW_RESPONSES_RETAIN_DAYS</c> (<see cref="ByAge"/>), answers beyond a
-/// user's newest <c>CREW_RESPONSES_KEEP_PER_USER</c> that the age rule left (<see cref="ByPerUserCap"/>), and run origins no
-/// answer refers to any more. <see cref="Ran"/> is false when another replica held the pass.
+/// user's newest <c>CREW_RESPONSES_KEEP_PER_USER</c> that the age rule left (<see cref="ByPerUserCap"/>). <see cref="Ran"/> is
+/// false when another replica held the pass. Run origins (one small row per run) are kept: deleting one whose run is still
+/// storing answers would drop those answers out of the schedule and endpoint filters.
 /// </summary>
-public sealed record RetentionPass(bool Ran, long ByAge, long ByPerUserCap, long OriginsRemoved, TimeSpan Took)
+public sealed record RetentionPass(bool Ran, long ByAge, long ByPerUserCap, TimeSpan Took)
 {
-    public static readonly RetentionPass NotThisReplica = new(false, 0, 0, 0, TimeSpan.Zero);
+    public static readonly RetentionPass NotThisReplica = new(false, 0, 0, TimeSpan.Zero);
 
     public long Deleted => ByAge + ByPerUserCap;
 }
@@ -67,22 +68,6 @@ public sealed partial class ResponseRetention(
         SELECT count(*), max(user_uid) FROM gone
         """;
 
-    // Two statements in one transaction: the first locks origins without an answer (skipping one a writer holds: the
-    // batch writer's upsert locks its run's origin while it stores the run's answer), the second deletes those still
-    // without one in a fresh snapshot, so an answer committed in between keeps its origin.
-    // Raw SQL: FOR UPDATE SKIP LOCKED, which EF has no API for.
-    private const string LockOrphanOriginsSql = """
-        SELECT o.run_id FROM response_store.run_origins o
-        WHERE NOT EXISTS (SELECT 1 FROM public.crew_responses c WHERE c.run_id = o.run_id)
-        LIMIT @batch
-        FOR UPDATE SKIP LOCKED
-        """;
-
-    private const string DeleteOrphanOriginsSql = """
-        DELETE FROM response_store.run_origins o
-        WHERE o.run_id = ANY(@ids) AND NOT EXISTS (SELECT 1 FROM public.crew_responses c WHERE c.run_id = o.run_id)
-        """;
-
     private readonly ResponseStoreOptions settings = options.Value;
 
     /// <summary>
@@ -112,11 +97,10 @@ public sealed partial class ResponseRetention(
         var started = Stopwatch.GetTimestamp();
         var byAge = settings.RetainDays is { } days ? await DeleteByAgeAsync(now.UtcDateTime.AddDays(-days), cancellationToken) : 0;
         var byCap = settings.KeepPerUser is { } keep ? await DeleteByCapAsync(keep, cancellationToken) : 0;
-        var origins = await DeleteOrphanOriginsAsync(cancellationToken);
-        var pass = new RetentionPass(true, byAge, byCap, origins, Stopwatch.GetElapsedTime(started));
+        var pass = new RetentionPass(true, byAge, byCap, Stopwatch.GetElapsedTime(started));
 
         metrics.RetentionDeleted(pass);
-        LogPass(logger, pass.ByAge, pass.ByPerUserCap, pass.OriginsRemoved, (long)pass.Took.TotalMilliseconds);
+        LogPass(logger, pass.ByAge, pass.ByPerUserCap, (long)pass.Took.TotalMilliseconds);
         // Rolled back on dispose: the transaction holds nothing but the lock.
         return pass;
     }
@@ -165,45 +149,8 @@ public sealed partial class ResponseRetention(
         }
     }
 
-    private async Task<long> DeleteOrphanOriginsAsync(CancellationToken cancellationToken)
-    {
-        long deleted = 0;
-        while (true)
-        {
-            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var ids = new List<Guid>();
-            await using (var select = new NpgsqlCommand(LockOrphanOriginsSql, connection, transaction))
-            {
-                select.Parameters.Add(new NpgsqlParameter<int>("batch", settings.RetentionBatch));
-                await using var reader = await select.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    ids.Add(reader.GetGuid(0));
-                }
-            }
-
-            if (ids.Count == 0)
-            {
-                return deleted;
-            }
-
-            await using (var delete = new NpgsqlCommand(DeleteOrphanOriginsSql, connection, transaction))
-            {
-                delete.Parameters.Add(new NpgsqlParameter<Guid[]>("ids", [.. ids]));
-                deleted += await delete.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            await transaction.CommitAsync(cancellationToken);
-            if (ids.Count < settings.RetentionBatch)
-            {
-                return deleted;
-            }
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Answer retention pass: {ByAge} deleted by age, {ByPerUserCap} by the per-user cap, {OriginsRemoved} run origins without answers, in {DurationMs} ms")]
-    private static partial void LogPass(ILogger logger, long byAge, long byPerUserCap, long originsRemoved, long durationMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Answer retention pass: {ByAge} deleted by age, {ByPerUserCap} by the per-user cap, in {DurationMs} ms")]
+    private static partial void LogPass(ILogger logger, long byAge, long byPerUserCap, long durationMs);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Answer retention pass skipped: another replica holds it")]
     private static partial void LogNotThisReplica(ILogger logger);
