@@ -48,13 +48,11 @@ public sealed class CrewResponseBatchWriter(NpgsqlDataSource dataSource)
         ),
         origins AS (
             -- Answers of earlier versions carry neither: their runs stay without an origin (the default endpoint).
-            -- An existing origin is kept as it is but locked (DO UPDATE .. WHERE false), so the retention pass, which
-            -- skips locked origins, cannot delete it as answerless while this statement stores the run's answer.
-            INSERT INTO response_store.run_origins AS o (run_id, schedule_id, endpoint)
+            INSERT INTO response_store.run_origins (run_id, schedule_id, endpoint)
             SELECT DISTINCT ON (i.run_id) i.run_id, i.schedule_id, coalesce(i.endpoint, 'default')
             FROM input i
             WHERE i.schedule_id IS NOT NULL OR i.endpoint IS NOT NULL
-            ON CONFLICT (run_id) DO UPDATE SET endpoint = o.endpoint WHERE false
+            ON CONFLICT (run_id) DO NOTHING
         )
         SELECT i.run_id, i.user_uid,
                COALESCE(n.id, e.id) AS id,
