@@ -78,7 +78,7 @@ public sealed partial class ResponseRetention(
     {
         if (!settings.RetentionEnabled)
         {
-            return new RetentionPass(true, 0, 0, 0, TimeSpan.Zero);
+            return new RetentionPass(true, 0, 0, TimeSpan.Zero);
         }
 
         await using var lockConnection = await dataSource.OpenConnectionAsync(cancellationToken);
