@@ -1,6 +1,7 @@
 using CrewPlatform.ResponseStore.Apis;
 using CrewPlatform.ResponseStore.Consumers;
 using CrewPlatform.ResponseStore.Persistence;
+using CrewPlatform.ResponseStore.Retention;
 using CrewPlatform.ServiceDefaults;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -9,12 +10,14 @@ namespace CrewPlatform.ResponseStore;
 
 public static class ResponseStoreRegistration
 {
-    /// <summary>The database, and the bus with the ResponseStore's consumers.</summary>
+    /// <summary>The database, the bus with the ResponseStore's consumers, and the answer retention pass.</summary>
     public static WebApplicationBuilder AddResponseStore(this WebApplicationBuilder builder)
     {
         builder.AddPostgresDbContext<WebApplicationBuilder, ResponseStoreDbContext>(ResponseStoreDbContext.HistorySchema);
         builder.AddValidatedOptions<ResponseStoreOptions>();
         builder.AddMessaging(x => x.AddResponseStoreConsumers());
+        builder.Services.AddSingleton<ResponseRetention>();
+        builder.Services.AddHostedService<RetentionService>();
         builder.Services.DescribeOpenApi("CrewPlatform crew responses", ("CrewResponses", "The crew's answers, one per run and user"));
         return builder;
     }
