@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CrewPlatform.ServiceDefaults;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -81,17 +82,11 @@ public sealed partial class ResponseRetention(
             return new RetentionPass(true, 0, 0, TimeSpan.Zero);
         }
 
-        await using var lockConnection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var lockTransaction = await lockConnection.BeginTransactionAsync(cancellationToken);
-        // Raw SQL: an advisory lock, which EF has no API for.
-        await using (var tryLock = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(@key)", lockConnection, lockTransaction))
+        await using var passLock = await PassLock.TryTakeAsync(dataSource, PassLockKey, cancellationToken);
+        if (passLock is null)
         {
-            tryLock.Parameters.Add(new NpgsqlParameter<long>("key", PassLockKey));
-            if (await tryLock.ExecuteScalarAsync(cancellationToken) is not true)
-            {
-                LogNotThisReplica(logger);
-                return RetentionPass.NotThisReplica;
-            }
+            LogNotThisReplica(logger);
+            return RetentionPass.NotThisReplica;
         }
 
         var started = Stopwatch.GetTimestamp();
@@ -101,7 +96,6 @@ public sealed partial class ResponseRetention(
 
         metrics.RetentionDeleted(pass);
         LogPass(logger, pass.ByAge, pass.ByPerUserCap, (long)pass.Took.TotalMilliseconds);
-        // Rolled back on dispose: the transaction holds nothing but the lock.
         return pass;
     }
 

@@ -51,17 +51,11 @@ public sealed partial class RunReconciler(
     /// </summary>
     public async Task<ReconcilePass> ReconcileAsync(CancellationToken cancellationToken)
     {
-        await using var lockConnection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var lockTransaction = await lockConnection.BeginTransactionAsync(cancellationToken);
-        // Raw SQL: an advisory lock, which EF has no API for.
-        await using (var tryLock = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(@key)", lockConnection, lockTransaction))
+        await using var passLock = await PassLock.TryTakeAsync(dataSource, PassLockKey, cancellationToken);
+        if (passLock is null)
         {
-            tryLock.Parameters.Add(new NpgsqlParameter<long>("key", PassLockKey));
-            if (await tryLock.ExecuteScalarAsync(cancellationToken) is not true)
-            {
-                LogNotThisReplica(logger);
-                return ReconcilePass.NotThisReplica;
-            }
+            LogNotThisReplica(logger);
+            return ReconcilePass.NotThisReplica;
         }
 
         var redriven = await RedriveStalledFanOutsAsync(cancellationToken);
@@ -69,7 +63,6 @@ public sealed partial class RunReconciler(
         var (redispatched, resent) = await RedispatchLostOutcomesAsync(cancellationToken);
         var cancels = await AnnounceCancelsAsync(cancellationToken);
 
-        // Rolled back on dispose: the transaction holds nothing but the lock.
         return new ReconcilePass(true, redriven, published, redispatched, resent, cancels);
     }
 
