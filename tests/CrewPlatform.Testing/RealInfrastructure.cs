@@ -112,6 +112,14 @@ public class RealInfrastructure : IAsyncLifetime
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>Adds a user of a fresh uid (<paramref name="prefix"/>-…) with a context and a goal; its uid.</summary>
+    public async Task<string> AddNewUserAsync(string prefix = "user")
+    {
+        var uid = $"{prefix}-{Guid.NewGuid():N}";
+        await AddUsersAsync([(uid, "context", "goal")]);
+        return uid;
+    }
+
     /// <summary>Inserts users into the host application's table with one COPY.</summary>
     public async Task AddUsersAsync(IEnumerable<(string Uid, string? Context, string? Goal)> users)
     {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using CrewPlatform.ResponseStore.Apis;
 using CrewPlatform.ResponseStore.Persistence;
+using CrewPlatform.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -99,7 +100,7 @@ public sealed class ContentSearchTests(ResponseStoreApp app) : IClassFixture<Res
     [Fact]
     public async Task An_answer_the_batch_writer_stores_is_found_by_its_words_and_its_path()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         var run = Guid.NewGuid();
         await using (var scope = app.Factory.Services.CreateAsyncScope())
         {
@@ -119,8 +120,8 @@ public sealed class ContentSearchTests(ResponseStoreApp app) : IClassFixture<Res
     public async Task A_search_combines_with_user_dates_and_run_and_pages_with_the_keyset_cursor()
     {
         // A run answers each user once: these answers were posted, not run, and carry none.
-        var user = await NewUserAsync();
-        var other = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
+        var other = await app.AddNewUserAsync();
         var t0 = new DateTime(2024, 4, 1, 0, 0, 0, DateTimeKind.Utc);
         for (var i = 0; i < 24; i++)
         {
@@ -156,7 +157,7 @@ public sealed class ContentSearchTests(ResponseStoreApp app) : IClassFixture<Res
     [Fact]
     public async Task The_run_filter_lists_only_that_runs_answers()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         var run = Guid.NewGuid();
         var mine = await InsertAsync(user, DateTime.UtcNow, "{}", run);
         await InsertAsync(user, DateTime.UtcNow, "{}", Guid.NewGuid());
@@ -203,16 +204,16 @@ public sealed class ContentSearchTests(ResponseStoreApp app) : IClassFixture<Res
     [MemberData(nameof(BadSearches))]
     public async Task A_bad_path_or_query_answers_400_in_the_envelope_naming_the_problem(string query, string error)
     {
-        await AssertErrorAsync(await client.GetAsync($"/api/crew-responses?{query}"), HttpStatusCode.BadRequest, error);
+        await EnvelopeAssert.ErrorAsync(await client.GetAsync($"/api/crew-responses?{query}"), HttpStatusCode.BadRequest, error);
     }
 
     [Fact]
     public async Task A_path_that_fails_on_an_answer_answers_400_naming_jsonpath()
     {
         var run = Guid.NewGuid();
-        await InsertAsync(await NewUserAsync(), DateTime.UtcNow, """{"at":"10:00"}""", run);
+        await InsertAsync(await app.AddNewUserAsync(), DateTime.UtcNow, """{"at":"10:00"}""", run);
 
-        await AssertErrorAsync(
+        await EnvelopeAssert.ErrorAsync(
             await client.GetAsync($"/api/crew-responses?runId={run}&jsonPath={Uri.EscapeDataString("$.at.datetime(\"XYZ\") == 1")}"),
             HttpStatusCode.BadRequest,
             "jsonPath could not be evaluated: invalid datetime format separator: \"X\"");
@@ -290,7 +291,7 @@ public sealed class ContentSearchTests(ResponseStoreApp app) : IClassFixture<Res
         var t0 = new DateTime(2024, 2, 1, 8, 0, 0, DateTimeKind.Utc);
         for (var i = 0; i < Answers.Length; i++)
         {
-            await InsertAsync(await NewUserAsync(), t0.AddMinutes(i / 2 * 2), Answers[i], run);
+            await InsertAsync(await app.AddNewUserAsync(), t0.AddMinutes(i / 2 * 2), Answers[i], run);
         }
 
         return run;
@@ -304,19 +305,4 @@ public sealed class ContentSearchTests(ResponseStoreApp app) : IClassFixture<Res
             DateTime.SpecifyKind(createdAtUtc, DateTimeKind.Unspecified),
             run is { } id ? id : DBNull.Value);
 
-    private async Task<string> NewUserAsync()
-    {
-        var uid = $"user-{Guid.NewGuid():N}";
-        await app.AddUsersAsync([(uid, "context", "goal")]);
-        return uid;
-    }
-
-    private static async Task AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string error)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(status == response.StatusCode, $"expected {(int)status}, got {(int)response.StatusCode}: {text}");
-        using var body = JsonDocument.Parse(text);
-        Assert.False(body.RootElement.GetProperty("success").GetBoolean());
-        Assert.Equal(error, body.RootElement.GetProperty("error").GetString());
-    }
 }

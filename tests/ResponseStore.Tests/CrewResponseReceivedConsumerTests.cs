@@ -34,7 +34,7 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
     [Fact]
     public async Task A_received_answer_is_stored_and_announced_with_the_new_row_id()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync();
         var received = Received(user, """{"Questions":[{"Question 1":"Why?","Answers":["Because"]}]}""");
 
         await harness.Bus.Publish(received);
@@ -56,8 +56,8 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
     [Fact]
     public async Task An_answer_s_cost_is_stored_and_announced_with_its_duration_and_an_unpriced_answer_s_is_null()
     {
-        var priced = await NewUserAsync();
-        var unpriced = await NewUserAsync();
+        var priced = await db.AddNewUserAsync();
+        var unpriced = await db.AddNewUserAsync();
         var runId = Guid.NewGuid();
 
         await harness.Bus.PublishBatch([
@@ -89,7 +89,7 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
     [Fact]
     public async Task A_redelivered_answer_makes_no_second_row_and_is_announced_again_with_the_same_id()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync();
         var received = Received(user, """{"answer":1}""");
 
         await harness.Bus.Publish(received);
@@ -110,7 +110,7 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
     [Fact]
     public async Task The_same_answer_twice_in_one_batch_makes_one_row_and_one_announcement()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync();
         var received = Received(user, """{"answer":"once"}""");
 
         await harness.Bus.PublishBatch([received, received]);
@@ -127,7 +127,7 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
     [Fact]
     public async Task An_answer_for_a_user_deleted_mid_run_is_reported_as_failed_and_the_rest_of_the_batch_is_stored()
     {
-        var present = await NewUserAsync();
+        var present = await db.AddNewUserAsync();
         var deleted = $"gone-{Guid.NewGuid():N}";
         var runId = Guid.NewGuid();
 
@@ -151,10 +151,10 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
     [Fact]
     public async Task An_answer_jsonb_cannot_hold_is_reported_as_failed_without_losing_the_good_answers_of_its_batch()
     {
-        var good = await NewUserAsync();
-        var nul = await NewUserAsync();
-        var scalar = await NewUserAsync();
-        var broken = await NewUserAsync();
+        var good = await db.AddNewUserAsync();
+        var nul = await db.AddNewUserAsync();
+        var scalar = await db.AddNewUserAsync();
+        var broken = await db.AddNewUserAsync();
         var runId = Guid.NewGuid();
 
         await harness.Bus.PublishBatch([
@@ -182,7 +182,7 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
     [Fact]
     public async Task Context_and_goal_with_characters_postgresql_text_refuses_are_cleaned_instead_of_failing()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync();
         var received = Received(user, """{"a":1}""") with { RequestContext = "before\0after", RequestGoal = "lone \ud800 surrogate" };
 
         await harness.Bus.Publish(received);
@@ -196,7 +196,7 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
     public async Task Answers_are_counted_by_result_stored_already_stored_and_user_missing()
     {
         using var metrics = new MetricRecorder(host.Services);
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync();
         var received = Received(user, """{"answer":"counted"}""");
 
         await harness.Bus.Publish(received);
@@ -214,12 +214,6 @@ public sealed class CrewResponseReceivedConsumerTests(MigratedDatabase db) : ICl
         Assert.Equal(1, metrics.Sum("response_store_answers", ("result", "user_missing")));
     }
 
-    private async Task<string> NewUserAsync()
-    {
-        var uid = $"user-{Guid.NewGuid():N}";
-        await db.AddUsersAsync([(uid, "ctx", "goal")]);
-        return uid;
-    }
 
     private static CrewResponseReceived Received(string userUid, string json, Guid? runId = null) => new()
     {

@@ -14,7 +14,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [Fact]
     public async Task Posting_a_response_stores_it_and_answers_201_with_the_item_and_its_location()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
 
         var response = await PostJsonAsync($$$"""
             {"userUid":"{{{user}}}","requestContext":"We sell bikes","requestGoal":"Sell more","responseData":{"Questions":[{"Question 1":"Who?","Answers":["Riders"]}]}}
@@ -44,7 +44,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [Fact]
     public async Task A_posted_response_reads_back_by_id_with_an_array_as_response_data_and_no_context()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         var created = await PostJsonAsync($$"""{"userUid":"{{user}}","responseData":[1,"two",{"three":3}]}""");
         using var createdBody = await JsonAsync(created);
         var id = createdBody.RootElement.GetProperty("data").GetProperty("id").GetInt32();
@@ -63,7 +63,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [Fact]
     public async Task A_posted_cost_is_stored_and_read_back_by_id_and_in_the_list()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         var created = await PostJsonAsync($$"""{"userUid":"{{user}}","responseData":{},"cost":0.0125}""");
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         using var createdBody = await JsonAsync(created);
@@ -89,7 +89,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [Fact]
     public async Task Deleting_a_response_removes_it_and_a_second_delete_answers_404()
     {
-        var id = await InsertAsync(await NewUserAsync(), DateTime.UtcNow);
+        var id = await InsertAsync(await app.AddNewUserAsync(), DateTime.UtcNow);
 
         var deleted = await client.DeleteAsync($"/api/crew-responses/{id}");
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
@@ -100,15 +100,15 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
         }
 
         Assert.Equal(0, await app.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE id = $1", id));
-        await AssertErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.NotFound, "Crew response not found");
-        await AssertErrorAsync(await client.DeleteAsync($"/api/crew-responses/{id}"), HttpStatusCode.NotFound, "Crew response not found");
+        await EnvelopeAssert.ErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.NotFound, "Crew response not found");
+        await EnvelopeAssert.ErrorAsync(await client.DeleteAsync($"/api/crew-responses/{id}"), HttpStatusCode.NotFound, "Crew response not found");
     }
 
     [Fact]
     public async Task The_list_is_newest_first_with_ties_by_id_and_pages_with_count_and_total()
     {
-        var user = await NewUserAsync();
-        var other = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
+        var other = await app.AddNewUserAsync();
         var t0 = new DateTime(2024, 3, 1, 8, 0, 0, DateTimeKind.Utc);
         var oldest = await InsertAsync(user, t0);
         var tieA = await InsertAsync(user, t0.AddHours(1));
@@ -135,7 +135,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [Fact]
     public async Task Without_include_total_the_list_counts_nothing_and_gives_no_total()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         await InsertAsync(user, DateTime.UtcNow);
 
         var page = await ListAsync($"?userUid={user}");
@@ -149,7 +149,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [Fact]
     public async Task Following_next_cursors_walks_every_row_once_in_order_through_ties_and_stops_after_the_last_full_page()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         var t0 = new DateTime(2024, 5, 1, 8, 0, 0, DateTimeKind.Utc);
         var inserted = new List<(int Id, int Hours)>();
         foreach (var hours in new[] { 0, 1, 1, 1, 2, 3, 3 })
@@ -183,7 +183,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [Fact]
     public async Task A_cursor_from_a_row_without_a_creation_time_continues_with_the_dated_rows()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         var dated = await InsertAsync(user, new DateTime(2024, 6, 1, 0, 0, 0, DateTimeKind.Utc));
         var undatedOld = await app.ScalarAsync<int>("INSERT INTO crew_responses (user_uid, response_data, created_at) VALUES ($1, '{}', NULL) RETURNING id", user);
         var undatedNew = await app.ScalarAsync<int>("INSERT INTO crew_responses (user_uid, response_data, created_at) VALUES ($1, '{}', NULL) RETURNING id", user);
@@ -207,7 +207,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [InlineData("?includeTotal=true&includeTotal=true", "includeTotal must be given at most once")]
     public async Task Bad_cursors_and_total_flags_answer_400_with_a_clear_message(string query, string error)
     {
-        await AssertErrorAsync(await client.GetAsync($"/api/crew-responses{query}"), HttpStatusCode.BadRequest, error);
+        await EnvelopeAssert.ErrorAsync(await client.GetAsync($"/api/crew-responses{query}"), HttpStatusCode.BadRequest, error);
     }
 
     [Theory]
@@ -229,7 +229,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [Fact]
     public async Task Date_filters_are_inclusive_and_a_bare_end_date_covers_that_whole_day()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         var before = await InsertAsync(user, new DateTime(2024, 1, 10, 11, 59, 59, DateTimeKind.Utc));
         var atStart = await InsertAsync(user, new DateTime(2024, 1, 10, 12, 0, 0, DateTimeKind.Utc));
         var lateOnEndDay = await InsertAsync(user, new DateTime(2024, 1, 31, 23, 59, 0, DateTimeKind.Utc));
@@ -255,7 +255,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [Fact]
     public async Task The_list_defaults_to_100_items_and_accepts_up_to_1000()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         await app.ExecuteAsync(
             "INSERT INTO crew_responses (user_uid, response_data) SELECT $1, jsonb_build_object('n', n) FROM generate_series(1, 101) n", user);
 
@@ -296,7 +296,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [InlineData("?endDate=10000-01-01", "endDate must be an ISO-8601 date or date-time")]
     public async Task Bad_list_parameters_answer_400_with_a_clear_message(string query, string error)
     {
-        await AssertErrorAsync(await client.GetAsync($"/api/crew-responses{query}"), HttpStatusCode.BadRequest, error);
+        await EnvelopeAssert.ErrorAsync(await client.GetAsync($"/api/crew-responses{query}"), HttpStatusCode.BadRequest, error);
     }
 
     [Theory]
@@ -321,7 +321,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [InlineData("{\"userUid\":\"u\",\"responseData\":{},\"createdAt\":\"2024-01-01\"}", "Unknown field 'createdAt': a crew response takes userUid, requestContext, requestGoal, responseData, cost")]
     public async Task Bad_bodies_answer_400_with_a_clear_message(string json, string error)
     {
-        await AssertErrorAsync(await PostJsonAsync(json), HttpStatusCode.BadRequest, error);
+        await EnvelopeAssert.ErrorAsync(await PostJsonAsync(json), HttpStatusCode.BadRequest, error);
     }
 
     [Theory]
@@ -331,8 +331,8 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [InlineData("""{"n":1e1000000}""")]
     public async Task Response_data_that_jsonb_refuses_answers_400_and_stores_nothing(string data)
     {
-        var user = await NewUserAsync();
-        await AssertErrorAsync(
+        var user = await app.AddNewUserAsync();
+        await EnvelopeAssert.ErrorAsync(
             await PostJsonAsync($$$"""{"userUid":"{{{user}}}","responseData":{{{data}}}}"""),
             HttpStatusCode.BadRequest,
             "responseData contains a value that cannot be stored as JSON");
@@ -344,7 +344,7 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [InlineData("a-uid-far-longer-than-the-users-table-allows-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
     public async Task Posting_for_an_unknown_user_answers_422(string user)
     {
-        await AssertErrorAsync(
+        await EnvelopeAssert.ErrorAsync(
             await PostJsonAsync($$$"""{"userUid":"{{{user}}}","responseData":{}}"""),
             HttpStatusCode.UnprocessableEntity,
             "User does not exist");
@@ -353,30 +353,30 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [Fact]
     public async Task A_body_declared_larger_than_1_MiB_answers_413()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         using var content = new StringContent(BigBody(user), Encoding.UTF8, "application/json");
         Assert.True(content.Headers.ContentLength > 1024 * 1024);
 
-        await AssertErrorAsync(await client.PostAsync("/api/crew-responses", content), HttpStatusCode.RequestEntityTooLarge, "Request body must not exceed 1 MiB");
+        await EnvelopeAssert.ErrorAsync(await client.PostAsync("/api/crew-responses", content), HttpStatusCode.RequestEntityTooLarge, "Request body must not exceed 1 MiB");
         Assert.Equal(0, await app.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE user_uid = $1", user));
     }
 
     [Fact]
     public async Task A_body_over_1_MiB_without_a_declared_length_answers_413()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         using var content = new StreamContent(new UnknownLengthStream(Encoding.UTF8.GetBytes(BigBody(user))));
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         Assert.Null(content.Headers.ContentLength);
 
-        await AssertErrorAsync(await client.PostAsync("/api/crew-responses", content), HttpStatusCode.RequestEntityTooLarge, "Request body must not exceed 1 MiB");
+        await EnvelopeAssert.ErrorAsync(await client.PostAsync("/api/crew-responses", content), HttpStatusCode.RequestEntityTooLarge, "Request body must not exceed 1 MiB");
         Assert.Equal(0, await app.ScalarAsync<long>("SELECT count(*) FROM crew_responses WHERE user_uid = $1", user));
     }
 
     [Fact]
     public async Task A_body_just_under_1_MiB_is_accepted()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         var prefix = $$"""{"userUid":"{{user}}","responseData":{"text":" """;
         const string Suffix = "\"}}";
         var json = prefix + new string('x', (1024 * 1024) - prefix.Length - Suffix.Length) + Suffix;
@@ -396,26 +396,26 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     [InlineData("%01")]
     public async Task An_id_that_is_not_a_positive_integer_answers_400_for_get_and_delete(string id)
     {
-        await AssertErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.BadRequest, "Invalid ID");
-        await AssertErrorAsync(await client.DeleteAsync($"/api/crew-responses/{id}"), HttpStatusCode.BadRequest, "Invalid ID");
+        await EnvelopeAssert.ErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.BadRequest, "Invalid ID");
+        await EnvelopeAssert.ErrorAsync(await client.DeleteAsync($"/api/crew-responses/{id}"), HttpStatusCode.BadRequest, "Invalid ID");
     }
 
     [Fact]
     public async Task A_missing_id_answers_404_for_get_and_delete()
     {
-        await AssertErrorAsync(await client.GetAsync("/api/crew-responses/2147483647"), HttpStatusCode.NotFound, "Crew response not found");
-        await AssertErrorAsync(await client.DeleteAsync("/api/crew-responses/2147483647"), HttpStatusCode.NotFound, "Crew response not found");
+        await EnvelopeAssert.ErrorAsync(await client.GetAsync("/api/crew-responses/2147483647"), HttpStatusCode.NotFound, "Crew response not found");
+        await EnvelopeAssert.ErrorAsync(await client.DeleteAsync("/api/crew-responses/2147483647"), HttpStatusCode.NotFound, "Crew response not found");
     }
 
     [Fact]
     public async Task Deleting_a_user_in_the_host_application_removes_their_responses()
     {
-        var user = await NewUserAsync();
+        var user = await app.AddNewUserAsync();
         var id = await InsertAsync(user, DateTime.UtcNow);
 
         await app.ExecuteAsync("DELETE FROM users WHERE uid = $1", user);
 
-        await AssertErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.NotFound, "Crew response not found");
+        await EnvelopeAssert.ErrorAsync(await client.GetAsync($"/api/crew-responses/{id}"), HttpStatusCode.NotFound, "Crew response not found");
     }
 
     [Fact]
@@ -463,24 +463,9 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
             user,
             DateTime.SpecifyKind(createdAtUtc, DateTimeKind.Unspecified));
 
-    private async Task<string> NewUserAsync()
-    {
-        var uid = $"user-{Guid.NewGuid():N}";
-        await app.AddUsersAsync([(uid, "context", "goal")]);
-        return uid;
-    }
 
     private static async Task<JsonDocument> JsonAsync(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-
-    private static async Task AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string error)
-    {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(status == response.StatusCode, $"expected {(int)status}, got {(int)response.StatusCode}: {text}");
-        using var body = JsonDocument.Parse(text);
-        Assert.False(body.RootElement.GetProperty("success").GetBoolean());
-        Assert.Equal(error, body.RootElement.GetProperty("error").GetString());
-    }
 
     /// <summary>A readable stream that does not tell its length, so the request is sent without Content-Length.</summary>
     private sealed class UnknownLengthStream(byte[] data) : Stream

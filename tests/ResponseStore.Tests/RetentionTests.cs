@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ResponseStore.Retention;
+using CrewPlatform.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -38,7 +39,7 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
     [Fact]
     public async Task An_answer_exactly_retain_days_old_is_kept_and_one_a_microsecond_older_is_deleted()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync("retention");
         var exactly = await InsertAsync(user, Today.AddDays(-30));
         var older = await InsertAsync(user, Today.AddDays(-30).AddTicks(-10));
         var recent = await InsertAsync(user, Today.AddHours(-1));
@@ -53,7 +54,7 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
     [Fact]
     public async Task Answers_without_a_creation_time_are_kept_by_both_rules_and_take_no_place()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync("retention");
         var undated = await InsertAsync(user, null);
         var old = await InsertAsync(user, Today.AddDays(-400));
         var newest = await InsertAsync(user, Today.AddDays(-1));
@@ -69,8 +70,8 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
     [Fact]
     public async Task The_per_user_cap_keeps_exactly_each_user_s_newest_answers_ties_broken_by_id()
     {
-        var user = await NewUserAsync();
-        var other = await NewUserAsync();
+        var user = await db.AddNewUserAsync("retention");
+        var other = await db.AddNewUserAsync("retention");
         var first = await InsertAsync(user, Today.AddDays(-900));
         var second = await InsertAsync(user, Today.AddDays(-5));
         var tiedLower = await InsertAsync(user, Today.AddDays(-2));
@@ -92,8 +93,8 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
     [Fact]
     public async Task With_both_rules_an_answer_goes_when_either_says_so_and_age_counts_first()
     {
-        var capped = await NewUserAsync();
-        var aged = await NewUserAsync();
+        var capped = await db.AddNewUserAsync("retention");
+        var aged = await db.AddNewUserAsync("retention");
         var old = await InsertAsync(capped, Today.AddDays(-31));
         var third = await InsertAsync(capped, Today.AddDays(-3));
         var second = await InsertAsync(capped, Today.AddDays(-2));
@@ -112,7 +113,7 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
     [Fact]
     public async Task Without_a_rule_a_pass_deletes_nothing()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync("retention");
         for (var days = 0; days < 2000; days += 100)
         {
             await InsertAsync(user, Today.AddDays(-days));
@@ -129,7 +130,7 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
     [Fact]
     public async Task Fifty_old_answers_go_in_batches_of_seven_and_are_all_reported()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync("retention");
         await InsertManyAsync(user, 50, Today.AddDays(-60));
         var kept = await InsertAsync(user, Today);
 
@@ -145,7 +146,7 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
         var users = new List<string>();
         for (var i = 0; i < 10; i++)
         {
-            var user = await NewUserAsync();
+            var user = await db.AddNewUserAsync("retention");
             users.Add(user);
             await InsertManyAsync(user, 7, Today.AddDays(-1));
         }
@@ -164,7 +165,7 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
     [Fact]
     public async Task Two_passes_started_at_once_delete_each_answer_once()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync("retention");
         await InsertManyAsync(user, 300, Today.AddDays(-60));
         var retention = Retention(retainDays: 30, batch: 7);
         var otherReplica = Retention(retainDays: 30, batch: 7);
@@ -181,7 +182,7 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
     [Fact]
     public async Task A_pass_while_another_replica_holds_the_lock_is_skipped_and_deletes_nothing()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync("retention");
         var old = await InsertAsync(user, Today.AddDays(-60));
         await using var otherReplica = db.OpenConnection();
         await using var transaction = await otherReplica.BeginTransactionAsync();
@@ -199,12 +200,12 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
     [Fact]
     public async Task Run_origins_stay_when_their_answers_go()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync("retention");
         var goneRun = Guid.NewGuid();
         var keptRun = Guid.NewGuid();
         await InsertAsync(user, Today.AddDays(-60), goneRun);
         await InsertAsync(user, Today.AddDays(-60), keptRun);
-        await InsertAsync(await NewUserAsync(), Today, keptRun);
+        await InsertAsync(await db.AddNewUserAsync("retention"), Today, keptRun);
         await db.ExecuteAsync("INSERT INTO response_store.run_origins (run_id, schedule_id, endpoint) VALUES ($1, 7, 'default'), ($2, 8, 'default')", goneRun, keptRun);
 
         var pass = await Retention(retainDays: 30).RunOnceAsync(Now, CancellationToken.None);
@@ -216,8 +217,8 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
     [Fact]
     public async Task A_new_answer_of_a_run_whose_origin_exists_is_stored_and_the_origin_kept_as_it_was()
     {
-        var user = await NewUserAsync();
-        var second = await NewUserAsync();
+        var user = await db.AddNewUserAsync("retention");
+        var second = await db.AddNewUserAsync("retention");
         var run = Guid.NewGuid();
         var writer = new CrewResponseBatchWriter(dataSource);
 
@@ -231,7 +232,7 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
     [Fact]
     public async Task A_pass_counts_what_it_deleted_by_reason()
     {
-        var user = await NewUserAsync();
+        var user = await db.AddNewUserAsync("retention");
         await InsertAsync(user, Today.AddDays(-60));
         await InsertManyAsync(user, 3, Today.AddDays(-1));
         var measured = new Dictionary<string, long>();
@@ -264,12 +265,6 @@ public sealed class RetentionTests(MigratedDatabase db) : IClassFixture<Migrated
 
     private static RetentionCounts Counts(RetentionPass pass) => new(pass.Ran, pass.ByAge, pass.ByPerUserCap);
 
-    private async Task<string> NewUserAsync()
-    {
-        var uid = $"retention-{Guid.NewGuid():N}";
-        await db.AddUsersAsync([(uid, "context", "goal")]);
-        return uid;
-    }
 
     private async Task<int> InsertAsync(string user, DateTime? createdAt, Guid? runId = null)
     {
