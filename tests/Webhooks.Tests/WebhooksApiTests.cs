@@ -166,6 +166,12 @@ public sealed class WebhooksApiTests : IAsyncLifetime
         var id = document.RootElement.GetProperty("paths").GetProperty("/api/webhooks/{id}").GetProperty("get").GetProperty("parameters")[0];
         Assert.Equal("path", id.GetProperty("in").GetString());
         Assert.Equal("uuid", id.GetProperty("schema").GetProperty("format").GetString());
+
+        var newWebhook = document.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("NewWebhook").GetProperty("properties");
+        Assert.Contains("SQL/JSON path predicate", newWebhook.GetProperty("jsonPath").GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Contains("boolean", newWebhook.GetProperty("includeAnswer").GetProperty("type").ToString(), StringComparison.Ordinal);
+        var view = document.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("WebhookView").GetProperty("properties");
+        Assert.True(view.TryGetProperty("jsonPath", out _) && view.TryGetProperty("includeAnswer", out _));
     }
 
     /// <summary>Asserts a 400 in the failure envelope and returns its error message.</summary>

@@ -7,8 +7,8 @@ using CrewPlatform.Webhooks.Delivery;
 using CrewPlatform.Webhooks.Persistence;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 using Microsoft.OpenApi;
+using Npgsql;
 
 namespace CrewPlatform.Webhooks.Apis;
 
