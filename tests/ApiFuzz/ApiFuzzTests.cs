@@ -22,6 +22,17 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
         await FuzzAsync("response-store", stack.ResponseStore.Server, minimumRequests: 1000);
     }
 
+    [Fact]
+    public async Task The_webhooks_service_answers_every_generated_request_without_a_server_error_or_a_bare_4xx()
+    {
+        var outcomes = await FuzzAsync("webhooks", stack.Webhooks.Server, minimumRequests: 1000);
+
+        // The filter reached PostgreSQL's parser both ways: refused paths, and subscriptions created with one.
+        Assert.Contains(outcomes, o => o.Request.Case == "body jsonPath" && o.Status == 400 && o.Body.Contains("jsonPath is not a valid SQL/JSON path: ", StringComparison.Ordinal));
+        Assert.Contains(outcomes, o => o.Request.Case == "body jsonPath" && o.Status == 201);
+        Assert.True(await stack.ScalarAsync<long>("SELECT count(*) FROM webhooks.subscriptions WHERE json_path IS NOT NULL AND include_answer") > 0);
+    }
+
     /// <summary>The inputs that once answered 500, and the content search's edges, sent as a client sends them, through the gateway.</summary>
     [Theory]
     [InlineData("/api/crew-responses?userUid=%00", 400, "userUid must be at most 255 characters of text")]
@@ -62,6 +73,7 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
         using var client = gateway.CreateClient();
         var operations = ApiOperations.Read(await client.GetStringAsync("/openapi/scheduler.json"))
             .Concat(ApiOperations.Read(await client.GetStringAsync("/openapi/crew-responses.json")))
+            .Concat(ApiOperations.Read(await client.GetStringAsync("/openapi/webhooks.json")))
             .ToList();
         var generated = new FuzzRequestGenerator(stack.Valid, FuzzStack.Seed).Generate(operations);
         var sample = generated.Where((r, i) => i % 8 == 0 || r.Case.StartsWith("whole body", StringComparison.Ordinal)).ToList();
@@ -132,7 +144,7 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
         return summary;
     }
 
-    private async Task FuzzAsync(string target, TestServer server, int minimumRequests)
+    private async Task<List<FuzzOutcome>> FuzzAsync(string target, TestServer server, int minimumRequests)
     {
         using var client = server.CreateClient();
         var operations = ApiOperations.Read(await client.GetStringAsync("/openapi/v1.json"));
@@ -145,5 +157,6 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
 
         Assert.True(outcomes.Count >= minimumRequests, $"only {outcomes.Count} requests generated for {target}");
         Assert.True(outcomes.All(o => o.Problem is null), summary + Environment.NewLine + FuzzRunner.Offenders(outcomes));
+        return outcomes;
     }
 }

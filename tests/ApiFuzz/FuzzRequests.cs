@@ -13,7 +13,11 @@ public sealed record FuzzRequest(ApiOperation Operation, string Method, string T
 }
 
 /// <summary>What exists in the fixture's database, so that some generated requests reach the happy paths.</summary>
-public sealed record ValidInputs(string UserUid, IReadOnlyList<int> AnswerIds, Guid RunId);
+public sealed record ValidInputs(string UserUid, IReadOnlyList<int> AnswerIds, Guid RunId, Guid WebhookId)
+{
+    /// <summary>A webhook target that needs no DNS and is never called: the fuzz publishes no events.</summary>
+    public const string WebhookUrl = "http://127.0.0.1:9/hook";
+}
 
 /// <summary>
 /// Generates the requests for every operation of a document: each hostile value in each parameter and body field on
@@ -92,7 +96,7 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
         {
             foreach (var field in op.BodyFields)
             {
-                foreach (var json in HostileInput.JsonValues)
+                foreach (var json in IsSearch(field) ? HostileInput.JsonValues.Concat(HostileInput.SearchJsonValues) : HostileInput.JsonValues)
                 {
                     yield return Request(op, pathValues, [], Encoding.UTF8.GetBytes(Body(op, (field.Name, json))), Json, $"body {field.Name}");
                 }
@@ -148,7 +152,7 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
             {
                 0 => (f.Name, (string?)null),
                 1 => (f.Name, ValidJsonValue(f)),
-                _ => (f.Name, PickJsonValue()),
+                _ => (f.Name, IsSearch(f) && random.Next(2) == 0 ? Pick(HostileInput.SearchJsonValues) : PickJsonValue()),
             }).ToArray();
             body = random.Next(10) == 0
                 ? Pick(WholeBodies(op).Where(b => b.Body.Length < 200_000)).Body
@@ -164,7 +168,7 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
 
     private string PickJsonValue() => Pick(smallJsonValues);
 
-    /// <summary>The content search's parameters, which PostgreSQL parses: they get its hostile text too.</summary>
+    /// <summary>The content search's parameters and a webhook's filter, which PostgreSQL parses: they get its hostile text too.</summary>
     private static bool IsSearch(ApiField parameter) => parameter.Name is "jsonPath" or "q";
 
     /// <summary>Built once per operation: some are megabytes.</summary>
@@ -202,8 +206,9 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
     }
 
     private Dictionary<string, string> ValidPathValues(ApiOperation op) =>
-        op.PathParameters.ToDictionary(p => p.Name, p => op.Path.StartsWith("/api/scheduler", StringComparison.Ordinal)
-            ? valid.RunId.ToString()
+        op.PathParameters.ToDictionary(p => p.Name, p =>
+            op.Path.StartsWith("/api/scheduler", StringComparison.Ordinal) ? valid.RunId.ToString()
+            : op.Path.StartsWith("/api/webhooks", StringComparison.Ordinal) ? valid.WebhookId.ToString()
             : valid.AnswerIds[random.Next(valid.AnswerIds.Count)].ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     private List<(string, string?)> ValidQuery(ApiOperation op) => op.QueryParameters.Select(p => (p.Name, (string?)ValidQueryValue(p))).ToList();
@@ -233,6 +238,11 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
         "action" => HostileInput.JsonString(random.Next(3) switch { 0 => "start", 1 => "stop", _ => "run-now" }),
         "intervalMinutes" => "60",
         "responseData" => """{"Questions":[{"Question 1":"Who?","Answers":["Riders"]}]}""",
+        "url" => HostileInput.JsonString(ValidInputs.WebhookUrl),
+        "events" => """["crew-response.stored","crew-response.changed","run.completed"]""",
+        "segment" => "\"vip\"",
+        "jsonPath" => HostileInput.JsonString("exists($.Questions[*] ? (@.Answers[*] like_regex \"price\" flag \"i\"))"),
+        "includeAnswer" => "true",
         _ => field.Type switch
         {
             "integer" or "number" => "1",

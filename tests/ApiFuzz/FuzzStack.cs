@@ -1,6 +1,7 @@
 extern alias GatewayService;
 extern alias ResponseStoreService;
 extern alias SchedulerService;
+extern alias WebhooksService;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
@@ -12,8 +13,9 @@ using Yarp.ReverseProxy.Forwarder;
 namespace CrewPlatform.ApiFuzz;
 
 /// <summary>
-/// The Scheduler and the ResponseStore in process over this fixture's own database and virtual host, with a few
-/// users, stored answers and a run so that ids exist, and gateways in front of them whose proxy forwards in memory.
+/// The Scheduler, the ResponseStore and the Webhooks service in process over this fixture's own database and virtual
+/// host, with a few users, stored answers, a run and a webhook subscription so that ids exist, and gateways in front of
+/// them whose proxy forwards in memory.
 /// Writes the fuzz summary to <c>TestResults/fuzz-summary.txt</c> when it ends.
 /// </summary>
 public sealed class FuzzStack : RealInfrastructure
@@ -35,6 +37,8 @@ public sealed class FuzzStack : RealInfrastructure
 
     public ServiceApp<ResponseStoreService::Program> ResponseStore { get; private set; } = null!;
 
+    public ServiceApp<WebhooksService::Program> Webhooks { get; private set; } = null!;
+
     public ValidInputs Valid { get; private set; } = null!;
 
     /// <summary>Plays the CrewCaller for the cancel API, which waits until a crew caller has recorded a cancel.</summary>
@@ -44,6 +48,7 @@ public sealed class FuzzStack : RealInfrastructure
     [
         ServiceSchema.Of<SchedulerService::CrewPlatform.Scheduler.Persistence.SchedulerDbContext>(SchedulerService::CrewPlatform.Scheduler.Persistence.SchedulerDbContext.Schema),
         ServiceSchema.Of<ResponseStoreService::CrewPlatform.ResponseStore.Persistence.ResponseStoreDbContext>(ResponseStoreService::CrewPlatform.ResponseStore.Persistence.ResponseStoreDbContext.HistorySchema),
+        ServiceSchema.Of<WebhooksService::CrewPlatform.Webhooks.Persistence.WebhooksDbContext>(WebhooksService::CrewPlatform.Webhooks.Persistence.WebhooksDbContext.Schema),
     ];
 
     public override async Task InitializeAsync()
@@ -56,8 +61,11 @@ public sealed class FuzzStack : RealInfrastructure
 
         Scheduler = new ServiceApp<SchedulerService::Program>(this, new Dictionary<string, string?>(QuietLogs) { ["CREW_API_URL"] = "http://crew.test:9999/run-crew" });
         ResponseStore = new ServiceApp<ResponseStoreService::Program>(this, QuietLogs);
+        // Subscriptions to a loopback URL (an IP literal, so that no request waits on DNS); no event is sent to them.
+        Webhooks = new ServiceApp<WebhooksService::Program>(this, new Dictionary<string, string?>(QuietLogs) { ["WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = "true" });
         _ = Scheduler.Server;
         _ = ResponseStore.Server;
+        _ = Webhooks.Server;
 
         var answerIds = new List<int>();
         using var responseStore = ResponseStore.CreateClient();
@@ -73,10 +81,15 @@ public sealed class FuzzStack : RealInfrastructure
         run.EnsureSuccessStatusCode();
         var runId = (await run.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("runId").GetGuid();
 
-        Valid = new ValidInputs(UserUid, answerIds, runId);
+        using var webhooks = Webhooks.CreateClient();
+        using var webhook = await webhooks.PostAsync("/api/webhooks", Json($"{{\"url\":\"{ValidInputs.WebhookUrl}\",\"events\":[\"crew-response.stored\"]}}"));
+        webhook.EnsureSuccessStatusCode();
+        var webhookId = (await webhook.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("webhook").GetProperty("id").GetGuid();
+
+        Valid = new ValidInputs(UserUid, answerIds, runId, webhookId);
     }
 
-    /// <summary>A gateway in front of both services; its proxy calls their in-memory servers.</summary>
+    /// <summary>A gateway in front of the services; its proxy calls their in-memory servers.</summary>
     public ServiceApp<GatewayService::Program> Gateway(int rateLimitPerMinute) => new(
         new Dictionary<string, string?>(QuietLogs)
         {
@@ -91,7 +104,7 @@ public sealed class FuzzStack : RealInfrastructure
         {
             ["scheduler"] = () => Scheduler.Server.CreateHandler(),
             ["response-store"] = () => ResponseStore.Server.CreateHandler(),
-            ["webhooks"] = () => Scheduler.Server.CreateHandler(), // no webhooks service here: any ready backend lets the gateway be ready
+            ["webhooks"] = () => Webhooks.Server.CreateHandler(),
             ["crew-caller"] = () => Scheduler.Server.CreateHandler(), // nor a CrewCaller: its route answers the scheduler's 404
         })));
 
@@ -106,6 +119,7 @@ public sealed class FuzzStack : RealInfrastructure
     public override async Task DisposeAsync()
     {
         WriteSummary();
+        await Webhooks.DisposeAsync();
         await ResponseStore.DisposeAsync();
         await Scheduler.DisposeAsync();
         await crewCaller.DisposeAsync();

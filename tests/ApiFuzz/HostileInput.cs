@@ -69,6 +69,10 @@ public static class HostileInput
     public static readonly IReadOnlyList<string> SearchQueryValues =
         SearchTexts.Select(EncodeQueryComponent).Distinct(StringComparer.Ordinal).ToList();
 
+    /// <summary>Search values as JSON strings, for a body field PostgreSQL parses (a webhook's <c>jsonPath</c>).</summary>
+    public static readonly IReadOnlyList<string> SearchJsonValues =
+        SearchTexts.Select(JsonString).Except(Texts.Select(JsonString), StringComparer.Ordinal).Distinct(StringComparer.Ordinal).ToList();
+
     /// <summary>Query values (wire form).</summary>
     public static readonly IReadOnlyList<string> QueryValues =
         Texts.Select(EncodeQueryComponent).Concat(EncodedTricks).Distinct(StringComparer.Ordinal).ToList();

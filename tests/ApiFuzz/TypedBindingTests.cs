@@ -27,7 +27,7 @@ public sealed class TypedBindingTests(TypedBindingApp app, ITestOutputHelper out
         Assert.Contains(operations, o => o.BodyFields.Count > 0);
         Assert.Contains(operations, o => o.QueryParameters.Count > 0);
 
-        var requests = new FuzzRequestGenerator(new ValidInputs("probe-user", [1, 2, 3], Guid.Empty), FuzzStack.Seed).Generate(operations);
+        var requests = new FuzzRequestGenerator(new ValidInputs("probe-user", [1, 2, 3], Guid.Empty, Guid.Empty), FuzzStack.Seed).Generate(operations);
         var outcomes = await FuzzRunner.RunAsync(app.Server, requests);
 
         var summary = FuzzRunner.Summary("typed binding", outcomes, FuzzStack.Seed);

@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using CrewPlatform.Contracts;
 using CrewPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CrewPlatform.Webhooks.Tests;
 
@@ -77,6 +79,86 @@ public sealed class WebhooksApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_subscription_shows_its_json_path_and_include_answer_at_create_list_and_get()
+    {
+        const string path = """exists($.Questions[*] ? (@.Answers[*] like_regex "price" flag "i"))""";
+        using var created = await service.Client.PostAsJsonAsync("/api/webhooks", new
+        {
+            url = "https://hooks.example.com/prices", events = new[] { "crew-response.changed", "run.completed" }, jsonPath = path, includeAnswer = true,
+        });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var createdJson = JsonDocument.Parse(await created.Content.ReadAsStringAsync());
+        var webhook = createdJson.RootElement.GetProperty("data").GetProperty("webhook");
+        Assert.Equal(path, webhook.GetProperty("jsonPath").GetString());
+        Assert.True(webhook.GetProperty("includeAnswer").GetBoolean());
+        var id = webhook.GetProperty("id").GetGuid();
+
+        using var plain = await service.Client.PostAsJsonAsync("/api/webhooks", new { url = "https://hooks.example.com/all", events = new[] { "crew-response.stored" } });
+        Assert.Equal(HttpStatusCode.Created, plain.StatusCode);
+
+        var shown = await service.WebhookAsync(id);
+        Assert.Equal(path, shown.GetProperty("jsonPath").GetString());
+        Assert.True(shown.GetProperty("includeAnswer").GetBoolean());
+        using var listed = JsonDocument.Parse(await service.Client.GetStringAsync("/api/webhooks"));
+        Assert.Equal(
+            [(path, true), (null, false)],
+            listed.RootElement.GetProperty("data").EnumerateArray().Select(w => (w.GetProperty("jsonPath").GetString(), w.GetProperty("includeAnswer").GetBoolean())));
+        Assert.Equal(path, await service.ScalarAsync<string>("SELECT json_path FROM webhooks.subscriptions WHERE id = $1", id));
+    }
+
+    [Theory]
+    [InlineData("\"$$\"", "jsonPath is not a valid SQL/JSON path: syntax error")]
+    [InlineData("\"$.a[\"", "jsonPath is not a valid SQL/JSON path: syntax error")]
+    [InlineData("\"exists($.a\"", "jsonPath is not a valid SQL/JSON path: syntax error")]
+    [InlineData("\"@.a\"", "jsonPath is not a valid SQL/JSON path: @ is not allowed in root expressions")]
+    [InlineData("\"last\"", "jsonPath is not a valid SQL/JSON path: LAST is allowed only in array subscripts")]
+    [InlineData("\"$ like_regex \\\"(\\\"\"", "jsonPath is not a valid SQL/JSON path: invalid regular expression")]
+    [InlineData("\"$ like_regex \\\"a\\\" flag \\\"z\\\"\"", "jsonPath is not a valid SQL/JSON path: invalid input syntax for type jsonpath")]
+    [InlineData("\"\"", "jsonPath must not be empty")]
+    [InlineData("\"   \"", "jsonPath must not be empty")]
+    [InlineData("\"a\\u0000b\"", "jsonPath must be at most 2000 characters of text")]
+    [InlineData("\"\\ud800\"", "jsonPath must be at most 2000 characters of text")]
+    [InlineData("7", "jsonPath must be at most 2000 characters of text")]
+    [InlineData("[\"$.a\"]", "jsonPath must be at most 2000 characters of text")]
+    [InlineData("{}", "jsonPath must be at most 2000 characters of text")]
+    public async Task A_bad_json_path_is_refused_naming_the_problem(string jsonPath, string error)
+    {
+        var body = $$"""{"url":"https://example.com/x","events":["crew-response.stored"],"jsonPath":{{jsonPath}}}""";
+        using var response = await service.Client.PostAsync("/api/webhooks", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.StartsWith(error, await BadRequestErrorAsync(response), StringComparison.Ordinal);
+        Assert.Equal(0, await service.ScalarAsync<long>("SELECT count(*) FROM webhooks.subscriptions"));
+    }
+
+    [Theory]
+    [InlineData("""{"url":"https://example.com/x","events":["crew-response.stored"],"jsonPath":"PATH"}""", "jsonPath must be at most 2000 characters of text")]
+    [InlineData("""{"url":"https://example.com/x","events":["run.completed"],"jsonPath":"$.a == 1"}""", "jsonPath applies to crew-response.stored and crew-response.changed only: events must name one of them")]
+    [InlineData("""{"url":"https://example.com/x","events":["run.completed","crew-api.unavailable"],"includeAnswer":true}""", "includeAnswer applies to crew-response.stored and crew-response.changed only: events must name one of them")]
+    [InlineData("""{"url":"https://example.com/x","events":["crew-response.stored"],"includeAnswer":"yes"}""", "includeAnswer must be true or false")]
+    [InlineData("""{"url":"https://example.com/x","events":["crew-response.stored"],"includeAnswer":1}""", "includeAnswer must be true or false")]
+    [InlineData("""{"url":"https://example.com/x","events":["crew-response.stored"],"jsonpath":"$.a == 1"}""", "Unknown field 'jsonpath': a webhook takes url, events, segment, jsonPath, includeAnswer")]
+    public async Task Json_path_and_include_answer_are_refused_where_they_cannot_apply(string body, string error)
+    {
+        body = body.Replace("PATH", new string('$', 2001), StringComparison.Ordinal);
+        using var response = await service.Client.PostAsync("/api/webhooks", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(error, await BadRequestErrorAsync(response));
+    }
+
+    [Fact]
+    public async Task Include_answer_false_and_a_null_json_path_are_accepted_with_any_event()
+    {
+        using var created = await service.Client.PostAsJsonAsync("/api/webhooks", new { url = "https://example.com/x", events = new[] { "run.completed" }, includeAnswer = false, jsonPath = (string?)null });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+    }
+
+    [Fact]
+    public void The_model_matches_the_migrations()
+    {
+        using var scope = service.App.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<CrewPlatform.Webhooks.Persistence.WebhooksDbContext>();
+        Assert.False(db.Database.HasPendingModelChanges(), "the EF model differs from the migrations' snapshot");
+    }
+
+    [Fact]
     public async Task The_openapi_document_describes_every_operation_for_a_generated_client()
     {
         using var document = await OpenApiDocumentCheck.CheckAsync(service.Client, service.App.Services, "webhooks");
@@ -84,6 +166,12 @@ public sealed class WebhooksApiTests : IAsyncLifetime
         var id = document.RootElement.GetProperty("paths").GetProperty("/api/webhooks/{id}").GetProperty("get").GetProperty("parameters")[0];
         Assert.Equal("path", id.GetProperty("in").GetString());
         Assert.Equal("uuid", id.GetProperty("schema").GetProperty("format").GetString());
+
+        var newWebhook = document.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("NewWebhook").GetProperty("properties");
+        Assert.Contains("SQL/JSON path predicate", newWebhook.GetProperty("jsonPath").GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Contains("boolean", newWebhook.GetProperty("includeAnswer").GetProperty("type").ToString(), StringComparison.Ordinal);
+        var view = document.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("WebhookView").GetProperty("properties");
+        Assert.True(view.TryGetProperty("jsonPath", out _) && view.TryGetProperty("includeAnswer", out _));
     }
 
     /// <summary>Asserts a 400 in the failure envelope and returns its error message.</summary>

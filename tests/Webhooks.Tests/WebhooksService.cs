@@ -55,10 +55,16 @@ public sealed class WebhooksService : RealInfrastructure
     /// <summary>Creates a subscription of the receiver and hands the receiver its secret.</summary>
     public Task<Guid> SubscribeAsync(WebhookReceiver receiver, params string[] events) => SubscribeAsync(receiver, segment: null, events);
 
-    public async Task<Guid> SubscribeAsync(WebhookReceiver receiver, string? segment, string[] events)
+    public Task<Guid> SubscribeAsync(WebhookReceiver receiver, string? segment, string[] events) =>
+        SubscribeAsync(receiver, new { events, segment });
+
+    /// <summary>Creates a subscription of the receiver with the fields of <paramref name="subscription"/> (all but its url).</summary>
+    public async Task<Guid> SubscribeAsync(WebhookReceiver receiver, object subscription)
     {
-        using var response = await Client.PostAsJsonAsync("/api/webhooks", new { url = receiver.Url, events, segment });
-        Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+        var body = JsonSerializer.SerializeToNode(subscription, JsonSerializerOptions.Web)!.AsObject();
+        body["url"] = receiver.Url;
+        using var response = await Client.PostAsJsonAsync("/api/webhooks", body);
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         var data = json.RootElement.GetProperty("data");
         receiver.Secret = data.GetProperty("secret").GetString()!;

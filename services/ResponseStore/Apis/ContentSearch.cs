@@ -34,15 +34,15 @@ public sealed record ContentSearch(JsonPathFilter? JsonPath, TextQuery? Q)
 }
 
 /// <summary>
-/// <c>jsonPath</c>: an SQL/JSON path predicate, e.g. <c>exists($.Questions[*] ? (@.Answers[*] like_regex "price" flag "i"))</c>
-/// or <c>$.score &gt; 3</c>, at most <see cref="MaxLength"/> characters. PostgreSQL parses it while the request binds, so
-/// a path it cannot read is a 400 carrying PostgreSQL's own message. A path that is not a predicate (<c>$.a</c>) is
-/// valid but yields no boolean, so it matches no answer.
+/// <c>jsonPath</c>: an <see cref="SqlJsonPath">SQL/JSON path predicate</see>, e.g.
+/// <c>exists($.Questions[*] ? (@.Answers[*] like_regex "price" flag "i"))</c> or <c>$.score &gt; 3</c>, at most
+/// <see cref="MaxLength"/> characters. PostgreSQL parses it while the request binds, so a path it cannot read is a 400
+/// carrying PostgreSQL's own message. A path that is not a predicate (<c>$.a</c>) is valid but yields no boolean, so it
+/// matches no answer.
 /// </summary>
 public sealed record JsonPathFilter(string Value) : IEndpointParameterMetadataProvider
 {
-    public const int MaxLength = 2000;
-    public const string Invalid = "jsonPath is not a valid SQL/JSON path";
+    public const int MaxLength = SqlJsonPath.MaxLength;
 
     public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "string", description:
         "An SQL/JSON path predicate the answer must satisfy (PostgreSQL `response_data @@ jsonPath`), e.g. "
@@ -56,26 +56,9 @@ public sealed record JsonPathFilter(string Value) : IEndpointParameterMetadataPr
             return null;
         }
 
-        // Parsed on its own, before the list's query: a cheap statement whose failure can only be the path's.
-        var dataSource = http.RequestServices.GetRequiredService<NpgsqlDataSource>();
-        await using var command = dataSource.CreateCommand("SELECT $1::jsonpath IS NOT NULL");
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = path });
-        try
-        {
-            await command.ExecuteScalarAsync(http.RequestAborted);
-        }
-        catch (PostgresException ex) when (IsRefusedInput(ex))
-        {
-            throw new InvalidRequestException($"{Invalid}: {ex.MessageText}");
-        }
-
+        await SqlJsonPath.CheckAsync(http.RequestServices.GetRequiredService<NpgsqlDataSource>(), "jsonPath", path, http.RequestAborted);
         return new JsonPathFilter(path);
     }
-
-    /// <summary>What PostgreSQL says of a path it cannot accept: a syntax error (42601), a bad value or regular expression (class 22), an unsupported feature (0A000), a path too complex (class 54).</summary>
-    public static bool IsRefusedInput(PostgresException ex) =>
-        ex.SqlState.StartsWith("22", StringComparison.Ordinal) || ex.SqlState.StartsWith("42", StringComparison.Ordinal)
-        || ex.SqlState.StartsWith("0A", StringComparison.Ordinal) || ex.SqlState.StartsWith("54", StringComparison.Ordinal);
 }
 
 /// <summary>

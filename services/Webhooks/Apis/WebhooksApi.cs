@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -7,17 +8,37 @@ using CrewPlatform.Webhooks.Persistence;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.OpenApi;
+using Npgsql;
 
 namespace CrewPlatform.Webhooks.Apis;
 
-/// <summary>A new subscription: where to POST, which event types, and optionally only the runs of one segment.</summary>
-public sealed record NewWebhook(string? Url, IReadOnlyList<string> Events, string? Segment)
+/// <summary>
+/// A new subscription: where to POST, which event types, optionally only the runs of one segment, only the answers an
+/// SQL/JSON path predicate matches (<c>jsonPath</c>), and the answer itself in the payload (<c>includeAnswer</c>).
+/// </summary>
+public sealed record NewWebhook(
+    string? Url, IReadOnlyList<string> Events, string? Segment,
+    [property: Description(NewWebhook.JsonPathDescription)] string? JsonPath = null,
+    [property: Description(NewWebhook.IncludeAnswerDescription)] bool IncludeAnswer = false)
 {
-    private static readonly string[] Fields = ["url", "events", "segment"];
+    public const string JsonPathDescription =
+        "An SQL/JSON path predicate (the language of `GET /api/crew-responses?jsonPath=`), e.g. "
+        + "`exists($.Questions[*] ? (@.Answers[*] like_regex \"price\" flag \"i\"))`: `crew-response.stored` and "
+        + "`crew-response.changed` deliveries are made only for answers it matches (one it errors on does not match). An event "
+        + "that does not carry its answer (over 256 KB) is delivered with `\"filter\":\"not-evaluated\"` in its data. At most "
+        + "2000 characters; events must name a crew-response event; other event types are not filtered.";
+
+    public const string IncludeAnswerDescription =
+        "Whether `crew-response.*` deliveries carry the answer itself in `data.answer` (when it is at most 256 KB; larger "
+        + "ones only `data.answerUrl`). Default false; events must name a crew-response event.";
+
+    private static readonly string[] Fields = ["url", "events", "segment", "jsonPath", "includeAnswer"];
 
     private static readonly string EventsRule = $"events must list one or more of: {string.Join(", ", WebhookEventTypes.All)}";
 
-    /// <summary>The url is checked by the handler (it resolves the host); the rest here.</summary>
+    private static readonly string AnswerEventsRule = $"applies to {string.Join(" and ", WebhookEventTypes.AboutAnswers)} only: events must name one of them";
+
+    /// <summary>The url is checked by the handler (it resolves the host); the rest here, the path by PostgreSQL's parser.</summary>
     public static async ValueTask<NewWebhook> BindAsync(HttpContext http)
     {
         using var body = await JsonRequestBody.ReadAsync(http, "a webhook", Fields);
@@ -30,7 +51,31 @@ public sealed record NewWebhook(string? Url, IReadOnlyList<string> Events, strin
         }
 
         var url = body.Field("url") is { ValueKind: JsonValueKind.String } text && JsonShape.TryGetString(text, out var value) ? value : null;
-        return new NewWebhook(url, events.Distinct(StringComparer.Ordinal).ToArray()!, body.OptionalName("segment"));
+        var segment = body.OptionalName("segment");
+        var includeAnswer = body.OptionalBoolean("includeAnswer") ?? false;
+        var jsonPath = body.Field("jsonPath") switch
+        {
+            null => null,
+            { ValueKind: JsonValueKind.String } path when JsonShape.TryGetString(path, out var written) => written,
+            _ => throw new InvalidRequestException(SqlJsonPath.NotText("jsonPath")),
+        };
+        var aboutAnswers = events.Any(e => WebhookEventTypes.AboutAnswers.Contains(e, StringComparer.Ordinal));
+        if (jsonPath is not null)
+        {
+            if (!aboutAnswers)
+            {
+                throw new InvalidRequestException($"jsonPath {AnswerEventsRule}");
+            }
+
+            await SqlJsonPath.CheckAsync(http.RequestServices.GetRequiredService<NpgsqlDataSource>(), "jsonPath", jsonPath, http.RequestAborted);
+        }
+
+        if (includeAnswer && !aboutAnswers)
+        {
+            throw new InvalidRequestException($"includeAnswer {AnswerEventsRule}");
+        }
+
+        return new NewWebhook(url, events.Distinct(StringComparer.Ordinal).ToArray()!, segment, jsonPath, includeAnswer);
     }
 }
 
@@ -45,10 +90,11 @@ public readonly record struct WebhookId(Guid Value) : IEndpointParameterMetadata
 }
 
 public sealed record WebhookView(
-    Guid Id, string Url, string[] Events, string? Segment, DateTimeOffset CreatedAt, bool Enabled, DateTimeOffset? DisabledAt, string? DisabledReason)
+    Guid Id, string Url, string[] Events, string? Segment, string? JsonPath, bool IncludeAnswer, DateTimeOffset CreatedAt, bool Enabled,
+    DateTimeOffset? DisabledAt, string? DisabledReason)
 {
     public static WebhookView Of(Subscription s) =>
-        new(s.Id, s.Url, s.EventTypes, s.Segment, s.CreatedAt, s.DisabledAt is null, s.DisabledAt, s.DisabledReason);
+        new(s.Id, s.Url, s.EventTypes, s.Segment, s.JsonPath, s.IncludeAnswer, s.CreatedAt, s.DisabledAt is null, s.DisabledAt, s.DisabledReason);
 }
 
 /// <summary>A subscription as created or rotated: the only time its secret is shown.</summary>
@@ -72,7 +118,8 @@ public static class WebhooksApi
         api.MapGet("/", ListAsync).WithName("listWebhooks").WithSummary("Every subscription, oldest first, without its secret")
             .ProducesEnvelope<List<WebhookView>>();
         api.MapPost("/", CreateAsync).WithName("createWebhook").WithSummary("Subscribe a URL to events")
-            .WithDescription("With a `segment`, `run.*` events come only from runs of that segment. The answer carries the signing secret, shown this once.")
+            .WithDescription("With a `segment`, `run.*` events come only from runs of that segment; with a `jsonPath`, `crew-response.*` "
+                + "events only for the answers it matches; with `includeAnswer`, those carry the answer. The answer carries the signing secret, shown this once.")
             .Accepts<NewWebhook>("application/json")
             .ProducesEnvelope<WebhookWithSecret>(StatusCodes.Status201Created)
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge);
@@ -114,6 +161,8 @@ public static class WebhooksApi
             Url = body.Url!,
             EventTypes = [.. body.Events],
             Segment = body.Segment,
+            JsonPath = body.JsonPath,
+            IncludeAnswer = body.IncludeAnswer,
             Secret = NewSecret(),
             CreatedAt = clock.GetUtcNow(),
         };

@@ -29,32 +29,67 @@ public sealed partial class DeliveryQueue(NpgsqlDataSource dataSource, IOptions<
     /// One delivery per enabled subscription that wants an event's type (and, for an event of a segment, names no
     /// segment or that one), for a whole batch of events in one statement: a redelivered event meets the unique
     /// (subscription, event) key and adds nothing, so the dedup and the write are one transaction.
+    /// <para>
+    /// An event about one answer (<see cref="WebhookEvent{TData}.About"/>) reaches a subscription with a <c>jsonPath</c>
+    /// only when the answer matches it, evaluated here by PostgreSQL (<c>answer @@ path</c>, silently: an answer the path
+    /// errors on does not match); one that did not carry its answer reaches it anyway, marked not evaluated. A
+    /// subscription with <c>includeAnswer</c> gets the payload with the answer in it. Each event's payloads are built
+    /// once, and each subscription's is picked in the statement.
+    /// </para>
     /// </summary>
     /// <returns>How many deliveries were added.</returns>
     public async Task<int> EnqueueAsync<TData>(IReadOnlyList<WebhookEvent<TData>> events, CancellationToken cancellationToken)
     {
+        if (events.Count == 0)
+        {
+            return 0;
+        }
+
+        // The answers are read as jsonb once per event, and only while some subscription filters by one.
         await using var command = dataSource.CreateCommand(
             """
+            WITH e AS MATERIALIZED (
+                SELECT e.*, CASE WHEN e.answer IS NOT NULL
+                                  AND EXISTS (SELECT 1 FROM webhooks.subscriptions f WHERE f.json_path IS NOT NULL AND f.disabled_at IS NULL)
+                                 THEN webhooks.answer_json(e.answer) END AS answer_json
+                FROM unnest(@eventIds, @eventTypes, @payloads, @segments, @aboutAnswer, @answers, @answerPayloads, @notEvaluatedPayloads)
+                    AS e(event_id, event_type, payload, segment, about_answer, answer, answer_payload, not_evaluated_payload)
+            )
             INSERT INTO webhooks.deliveries (id, subscription_id, event_id, event_type, payload, created_at, attempts, next_attempt_at)
-            SELECT gen_random_uuid(), s.id, e.event_id, e.event_type, e.payload, now(), 0, now()
-            FROM unnest(@eventIds, @eventTypes, @payloads, @segments) AS e(event_id, event_type, payload, segment)
+            SELECT gen_random_uuid(), s.id, e.event_id, e.event_type,
+                   CASE WHEN NOT e.about_answer THEN e.payload
+                        WHEN e.answer IS NULL THEN CASE WHEN s.json_path IS NULL THEN e.payload ELSE e.not_evaluated_payload END
+                        WHEN s.include_answer THEN e.answer_payload
+                        ELSE e.payload END,
+                   now(), 0, now()
+            FROM e
             JOIN webhooks.subscriptions s
               ON s.disabled_at IS NULL AND e.event_type = ANY (s.event_types) AND (e.segment IS NULL OR s.segment IS NULL OR s.segment = e.segment)
+             AND (s.json_path IS NULL OR NOT e.about_answer OR e.answer IS NULL OR webhooks.answer_matches(e.answer_json, s.json_path))
             ON CONFLICT (subscription_id, event_id) DO NOTHING
             """);
         command.Parameters.Add(new NpgsqlParameter<string[]>("eventIds", events.Select(e => e.Id).ToArray()));
         command.Parameters.Add(new NpgsqlParameter<string[]>("eventTypes", events.Select(e => e.Type).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter<string[]>("payloads", events.Select(e =>
-            JsonSerializer.Serialize(new WebhookPayload<TData>(e.Type, e.OccurredAt, e.Data), JsonSerializerOptions.Web)).ToArray()));
-        command.Parameters.Add(new NpgsqlParameter("segments", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = events.Select(e => e.Segment).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<string[]>("payloads", events.Select(e => Payload(e, e.Data)).ToArray()));
+        command.Parameters.Add(Texts("segments", events.Select(e => e.Segment)));
+        command.Parameters.Add(new NpgsqlParameter<bool[]>("aboutAnswer", events.Select(e => e.About is not null).ToArray()));
+        command.Parameters.Add(Texts("answers", events.Select(e => e.About?.Answer)));
+        command.Parameters.Add(Texts("answerPayloads", events.Select(e => e.About is { Answer: not null, WithAnswer: { } data } ? Payload(e, data) : null)));
+        command.Parameters.Add(Texts("notEvaluatedPayloads", events.Select(e => e.About is { Answer: null, NotEvaluated: { } data } ? Payload(e, data) : null)));
         var added = await command.ExecuteNonQueryAsync(cancellationToken);
         if (added > 0)
         {
-            LogEnqueued(logger, events.Count, events[0].Type, added);
+            LogEnqueued(logger, events.Count, string.Join(", ", events.Select(e => e.Type).Distinct(StringComparer.Ordinal)), added);
         }
 
         return added;
     }
+
+    private static string Payload<TData>(WebhookEvent<TData> e, TData data) =>
+        JsonSerializer.Serialize(new WebhookPayload<TData>(e.Type, e.OccurredAt, data), JsonSerializerOptions.Web);
+
+    private static NpgsqlParameter Texts(string name, IEnumerable<string?> values) =>
+        new(name, NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = values.ToArray() };
 
     /// <summary>
     /// The most overdue delivery of an enabled subscription, leased to this replica for <see cref="WebhooksOptions.Lease"/>.
@@ -192,7 +227,18 @@ public sealed partial class DeliveryQueue(NpgsqlDataSource dataSource, IOptions<
 /// One platform event as webhooks see it. <paramref name="Id"/> names the event, not the message, so a redelivered
 /// message adds no second delivery.
 /// </summary>
-public sealed record WebhookEvent<TData>(string Id, string Type, DateTimeOffset OccurredAt, TData Data, string? Segment);
+public sealed record WebhookEvent<TData>(string Id, string Type, DateTimeOffset OccurredAt, TData Data, string? Segment)
+{
+    /// <summary>For an event about one answer (<c>crew-response.*</c>): what a subscription's jsonPath and includeAnswer make of it; null for any other.</summary>
+    public AnswerVariants<TData>? About { get; init; }
+}
+
+/// <summary>
+/// An event about one answer as subscriptions with a <c>jsonPath</c> or <c>includeAnswer</c> see it: the answer's JSON
+/// text when the event carried it (what the path is evaluated on) with the data that carries it, or, when it did not,
+/// the data marked for a filtered subscription as not evaluated.
+/// </summary>
+public sealed record AnswerVariants<TData>(string? Answer, TData? WithAnswer, TData? NotEvaluated);
 
 /// <summary>The body of every webhook (the Standard Webhooks shape): the event type, when it happened, and its data.</summary>
 public sealed record WebhookPayload<TData>(string Type, DateTimeOffset Timestamp, TData Data);

@@ -21,6 +21,9 @@ public static class WebhookEventTypes
     /// <summary><c>CrewResponseStored</c>: one per stored answer.</summary>
     public const string CrewResponseStored = "crew-response.stored";
 
+    /// <summary><c>CrewResponseStored</c> with <c>Changed</c> true: an answer that differs from the user's previous one on the same endpoint.</summary>
+    public const string CrewResponseChanged = "crew-response.changed";
+
     /// <summary><c>CrewApiAvailabilityChanged</c>: an endpoint's circuit opened.</summary>
     public const string CrewApiUnavailable = "crew-api.unavailable";
 
@@ -28,5 +31,8 @@ public static class WebhookEventTypes
     public const string CrewApiRecovered = "crew-api.recovered";
 
     public static readonly string[] All =
-        [RunCompleted, RunFailed, RunCancelled, RunBudgetExhausted, RunSkipped, CrewResponseStored, CrewApiUnavailable, CrewApiRecovered];
+        [RunCompleted, RunFailed, RunCancelled, RunBudgetExhausted, RunSkipped, CrewResponseStored, CrewResponseChanged, CrewApiUnavailable, CrewApiRecovered];
+
+    /// <summary>The events about one answer: the ones a subscription's <c>jsonPath</c> filters and <c>includeAnswer</c> fills.</summary>
+    public static readonly string[] AboutAnswers = [CrewResponseStored, CrewResponseChanged];
 }

@@ -1,3 +1,4 @@
+using CrewPlatform.ServiceDefaults;
 using Microsoft.EntityFrameworkCore;
 
 namespace CrewPlatform.Webhooks.Persistence;
@@ -22,6 +23,7 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
             entity.Property(e => e.Url).HasMaxLength(2048);
             entity.Property(e => e.Segment).HasMaxLength(64);
             entity.Property(e => e.Secret).HasMaxLength(100);
+            entity.Property(e => e.JsonPath).HasMaxLength(SqlJsonPath.MaxLength);
         });
 
         modelBuilder.Entity<WebhookDelivery>(entity =>

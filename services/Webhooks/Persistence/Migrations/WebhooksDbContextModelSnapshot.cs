@@ -98,6 +98,15 @@ namespace CrewPlatform.Webhooks.Persistence.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("failing_since");
 
+                    b.Property<bool>("IncludeAnswer")
+                        .HasColumnType("boolean")
+                        .HasColumnName("include_answer");
+
+                    b.Property<string>("JsonPath")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)")
+                        .HasColumnName("json_path");
+
                     b.Property<string>("Secret")
                         .IsRequired()
                         .HasMaxLength(100)

@@ -1,4 +1,4 @@
-namespace CrewPlatform.ResponseStore.Persistence;
+namespace CrewPlatform.ServiceDefaults;
 
 /// <summary>
 /// PostgreSQL <c>text</c> cannot hold U+0000, and Npgsql refuses strings with unpaired UTF-16 surrogates; either
