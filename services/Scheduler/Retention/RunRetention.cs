@@ -17,7 +17,8 @@ namespace CrewPlatform.Scheduler.Retention;
 /// reconciler publishes it from the row), each schedule's latest run (the schedule's <c>lastRun</c>), and every run
 /// started this UTC month (<c>spentToday</c>, <c>spentThisMonth</c> and the daily budget sum the spend of this month's
 /// runs). Nothing else refers to a run: the schedule rows hold no run id, <c>run_users</c> is the only table with a
-/// foreign key to <c>runs</c>, and a run the pass deleted answers 404 like any unknown run.
+/// foreign key to <c>runs</c>, and a run the pass deleted answers 404 like any unknown run. A <c>retry-failed</c> of a run
+/// while the pass is deleting its users reopens it with the failed users still there; the run then stays.
 /// </para>
 /// </summary>
 public sealed class RunRetention(
