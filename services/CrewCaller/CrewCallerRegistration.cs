@@ -3,7 +3,9 @@ using CrewPlatform.CrewCaller.Calls;
 using CrewPlatform.CrewCaller.Consumers;
 using CrewPlatform.CrewCaller.CrewApi;
 using CrewPlatform.CrewCaller.Persistence;
+using CrewPlatform.CrewCaller.Retention;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Retention;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -12,11 +14,12 @@ namespace CrewPlatform.CrewCaller;
 
 public static class CrewCallerRegistration
 {
-    /// <summary>The call ledger's database, the crew API client and its settings, and the bus with CrewCaller's consumers.</summary>
+    /// <summary>The call ledger's database, the crew API client and its settings, the bus with CrewCaller's consumers, and the ledger's retention pass.</summary>
     public static WebApplicationBuilder AddCrewCaller(this WebApplicationBuilder builder)
     {
         builder.AddPostgresDbContext<WebApplicationBuilder, CrewCallerDbContext>(CrewCallerDbContext.Schema);
         builder.Services.AddCrewCaller(builder.Configuration);
+        builder.AddRunHistoryRetention<WebApplicationBuilder, LedgerRetention>();
         builder.AddMessaging(x => x.AddCrewCallerConsumers(), ConfigureCrewQueues);
         return builder;
     }

@@ -2,9 +2,11 @@ using Coravel;
 using CrewPlatform.Scheduler.Apis;
 using CrewPlatform.Scheduler.Consumers;
 using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.Scheduler.Retention;
 using CrewPlatform.Scheduler.Runs;
 using CrewPlatform.Scheduler.Scheduling;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Retention;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -71,6 +73,7 @@ public static class SchedulerRegistration
         builder.Services.AddMetrics();
         builder.Services.AddSingleton<SchedulerMetrics>();
         builder.Services.AddTransient<RunGaugesRefresh>();
+        builder.AddRunHistoryRetention<TBuilder, RunRetention>();
         return builder;
     }
 

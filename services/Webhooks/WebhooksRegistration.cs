@@ -1,8 +1,10 @@
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Retention;
 using CrewPlatform.Webhooks.Apis;
 using CrewPlatform.Webhooks.Consumers;
 using CrewPlatform.Webhooks.Delivery;
 using CrewPlatform.Webhooks.Persistence;
+using CrewPlatform.Webhooks.Retention;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -11,7 +13,7 @@ namespace CrewPlatform.Webhooks;
 
 public static class WebhooksRegistration
 {
-    /// <summary>Settings, the database, the delivery queue and its dispatcher, and the bus with the events webhooks carry.</summary>
+    /// <summary>Settings, the database, the delivery queue and its dispatcher, the deliveries' retention pass, and the bus with the events webhooks carry.</summary>
     public static WebApplicationBuilder AddWebhooks(this WebApplicationBuilder builder)
     {
         builder.AddPostgresDbContext<WebApplicationBuilder, WebhooksDbContext>(WebhooksDbContext.Schema);
@@ -23,6 +25,7 @@ public static class WebhooksRegistration
             .ConfigurePrimaryHttpMessageHandler(services => services.GetRequiredService<WebhookTargets>().CreateHandler())
             .ConfigureHttpClient((services, client) => client.Timeout = services.GetRequiredService<IOptions<WebhooksOptions>>().Value.Timeout);
         builder.Services.AddHostedService<WebhookDispatcher>();
+        builder.AddRunHistoryRetention<WebApplicationBuilder, DeliveryRetention>();
         builder.AddMessaging(x => x.AddWebhooksConsumers());
         builder.Services.DescribeOpenApi("CrewPlatform webhooks", ("Webhooks", "Subscriptions to the platform's events, delivered as signed POSTs"));
         return builder;

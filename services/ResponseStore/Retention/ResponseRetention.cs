@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Retention;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -36,7 +37,7 @@ public sealed partial class ResponseRetention(
     NpgsqlDataSource dataSource,
     IOptions<ResponseStoreOptions> options,
     ResponseStoreMetrics metrics,
-    ILogger<ResponseRetention> logger)
+    ILogger<ResponseRetention> logger) : IRetentionPass
 {
     /// <summary>The advisory lock of a pass: a key the other services of the shared database do not use ("CRWRETEN").</summary>
     public const long PassLockKey = 0x4352_5752_4554_454E;
@@ -71,6 +72,14 @@ public sealed partial class ResponseRetention(
 
     private readonly ResponseStoreOptions settings = options.Value;
 
+    public string Name => "answer retention";
+
+    public bool Enabled => settings.RetentionEnabled;
+
+    public TimeSpan Interval => TimeSpan.FromMinutes(settings.RetentionIntervalMinutes);
+
+    async Task IRetentionPass.RunPassAsync(DateTimeOffset now, CancellationToken cancellationToken) => await RunOnceAsync(now, cancellationToken);
+
     /// <summary>
     /// One pass with <paramref name="now"/> as the present, in one replica at a time; logs and counts what it removed.
     /// Nothing is deleted when no rule is set.
@@ -99,23 +108,14 @@ public sealed partial class ResponseRetention(
         return pass;
     }
 
-    private async Task<long> DeleteByAgeAsync(DateTime cutoff, CancellationToken cancellationToken)
-    {
-        long deleted = 0;
-        while (true)
-        {
-            await using var delete = dataSource.CreateCommand(DeleteByAgeSql);
-            // created_at is a timestamp without time zone holding UTC.
-            delete.Parameters.Add(new NpgsqlParameter<DateTime>("cutoff", DateTime.SpecifyKind(cutoff, DateTimeKind.Unspecified)) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Timestamp });
-            delete.Parameters.Add(new NpgsqlParameter<int>("batch", settings.RetentionBatch));
-            var rows = await delete.ExecuteNonQueryAsync(cancellationToken);
-            deleted += rows;
-            if (rows < settings.RetentionBatch)
-            {
-                return deleted;
-            }
-        }
-    }
+    // created_at is a timestamp without time zone holding UTC.
+    private Task<long> DeleteByAgeAsync(DateTime cutoff, CancellationToken cancellationToken) =>
+        BatchedDelete.UntilDoneAsync(
+            dataSource,
+            DeleteByAgeSql,
+            settings.RetentionBatch,
+            parameters => parameters.Add(new NpgsqlParameter<DateTime>("cutoff", DateTime.SpecifyKind(cutoff, DateTimeKind.Unspecified)) { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Timestamp }),
+            cancellationToken);
 
     private async Task<long> DeleteByCapAsync(int keep, CancellationToken cancellationToken)
     {
