@@ -9,6 +9,11 @@
 #                                    scaleout:        N=320 L=1000 C=16, with one CrewCaller and then two on the one
 #                                                     queue (C per instance): the makespan x2/x1 and the crew calls
 #                                                     beyond N (a user called twice); no peer
+#                                    retention:       N=5000 L=0 C=32 over RETENTION_ROWS (default 10,000,000) old
+#                                                     answers, half of them older than a year: a run without the
+#                                                     answer retention pass, then one while the pass
+#                                                     (CREW_RESPONSES_RETAIN_DAYS=365) deletes the older half, and
+#                                                     the pass's own rows/s when it ends; no peer
 #   CREW_CALLER_REPLICAS=2 scripts/bench.sh throughput   the other scenarios with several CrewCaller instances
 #   BENCH_WARMUP=0                    CrewPlatform runs every user once before the measured run (a long-running
 #                                     service's paths are compiled; the first run pays the JIT), reported as
@@ -36,7 +41,8 @@ case "$SCENARIO" in
   slow) defaults=(500 1000 64) ;;
   memory) defaults=(100000 0 32); BENCH_WARMUP="${BENCH_WARMUP:-0}" ;;
   scaleout) defaults=(320 1000 16) ;;
-  *) echo "usage: $0 [quick|throughput|latency|slow|memory|scaleout]" >&2; exit 2 ;;
+  retention) defaults=(5000 0 32) ;;
+  *) echo "usage: $0 [quick|throughput|latency|slow|memory|scaleout|retention]" >&2; exit 2 ;;
 esac
 N="${N:-${defaults[0]}}"; L="${L:-${defaults[1]}}"; C="${C:-${defaults[2]}}"
 BENCH_TIMEOUT="${BENCH_TIMEOUT:-1800}"
@@ -111,7 +117,7 @@ def processes():
             found[int(entry)] = "hangfire"
     return found
 
-def stop(*_):
+def stop():
     cpu = {}
     for pid, ticks in last.items():
         cpu[names[pid]] = cpu.get(names[pid], 0) + (ticks - first[pid]) * 1000 / tick
@@ -123,9 +129,16 @@ def stop(*_):
     json.dump({"cpu_ms": cpu, "peak_rss_mb": peak, "peak_pss_mb": peak_pss}, open(out, "w"))
     sys.exit(0)
 
-signal.signal(signal.SIGTERM, stop)
+# The handler only raises a flag: an exception raised from a signal handler while a file object is being finalized
+# is swallowed ("Exception ignored in ..."), and the sampler would never stop.
+stopping = False
+def request_stop(*_):
+    global stopping
+    stopping = True
+
+signal.signal(signal.SIGTERM, request_stop)
 rounds = 0
-while True:
+while not stopping:
     for pid, name in processes().items():
         try:
             ticks, kb, _ = read(pid)
@@ -139,6 +152,7 @@ while True:
         rss[pid] = max(rss.get(pid, 0), kb)
     rounds += 1
     time.sleep(0.2)
+stop()
 PY
   SAMPLER_PID=$!
 }
@@ -151,7 +165,7 @@ if ss -ltn | grep -qE ':80(8[0-9]|90)\b'; then
 fi
 scripts/infra.sh up >/dev/null
 
-if [ "$SCENARIO" = scaleout ]; then unset PEER_DIR; fi
+if [ "$SCENARIO" = scaleout ] || [ "$SCENARIO" = retention ]; then unset PEER_DIR; fi
 if [ -n "${PEER_DIR:-}" ] && [ -x "$PEER_DIR/run-hangfire.sh" ] && [ -f "$PEER_DIR/fakecrew/fakecrew.py" ]; then
   FAKE_PORT="$(free_port)"
   python3 "$PEER_DIR/fakecrew/fakecrew.py" --port "$FAKE_PORT" --latency-ms "$L" >/dev/null 2>&1 &
@@ -199,6 +213,14 @@ with open(sys.argv[4], "a") as makespans:
 PY
 }
 
+# stack_env <database> <CrewCaller instances>: the settings every service of a bench's stack starts with.
+stack_env() {
+  export ConnectionStrings__Postgres="Host=127.0.0.1;Port=5432;Database=$1;Username=crew;Password=crew"
+  export RabbitMq__VirtualHost="$1" RabbitMq__Username=guest RabbitMq__Password=guest
+  export CREW_ADMIN_TOKEN="$TOKEN" CREW_RATE_LIMIT_PER_MINUTE=0 CREW_MAX_CONCURRENCY="$C" CREW_CALLER_REPLICAS="$2"
+  export FakeCrew__LatencyMs="$L" FakeCrew__JitterMs=0 FakeCrew__FailureRate=0 FakeCrew__RateLimitRate=0 FakeCrew__HangRate=0 FakeCrew__NonJsonRate=0
+}
+
 # bench_crewplatform <label> <CrewCaller instances>: one run of CrewPlatform on a fresh database and RabbitMQ virtual
 # host (removed afterwards); writes "<label> <makespan ms> <crew calls received> <peak calls in flight>" to makespans.
 bench_crewplatform() {
@@ -207,19 +229,62 @@ bench_crewplatform() {
   psql_admin -d "$db" -f deploy/postgres/init/01-users.sql >/dev/null
   psql_admin -d "$db" -c "INSERT INTO users (uid, context, goal)
     SELECT 'bench-' || lpad(i::text, 7, '0'), 'Business ' || i, 'Goal ' || i FROM generate_series(1, $N) AS i"
+  if [ "$SCENARIO" = retention ]; then preload_answers "$db"; fi
   mgmt -X PUT "http://127.0.0.1:15672/api/vhosts/$db" >/dev/null
   mgmt -X PUT "http://127.0.0.1:15672/api/permissions/$db/guest" -d '{"configure":".*","write":".*","read":".*"}' >/dev/null
   CLEANUP_DBS+=("$db")
-  (
-    export ConnectionStrings__Postgres="Host=127.0.0.1;Port=5432;Database=$db;Username=crew;Password=crew"
-    export RabbitMq__VirtualHost="$db" RabbitMq__Username=guest RabbitMq__Password=guest
-    export CREW_ADMIN_TOKEN="$TOKEN" CREW_RATE_LIMIT_PER_MINUTE=0 CREW_MAX_CONCURRENCY="$C" CREW_CALLER_REPLICAS="$replicas"
-    export FakeCrew__LatencyMs="$L" FakeCrew__JitterMs=0 FakeCrew__FailureRate=0 FakeCrew__RateLimitRate=0 FakeCrew__HangRate=0 FakeCrew__NonJsonRate=0
-    scripts/run-local.sh up >/dev/null
-  )
+  (stack_env "$db" "$replicas"; scripts/run-local.sh up >/dev/null)
   if [ "${BENCH_WARMUP:-1}" = 1 ]; then measure_run "$label-cold" "$db"; fi
   measure_run "$label" "$db"
+  if [ "$SCENARIO" = retention ]; then measure_run_beside_retention "$db"; fi
   scripts/run-local.sh down >/dev/null 2>&1
+}
+
+# preload_answers <database>: RETENTION_ROWS answers of the bench's users, created evenly over the two years before
+# now, through the ResponseStore's own schema (its migrations run first, so the indexes are the real ones).
+preload_answers() {
+  local rows="${RETENTION_ROWS:-10000000}" started=$SECONDS
+  (cd services/ResponseStore && dotnet build -c Release -nologo -v quiet >/dev/null && cd bin/Release/net10.0 &&
+    ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__Postgres="Host=127.0.0.1;Port=5432;Database=$1;Username=crew;Password=crew" \
+    dotnet CrewPlatform.ResponseStore.dll --migrate-only >/dev/null)
+  # Loaded without the secondary indexes and each built again at once afterwards: much faster than keeping the GIN
+  # indexes up to date row by row, and the same indexes in the end.
+  psql_admin -d "$1" -c "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'crew_responses'
+    AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'public.crew_responses'::regclass)" >"$WORK/indexes.sql"
+  psql_admin -d "$1" -c "SELECT format('DROP INDEX %I;', indexname) FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'crew_responses'
+    AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'public.crew_responses'::regclass)" | psql_admin -d "$1" >/dev/null
+  psql_admin -d "$1" -c "INSERT INTO crew_responses (user_uid, request_context, request_goal, response_data, created_at)
+    SELECT 'bench-' || lpad((1 + (i::bigint * 7919) % $N)::text, 7, '0'), 'Business', 'Goal',
+           jsonb_build_object('Questions', jsonb_build_array(jsonb_build_object('Question 1', 'Who buys?',
+             'Answers', jsonb_build_array('Riders ' || (i % 97), 'Shops')))),
+           (now() AT TIME ZONE 'utc') - (i * (interval '730 days' / $rows))
+    FROM generate_series(1, $rows) AS i" >/dev/null
+  { echo "SET maintenance_work_mem = '1GB';"; sed 's/$/;/' "$WORK/indexes.sql"; } | psql_admin -d "$1" >/dev/null
+  psql_admin -d "$1" -c "VACUUM ANALYZE crew_responses" >/dev/null
+  echo "# preloaded $rows answers in $((SECONDS - started)) s" >&2
+}
+
+# measure_run_beside_retention <database>: the ResponseStore restarted with CREW_RESPONSES_RETAIN_DAYS=365, whose
+# first pass starts at once; a run measured while it deletes, then the pass's own figures once it ends.
+measure_run_beside_retention() {
+  local log=.run-local/logs/response-store.log left deadline
+  kill "$(cat .run-local/pids/response-store.pid)"
+  while scripts/run-local.sh status 2>/dev/null | grep -q '^response-store  *running'; do sleep 0.2; done
+  (stack_env "$1" 1; CREW_RESPONSES_RETAIN_DAYS=365 RUN_LOCAL_NO_BUILD=1 scripts/run-local.sh up >/dev/null)
+  until curl -sf http://127.0.0.1:8083/health/ready >/dev/null; do sleep 0.2; done
+  measure_run crewplatform-retention "$1"
+  left=$(psql_admin -d "$1" -c "SELECT count(*) FROM crew_responses WHERE created_at < (now() AT TIME ZONE 'utc') - interval '365 days'")
+  echo "# when that run completed, the pass had $left answers older than 365 days still to delete" >&2
+  deadline=$((SECONDS + BENCH_TIMEOUT))
+  until grep -q 'Answer retention pass:' "$log"; do
+    if [ $SECONDS -ge $deadline ]; then echo "retention pass not done after ${BENCH_TIMEOUT}s" >&2; exit 1; fi
+    sleep 1
+  done
+  grep -o 'Answer retention pass:[^"]*' "$log" | head -1 | python3 -c '
+import re, sys
+line = sys.stdin.read().strip()
+deleted, ms = (int(x) for x in re.search(r"(\d+) deleted by age.* in (\d+) ms", line).groups())
+print(f"# {line}: {deleted / (ms / 1000):.0f} rows/s")'
 }
 
 # --- CrewPlatform ---
@@ -264,6 +329,9 @@ for line in open(os.path.join(work, "makespans")):
 if "hangfire" in results:
     (cm, cu, cc), (hm, hu, hc) = results["crewplatform"], results["hangfire"]
     print(f"crewplatform/hangfire: makespan={cm / hm:.2f} users/s={cu / hu:.2f} cpu_per_user={cc / hc:.2f}")
+if "crewplatform-retention" in results:
+    print(f"beside the retention pass / without: users/s={results['crewplatform-retention'][1] / results['crewplatform'][1]:.2f}"
+          f" cpu_per_user={results['crewplatform-retention'][2] / results['crewplatform'][2]:.2f}")
 if "crewplatform-x2" in results:
     print(f"two CrewCallers / one: makespan={results['crewplatform-x2'][0] / results['crewplatform-x1'][0]:.2f} (ideal 0.50)")
 PY
