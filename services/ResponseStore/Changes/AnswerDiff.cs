@@ -213,6 +213,11 @@ public static class AnswerDiff
         {
             var before = context.Operations.Count;
             base.Format(type, context, delta, leftValue, key, leftKey, movedFrom);
+            if (type == DeltaType.Node)
+            {
+                return; // its children's operations, each recorded by its own call
+            }
+
             for (var i = before; i < context.Operations.Count; i++)
             {
                 var operation = context.Operations[i];
