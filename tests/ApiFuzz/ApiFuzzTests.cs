@@ -43,6 +43,11 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
     [InlineData("/api/crew-responses?jsonPath=%24%24", 400, "jsonPath is not a valid SQL/JSON path: syntax error at or near \"$\" of jsonpath input")]
     [InlineData("/api/crew-responses?jsonPath=%24.n%20%3E%3D%200&q=%22unterminated", 200, null)]
     [InlineData("/api/crew-responses?q=", 400, "q must not be empty")]
+    [InlineData("/api/crew-responses?changed=maybe", 400, "changed must be true or false")]
+    [InlineData("/api/crew-responses?changed=true&changed=true", 400, "changed must be given at most once")]
+    [InlineData("/api/crew-responses?changed=true&includeTotal=true&limit=1&q=x&jsonPath=%24.n%20%3E%200", 200, null)]
+    [InlineData("/api/crew-responses/abc/changes", 400, "Invalid ID")]
+    [InlineData("/api/crew-responses/2147483647/changes", 404, "Crew response not found")]
     public async Task Date_and_text_edges_of_the_list_answer_in_the_envelope_through_the_gateway(string url, int status, string? error)
     {
         await using var gateway = stack.Gateway(rateLimitPerMinute: 0);

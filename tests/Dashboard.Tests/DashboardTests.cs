@@ -315,16 +315,64 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
         Assert.Contains("from=2000-01-01", browser.Driver.Url, StringComparison.Ordinal);
         browser.CheckPage("answers", "answers");
 
+        // The newest of the three: the crew's usual shape reads as questions and answers, the JSON one click away.
         browser.Wait(By.CssSelector("#answers a[href^='#/answers/']")).Click();
-        var json = browser.Wait(By.Id("answer-json"));
+        browser.WaitText(By.CssSelector("#answer-readable h3"), "Question 1: Who buys?");
+        Assert.Equal(["Commuters 3"], browser.Driver.FindElements(By.CssSelector("#answer-readable li")).Select(li => li.Text.Replace("changed", "", StringComparison.Ordinal).Trim()));
+        Assert.False(browser.Driver.FindElement(By.Id("answer-json")).Displayed);
+        browser.Wait(By.CssSelector("#raw summary")).Click();
+        var json = browser.Wait(By.Id("answer-json"), e => e.Displayed);
         Assert.Contains("\"Question 1\": \"Who buys?\"", json.Text, StringComparison.Ordinal);
         browser.WaitText(By.Id("main"), "Bikes, answer");
+
+        // Beside it, what changed since the user's previous answer: the pointer, the old and the new value.
+        browser.WaitText(By.Id("changes-state"), "1 modified, 0 added, 0 removed");
+        Assert.Equal(
+            ["modified", "/Questions/0/Answers/0", "Commuters 2", "Commuters 3"],
+            browser.Wait(By.CssSelector("#changes tbody tr")).FindElements(By.TagName("td")).Select(td => td.Text));
+        Assert.Contains("changed", browser.Wait(By.CssSelector("#answer-readable li.changed")).Text, StringComparison.Ordinal);
         Assert.EndsWith(".json", browser.Wait(By.Id("download")).GetAttribute("download"), StringComparison.Ordinal);
         browser.CheckPage("answer", "answer");
 
         browser.Wait(By.CssSelector($"a[href='#/users/{DashboardStack.AnsweredUser}']")).Click();
         browser.WaitText(By.Id("answers-total"), "3 answers");
         browser.CheckPage("user", "user");
+    }
+
+    [Fact]
+    public async Task A_first_answer_says_so_an_unchanged_one_says_so_and_another_shape_stays_json()
+    {
+        // In the host's table for this test only: the runs of the other tests call the table's users.
+        const string user = "dash-changes";
+        await stack.AddUsersAsync([(user, "Bikes", "Sell more")]);
+        try
+        {
+            var ids = new List<int>();
+            foreach (var data in new object[] { new { score = 1, tags = new[] { "<b>bold</b>" } }, new { score = 1, tags = new[] { "<b>bold</b>" } } })
+            {
+                ids.Add((await stack.AdminCallAsync(HttpMethod.Post, "/api/crew-responses", new { userUid = user, responseData = data })).GetProperty("data").GetProperty("id").GetInt32());
+            }
+
+            using var browser = new Browser(stack.GatewayUrl);
+            browser.SignIn(DashboardStack.ReadKey);
+            browser.Wait(By.Id("state"));
+            browser.Open($"/#/answers/{ids[0]}");
+            browser.WaitText(By.Id("changes-state"), "First answer");
+            Assert.Empty(browser.Driver.FindElements(By.Id("answer-readable")));
+            var json = browser.Wait(By.Id("answer-json"), e => e.Displayed); // not the crew's shape: its JSON, open
+            Assert.Contains("\"<b>bold</b>\"", json.Text, StringComparison.Ordinal); // as text, never as markup
+            Assert.Empty(browser.Driver.FindElements(By.CssSelector("#main b")));
+
+            browser.Open($"/#/answers/{ids[1]}");
+            browser.WaitText(By.Id("changes-state"), $"Unchanged since the previous answer #{ids[0]}.");
+            browser.Click(By.LinkText($"#{ids[0]}"));
+            browser.WaitText(By.Id("main"), $"Answer #{ids[0]}");
+            browser.AssertNoConsoleErrors("first and unchanged answers");
+        }
+        finally
+        {
+            await stack.ExecuteAsync("DELETE FROM users WHERE uid = $1", user);
+        }
     }
 
     [Fact]
@@ -501,7 +549,7 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
             browser.SignIn(DashboardStack.ReadKey);
             browser.Wait(By.Id("state"));
             browser.Open($"/#/answers/{id}");
-            browser.Wait(By.Id("answer-json"));
+            browser.Wait(By.Id("answer-readable"));
 
             browser.Wait(By.Id("copy")).Click();
             browser.WaitText(By.CssSelector("#main .outcome.ok"), "Copied");

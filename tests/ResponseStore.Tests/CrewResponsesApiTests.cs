@@ -427,8 +427,10 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
         Assert.Equal(["delete", "get"], paths.GetProperty("/api/crew-responses/{id}").EnumerateObject().Select(p => p.Name).Where(n => n is "get" or "delete").Order());
         var query = paths.GetProperty("/api/crew-responses").GetProperty("get").GetProperty("parameters").EnumerateArray()
             .ToDictionary(p => p.GetProperty("name").GetString()!, p => p.GetProperty("schema").GetProperty("type").GetString());
-        Assert.Equal(["after", "endDate", "endpoint", "includeTotal", "jsonPath", "limit", "offset", "q", "runId", "scheduleId", "startDate", "userUid"], query.Keys.Order());
+        Assert.Equal(["get"], paths.GetProperty("/api/crew-responses/{id}/changes").EnumerateObject().Select(p => p.Name).Where(n => n is "get" or "delete"));
+        Assert.Equal(["after", "changed", "endDate", "endpoint", "includeTotal", "jsonPath", "limit", "offset", "q", "runId", "scheduleId", "startDate", "userUid"], query.Keys.Order());
         Assert.Equal("integer", query["limit"]);
+        Assert.Equal("boolean", query["changed"]);
         var created = paths.GetProperty("/api/crew-responses").GetProperty("post").GetProperty("responses");
         Assert.Equal(["201", "400", "401", "403", "413", "422", "429"], created.EnumerateObject().Select(r => r.Name).Order());
     }

@@ -30,9 +30,9 @@ public sealed class ServiceDefaultsTests(StartupMigratedResponseStoreApp app) : 
         var columns = await app.ScalarAsync<string>(
             "SELECT string_agg(column_name || ':' || data_type || ':' || is_nullable, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'crew_responses'");
         Assert.Equal(
-            "id:integer:NO,user_uid:character varying:NO,request_context:text:YES,request_goal:text:YES,response_data:jsonb:NO,created_at:timestamp without time zone:YES,run_id:uuid:YES,cost:numeric:YES,search_vector:tsvector:YES",
+            "id:integer:NO,user_uid:character varying:NO,request_context:text:YES,request_goal:text:YES,response_data:jsonb:NO,created_at:timestamp without time zone:YES,run_id:uuid:YES,cost:numeric:YES,search_vector:tsvector:YES,endpoint:character varying:YES,previous_response_id:integer:YES,changed:boolean:YES",
             columns);
-        Assert.Equal(5, await app.ScalarAsync<long>("SELECT count(*) FROM response_store.__ef_migrations_history")); // Initial, RunOrigins, CreatedAtIdIndex, CrewResponseCost, ContentSearch
+        Assert.Equal(6, await app.ScalarAsync<long>("SELECT count(*) FROM response_store.__ef_migrations_history")); // Initial, RunOrigins, CreatedAtIdIndex, CrewResponseCost, ContentSearch, AnswerChanges
         Assert.Equal(
             "FOREIGN KEY (user_uid) REFERENCES users(uid) ON DELETE CASCADE",
             await app.ScalarAsync<string>("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'fk_crew_responses_users'"));
@@ -45,6 +45,9 @@ public sealed class ServiceDefaultsTests(StartupMigratedResponseStoreApp app) : 
         Assert.Equal(
             "CREATE INDEX idx_crew_responses_created_at ON public.crew_responses USING btree (created_at DESC, id DESC)",
             await app.ScalarAsync<string>("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_crew_responses_created_at'"));
+        Assert.Equal(
+            "CREATE INDEX idx_crew_responses_user_uid_endpoint_created_at ON public.crew_responses USING btree (user_uid, endpoint, created_at DESC, id DESC)",
+            await app.ScalarAsync<string>("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_crew_responses_user_uid_endpoint_created_at'"));
         Assert.Equal(
             "CREATE INDEX idx_crew_responses_response_data_path ON public.crew_responses USING gin (response_data jsonb_path_ops)",
             await app.ScalarAsync<string>("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_crew_responses_response_data_path'"));

@@ -26,10 +26,12 @@ public static class CrewResponsesApi
     {
         var api = app.MapGroup("/api/crew-responses").WithTags("CrewResponses");
         api.MapGet("/", ListAsync).WithName("listCrewResponses")
-            .WithSummary("Crew responses, newest first, filtered by user, run, creation time and content")
+            .WithSummary("Crew responses, newest first, filtered by user, run, creation time, content and change")
             .WithDescription("`count` is the page's size; `includeTotal=true` adds `total`; a full page carries `nextCursor`, passed back as `after`. "
                 + "`jsonPath` and `q` search the answers' content; a search runs under a statement timeout (`CREW_RESPONSES_SEARCH_TIMEOUT_MS`) "
-                + "and answers 422 when it runs out: narrow it with `userUid`, `runId`, `startDate` or `endDate`.")
+                + "and answers 422 when it runs out: narrow it with `userUid`, `runId`, `startDate` or `endDate`. "
+                + "`changed=true` keeps the answers that differ from the user's previous one on the same endpoint, `changed=false` those equal to it; "
+                + "a user's first answer is in neither.")
             .ProducesEnvelope<List<CrewResponseItem>>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status422UnprocessableEntity);
         api.MapPost("/", CreateAsync).WithName("createCrewResponse").WithSummary("Store a crew response")
             .Accepts<NewCrewResponse>("application/json")
@@ -37,6 +39,12 @@ public static class CrewResponsesApi
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status422UnprocessableEntity);
         api.MapGet("/{id}", GetAsync).WithName("getCrewResponse").WithSummary("One crew response")
             .ProducesEnvelope<CrewResponseItem>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        api.MapGet("/{id}/changes", ChangesAsync).WithName("getCrewResponseChanges")
+            .WithSummary("What changed since the user's previous answer on the same endpoint")
+            .WithDescription("`previousId` is the user's latest answer on the same crew endpoint when this one was stored (answers posted "
+                + "through this API compare with the user's previous posted answer); `changed` is null for the first answer. "
+                + "`changes` lists the differences as RFC 6901 pointers with the previous (`from`) and new (`value`) values.")
+            .ProducesEnvelope<AnswerChangesItem>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         api.MapDelete("/{id}", DeleteAsync).WithName("deleteCrewResponse").WithSummary("Delete one crew response")
             .ProducesEnvelope<object>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         return app;
@@ -118,17 +126,16 @@ public static class CrewResponsesApi
             return ApiResults.Error(StatusCodes.Status422UnprocessableEntity, UserDoesNotExist);
         }
 
-        var row = body.ToRow();
-        db.CrewResponses.Add(row);
+        CrewResponse row;
         try
         {
-            await db.SaveChangesAsync(cancellationToken);
+            row = (await InsertPostedAsync(db, body, cancellationToken)).Single();
         }
-        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation })
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ForeignKeyViolation)
         {
             return ApiResults.Error(StatusCodes.Status422UnprocessableEntity, UserDoesNotExist);
         }
-        catch (DbUpdateException ex) when (ex.InnerException is PostgresException pg && pg.SqlState.StartsWith("22", StringComparison.Ordinal))
+        catch (PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal))
         {
             // What the checks in NewCrewResponse do not catch, e.g. a number too large for jsonb's numeric.
             return ApiResults.BadRequest(NewCrewResponse.UnstorableData);
@@ -137,10 +144,49 @@ public static class CrewResponsesApi
         return ApiResults.Created($"/api/crew-responses/{row.Id}", CrewResponseItem.From(row));
     }
 
+    /// <summary>
+    /// Inserts a posted answer with the user's previous posted answer (posted answers have no endpoint: they form a
+    /// series of their own, apart from every crew endpoint's) and whether it differs. Raw SQL: the insert reads the
+    /// previous answer in the same statement, as the batch writer does.
+    /// </summary>
+    private static Task<List<CrewResponse>> InsertPostedAsync(ResponseStoreDbContext db, NewCrewResponse body, CancellationToken cancellationToken) =>
+        db.CrewResponses.FromSql($"""
+            INSERT INTO crew_responses (user_uid, request_context, request_goal, response_data, cost, previous_response_id, changed)
+            SELECT {body.UserUid}::text, {body.RequestContext}::text, {body.RequestGoal}::text, d.data, {body.Cost}::numeric, prev.id, prev.response_data <> d.data
+            FROM (SELECT {body.ResponseData}::text::jsonb AS data) d
+            LEFT JOIN LATERAL (
+                SELECT c.id, c.response_data FROM crew_responses c
+                WHERE c.user_uid = {body.UserUid}::text AND c.endpoint IS NULL AND c.created_at IS NOT NULL
+                ORDER BY c.created_at DESC, c.id DESC
+                LIMIT 1
+            ) prev ON true
+            RETURNING id, user_uid, request_context, request_goal, response_data, created_at, run_id, cost, endpoint, previous_response_id, changed
+            """).AsNoTracking().ToListAsync(cancellationToken);
+
     private static async Task<IResult> GetAsync(ResponseId responseId, ResponseStoreDbContext db, CancellationToken cancellationToken)
     {
         var row = await db.CrewResponses.AsNoTracking().FirstOrDefaultAsync(r => r.Id == responseId.Value, cancellationToken);
         return row is null ? ApiResults.NotFound(NotFound) : ApiResults.Ok(CrewResponseItem.From(row));
+    }
+
+    private static async Task<IResult> ChangesAsync(ResponseId responseId, ResponseStoreDbContext db, CancellationToken cancellationToken)
+    {
+        var row = await db.CrewResponses.AsNoTracking()
+            .Where(r => r.Id == responseId.Value)
+            .Select(r => new
+            {
+                r.Id,
+                r.PreviousResponseId,
+                r.Changed,
+                r.ResponseData,
+                Previous = r.Changed == true
+                    ? db.CrewResponses.Where(p => p.Id == r.PreviousResponseId).Select(p => p.ResponseData).FirstOrDefault()
+                    : null,
+            })
+            .FirstOrDefaultAsync(cancellationToken);
+        return row is null
+            ? ApiResults.NotFound(NotFound)
+            : ApiResults.Ok(AnswerChangesItem.From(row.Id, row.PreviousResponseId, row.Changed, row.ResponseData, row.Previous));
     }
 
     private static async Task<IResult> DeleteAsync(ResponseId responseId, ResponseStoreDbContext db, CancellationToken cancellationToken)

@@ -20,7 +20,7 @@ namespace CrewPlatform.ResponseStore.Apis;
 /// </summary>
 public sealed record ListQuery(
     UserUidFilter? UserUid, PageLimit Limit, PageOffset Offset, DateBound? StartDate, DateBound? EndDate, PageCursor? After, IncludeTotal IncludeTotal,
-    RunIdFilter? RunId)
+    RunIdFilter? RunId, ChangedFilter? Changed)
 {
     public const string StartAfterEnd = "startDate must not be after endDate";
 
@@ -48,6 +48,11 @@ public sealed record ListQuery(
         if (RunId?.Value is { } run)
         {
             rows = rows.Where(r => r.RunId == run);
+        }
+
+        if (Changed?.Value is { } changed)
+        {
+            rows = rows.Where(r => r.Changed == changed);
         }
 
         if (StartDate?.Instant is { } from)
@@ -147,6 +152,26 @@ public readonly record struct IncludeTotal(bool Value) : IEndpointParameterMetad
         {
             null or "false" => new IncludeTotal(false),
             "true" => new IncludeTotal(true),
+            _ => throw new InvalidRequestException($"{name} must be true or false"),
+        });
+}
+
+/// <summary>
+/// <c>changed</c>: <c>true</c> for the answers that differ from the user's previous answer on the same endpoint,
+/// <c>false</c> for those equal to it; a first answer (nothing to compare with) matches neither.
+/// </summary>
+public sealed record ChangedFilter(bool Value) : IEndpointParameterMetadataProvider
+{
+    public static void PopulateMetadata(ParameterInfo parameter, EndpointBuilder builder) => QueryValue.Describe(parameter, builder, "boolean", description:
+        "`true`: the answers that differ from the user's previous answer on the same endpoint; `false`: those equal to it. "
+        + "A user's first answer matches neither.");
+
+    public static ValueTask<ChangedFilter?> BindAsync(HttpContext http, ParameterInfo parameter) =>
+        ValueTask.FromResult(QueryValue.Single(http, parameter, out var name) switch
+        {
+            null => null,
+            "true" => new ChangedFilter(true),
+            "false" => new ChangedFilter(false),
             _ => throw new InvalidRequestException($"{name} must be true or false"),
         });
 }

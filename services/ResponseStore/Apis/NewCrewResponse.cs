@@ -26,9 +26,6 @@ public sealed record NewCrewResponse(
     /// <summary>The body's fields; any other is refused (400) naming it.</summary>
     private static readonly string[] Fields = ["userUid", "requestContext", "requestGoal", "responseData", "cost"];
 
-    public CrewResponse ToRow() =>
-        new() { UserUid = UserUid, RequestContext = RequestContext, RequestGoal = RequestGoal, ResponseData = ResponseData, Cost = Cost };
-
     public static async ValueTask<NewCrewResponse> BindAsync(HttpContext http)
     {
         using var body = await JsonRequestBody.ReadAsync(http, "a crew response", Fields);

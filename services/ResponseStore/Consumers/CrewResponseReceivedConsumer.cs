@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CrewPlatform.Contracts;
+using CrewPlatform.ResponseStore.Changes;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
 using MassTransit;
@@ -11,7 +12,8 @@ namespace CrewPlatform.ResponseStore.Consumers;
 /// Stores crew answers a batch at a time and tells the scheduler about every (run, user) of the batch: a stored
 /// answer as <see cref="CrewResponseStored"/> (also when an earlier delivery already wrote it, so a crash between
 /// insert and publish is healed by the redelivery), an answer that cannot be stored as <see cref="CrewCallFailed"/>,
-/// so the run still completes.
+/// so the run still completes. The event says whether the answer changed since the user's previous one on the same
+/// endpoint, with a summary of the changes (<see cref="AnswerDiff"/>), and carries the answer when it is small enough.
 /// </summary>
 public sealed partial class CrewResponseReceivedConsumer(
     CrewResponseBatchWriter writer,
@@ -92,6 +94,12 @@ public sealed partial class CrewResponseReceivedConsumer(
                         StoredAt = stored.StoredAt,
                         Cost = message.Cost,
                         DurationMs = message.DurationMs,
+                        Endpoint = stored.Endpoint,
+                        Changed = stored.Changed,
+                        PreviousResponseId = stored.PreviousResponseId,
+                        Changes = Summarize(stored, message),
+                        Answer = stored.Answer,
+                        AnswerBytes = stored.AnswerBytes,
                     }, context.CancellationToken)));
                     break;
 
@@ -111,6 +119,15 @@ public sealed partial class CrewResponseReceivedConsumer(
         metrics.BatchStored(outcomes);
         LogBatchStored(logger, context.Message.Length, items.Count, inserted);
     }
+
+    /// <summary>
+    /// What changed since the previous answer, compared with the text the writer read back: the same for a row an
+    /// earlier delivery stored, so a re-announced answer carries the summary it was first announced with.
+    /// </summary>
+    private static AnswerChangeSummary? Summarize(StoreOutcome.Stored stored, CrewResponseReceived message) =>
+        stored is { Changed: true, PreviousAnswer: { } previous }
+            ? AnswerDiff.Summarize(AnswerDiff.Compare(previous, stored.Answer ?? message.ResponseJson))
+            : null;
 
     private CrewCallFailed Failed(CrewResponseReceived message, string reason) => new()
     {

@@ -25,4 +25,16 @@ public sealed class CrewResponse
 
     /// <summary>What the crew call cost, in the operator's currency (<c>numeric</c>); null when unknown.</summary>
     public decimal? Cost { get; set; }
+
+    /// <summary>
+    /// The crew endpoint that answered (<c>default</c> for a run without an origin); null for rows posted through the
+    /// REST API, which form a series of their own. The user's previous answer is looked up on the same value.
+    /// </summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary>The user's latest answer on the same <see cref="Endpoint"/> when this one was stored; null for the first one.</summary>
+    public int? PreviousResponseId { get; set; }
+
+    /// <summary>Whether the answer differs from <see cref="PreviousResponseId"/>'s (jsonb equality); null when there was none.</summary>
+    public bool? Changed { get; set; }
 }

@@ -7,6 +7,9 @@ public sealed class ResponseStoreDbContext(DbContextOptions<ResponseStoreDbConte
 {
     public const string HistorySchema = "response_store";
 
+    /// <summary>The index behind the previous-answer lookup (built concurrently by its migration).</summary>
+    public const string LatestPerEndpointIndex = "idx_crew_responses_user_uid_endpoint_created_at";
+
     private static readonly ValueConverter<DateTime, DateTime> UtcAsUnspecified = new(
         v => DateTime.SpecifyKind(v.Kind == DateTimeKind.Local ? v.ToUniversalTime() : v, DateTimeKind.Unspecified),
         v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
@@ -36,6 +39,7 @@ public sealed class ResponseStoreDbContext(DbContextOptions<ResponseStoreDbConte
             entity.Property(e => e.UserUid).HasMaxLength(255).IsRequired();
             entity.Property(e => e.ResponseData).HasColumnType("jsonb").IsRequired();
             entity.Property(e => e.Cost).HasColumnType("numeric");
+            entity.Property(e => e.Endpoint).HasMaxLength(40);
 
             // timestamp without time zone holding UTC: Npgsql reads it back as Unspecified, so mark it UTC
             // on the way out and strip the kind on the way in (Npgsql refuses a UTC DateTime for this type).
@@ -52,6 +56,11 @@ public sealed class ResponseStoreDbContext(DbContextOptions<ResponseStoreDbConte
             entity.HasIndex(e => new { e.UserUid, e.CreatedAt })
                 .IsDescending(false, true)
                 .HasDatabaseName("idx_crew_responses_user_uid_created_at");
+
+            // "The latest answer of user U on endpoint E", which every stored answer looks up to compare itself with.
+            entity.HasIndex(e => new { e.UserUid, e.Endpoint, e.CreatedAt, e.Id })
+                .IsDescending(false, false, true, true)
+                .HasDatabaseName(LatestPerEndpointIndex);
 
             // A run answers each user once: a redelivered CrewResponseReceived must not add a second row.
             entity.HasIndex(e => new { e.RunId, e.UserUid }).IsUnique().HasDatabaseName("ux_crew_responses_run_id_user_uid");

@@ -513,6 +513,73 @@ async function answersView() {
   }
 }
 
+/**
+ * The crew's usual shape, {"Questions":[{"Question 1":"...","Answers":["...", ...]}, ...]}: each question an object
+ * with an Answers array of texts beside its question text(s). Anything else is shown as JSON.
+ */
+function isCrewShape(data) {
+  const plain = (v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+  return data !== null && typeof data === 'object' && !Array.isArray(data)
+    && Object.keys(data).length === 1 && Array.isArray(data.Questions) && data.Questions.length > 0
+    && data.Questions.every((q) => q !== null && typeof q === 'object' && !Array.isArray(q)
+      && Array.isArray(q.Answers) && q.Answers.every(plain)
+      && Object.entries(q).every(([k, v]) => k === 'Answers' || plain(v)));
+}
+
+/** RFC 6901: a key in a JSON pointer. */
+const pointerKey = (key) => String(key).replaceAll('~', '~0').replaceAll('/', '~1');
+
+/** Questions and answers as text; each element carries its JSON pointer, so a change can be marked on it. */
+function readableAnswer(data) {
+  return h('div', { id: 'answer-readable' }, data.Questions.map((question, i) => h('section', { class: 'question' },
+    Object.entries(question).filter(([key]) => key !== 'Answers').map(([key, text]) =>
+      h('h3', { 'data-pointer': `/Questions/${i}/${pointerKey(key)}` }, h('span', { class: 'label' }, `${key}: `), String(text))),
+    question.Answers.length === 0
+      ? h('p', { class: 'note' }, 'No answers.')
+      : h('ol', {}, question.Answers.map((text, j) => h('li', { 'data-pointer': `/Questions/${i}/Answers/${j}` }, String(text)))))));
+}
+
+/** A JSON value in a change, short: text as it is, anything else as compact JSON. */
+function changeValue(value) {
+  if (value === undefined) return h('span', { class: 'note' }, '—');
+  return h('span', { class: 'pre' }, typeof value === 'string' ? value : JSON.stringify(value));
+}
+
+/** The changes since the user's previous answer on the same endpoint, or why there are none. */
+function changesPanel(answer, readable) {
+  const previous = (id) => h('a', { href: `#/answers/${id}` }, `#${id}`);
+  if (answer.changed === null || answer.changed === undefined) {
+    return [h('p', { id: 'changes-state' }, 'First answer: there is no previous answer of this user on this endpoint to compare with.')];
+  }
+  if (answer.changed === false) {
+    return [h('p', { id: 'changes-state' }, 'Unchanged since the previous answer ', previous(answer.previousId), '.')];
+  }
+  if (!answer.changes) {
+    return [h('p', { id: 'changes-state' }, 'Changed since the previous answer ', previous(answer.previousId),
+      ', which has been deleted since: what changed is no longer known.')];
+  }
+  const { added, removed, modified } = answer.summary;
+  const changed = new Set(answer.changes.filter((c) => c.op !== 'remove').map((c) => c.path));
+  for (const element of readable?.querySelectorAll('[data-pointer]') ?? []) {
+    if (changed.has(element.dataset.pointer)) {
+      element.classList.add('changed');
+      element.append(' ', h('span', { class: 'badge' }, 'changed'));
+    }
+  }
+  return [
+    h('p', { id: 'changes-state' }, `Changed since the previous answer `, previous(answer.previousId),
+      `: ${modified} modified, ${added} added, ${removed} removed.`),
+    h('div', { class: 'scroll' }, h('table', { id: 'changes' },
+      h('caption', {}, 'Differences by JSON pointer: a removed value\'s place in the previous answer, the others\' in this one'),
+      h('thead', {}, h('tr', {}, ['Change', 'Pointer', 'Before', 'After'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, answer.changes.map((c) => h('tr', {},
+        h('td', {}, { add: 'added', remove: 'removed', replace: 'modified' }[c.op] ?? c.op),
+        h('td', { class: 'mono name' }, c.path === '' ? '(the whole answer)' : c.path),
+        h('td', {}, changeValue(c.from)),
+        h('td', {}, changeValue(c.value))))))),
+  ];
+}
+
 async function answerView(id) {
   let item;
   try {
@@ -526,6 +593,12 @@ async function answerView(id) {
   const copy = h('button', { type: 'button', id: 'copy' }, 'Copy JSON');
   copy.addEventListener('click', () => report(copied, navigator.clipboard.writeText(json), () => 'Copied'));
   const download = h('a', { id: 'download', class: 'button', download: `answer-${item.id}.json`, href: URL.createObjectURL(new Blob([json], { type: 'application/json' })) }, 'Download JSON');
+  // The crew's usual shape reads as questions and answers, the JSON one click away; any other shape is its JSON.
+  const readable = isCrewShape(item.responseData) ? readableAnswer(item.responseData) : null;
+  const raw = h('details', { id: 'raw', open: readable === null },
+    h('summary', {}, readable === null ? 'Answer (JSON)' : 'Raw JSON'), h('pre', { id: 'answer-json', tabindex: 0 }, json));
+  const changes = h('section', { class: 'card', id: 'answer-changes', 'aria-labelledby': 'changes-title' },
+    h('h2', { id: 'changes-title' }, 'Changes since the previous answer'), h('p', { class: 'note' }, 'Loading…'));
   show(`Answer #${item.id}`,
     h('dl', { class: 'facts' },
       h('dt', {}, 'User'), h('dd', {}, h('a', { href: `#/users/${encodeURIComponent(item.userUid)}` }, item.userUid)),
@@ -534,7 +607,15 @@ async function answerView(id) {
       h('dt', {}, 'Request context'), h('dd', { class: 'pre' }, item.requestContext ?? '—'),
       h('dt', {}, 'Request goal'), h('dd', { class: 'pre' }, item.requestGoal ?? '—')),
     h('div', { class: 'controls' }, copy, download, copied),
-    h('details', { open: true }, h('summary', {}, 'Answer (JSON)'), h('pre', { id: 'answer-json', tabindex: 0 }, json)));
+    h('div', { class: 'answer-layout' },
+      h('section', { class: 'card', 'aria-labelledby': 'answer-title' }, h('h2', { id: 'answer-title' }, 'Answer'), readable, raw),
+      changes));
+  try {
+    const { data: answer } = await get(`/api/crew-responses/${encodeURIComponent(item.id)}/changes`);
+    replace(changes, changes.firstChild, ...changesPanel(answer, readable));
+  } catch (e) {
+    replace(changes, changes.firstChild, h('p', { class: 'error', role: 'alert' }, e.message));
+  }
 }
 
 async function userView(uid) {

@@ -35,11 +35,24 @@ namespace CrewPlatform.ResponseStore.Persistence.Migrations
                         .HasColumnType("numeric")
                         .HasColumnName("cost");
 
+                    b.Property<bool?>("Changed")
+                        .HasColumnType("boolean")
+                        .HasColumnName("changed");
+
                     b.Property<DateTime?>("CreatedAt")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("timestamp without time zone")
                         .HasColumnName("created_at")
                         .HasDefaultValueSql("(now() AT TIME ZONE 'utc')");
+
+                    b.Property<string>("Endpoint")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("endpoint");
+
+                    b.Property<int?>("PreviousResponseId")
+                        .HasColumnType("integer")
+                        .HasColumnName("previous_response_id");
 
                     b.Property<string>("RequestContext")
                         .HasColumnType("text")
@@ -81,6 +94,10 @@ namespace CrewPlatform.ResponseStore.Persistence.Migrations
                     b.HasIndex("UserUid", "CreatedAt")
                         .IsDescending(false, true)
                         .HasDatabaseName("idx_crew_responses_user_uid_created_at");
+
+                    b.HasIndex("UserUid", "Endpoint", "CreatedAt", "Id")
+                        .IsDescending(false, false, true, true)
+                        .HasDatabaseName("idx_crew_responses_user_uid_endpoint_created_at");
 
                     b.ToTable("crew_responses", "public");
                 });
