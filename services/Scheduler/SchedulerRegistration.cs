@@ -56,6 +56,7 @@ public static class SchedulerRegistration
         builder.Services.AddSingleton<HostUsers>();
         builder.Services.AddHostedService<SegmentColumnsCheck>();
         builder.Services.AddSingleton<RunProgress>();
+        builder.Services.AddSingleton<UnchangedUsers>();
         builder.Services.AddScoped<RunStarter>();
         builder.Services.AddScoped<RunCrewCommands>();
         builder.Services.AddScoped<RunReconciler>();
