@@ -6,6 +6,7 @@ using CrewPlatform.Scheduler.Runs;
 using CrewPlatform.Scheduler.Scheduling;
 using CrewPlatform.ServiceDefaults;
 using MassTransit;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -22,6 +23,7 @@ public static class SchedulerRegistration
             "CrewPlatform scheduler",
             ("Scheduler", "The default schedule, run-now, and the runs with their outcomes"),
             ("Schedules", "Schedules: a segment of users on a crew endpoint, every interval"));
+        builder.Services.Configure<OpenApiOptions>("v1", options => options.AddSchemaTransformer(RequestBodySchemas.DescribeAsync));
         return builder;
     }
 

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
@@ -21,7 +22,7 @@ namespace CrewPlatform.Scheduler.Apis;
 /// </summary>
 public sealed record SchedulerAction(
     string Action, int? IntervalMinutes, int? ScheduleId, string? Segment, string? Endpoint, string? Priority, IReadOnlyList<string>? UserUids,
-    RunLimitsChange? Limits = null, bool DryRun = false, SkipUnchangedChange? SkipUnchanged = null)
+    [property: JsonIgnore] RunLimitsChange? Limits = null, bool DryRun = false, [property: JsonIgnore] SkipUnchangedChange? SkipUnchanged = null)
 {
     public const string Start = "start";
     public const string Stop = "stop";
@@ -105,8 +106,8 @@ public sealed record SchedulerAction(
 /// copies the given ones onto a schedule; the segment and endpoint are checked against the configuration by the handler.
 /// </summary>
 public record ScheduleChange(
-    string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority, RunLimitsChange Limits,
-    SkipUnchangedChange SkipUnchanged)
+    string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority,
+    [property: JsonIgnore] RunLimitsChange Limits, [property: JsonIgnore] SkipUnchangedChange SkipUnchanged)
 {
     protected static readonly string[] Fields =
         ["name", "segment", "endpoint", "intervalMinutes", "overlap", "priority", .. RunLimitsChange.Fields, SkipUnchangedChange.Field];
