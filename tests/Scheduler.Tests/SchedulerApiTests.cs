@@ -100,8 +100,8 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("""{"action":"run-now","dryrun":true}""", "Unknown field 'dryrun': run-now takes action, scheduleId, segment, endpoint, priority, userUids, dryRun, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay")]
-    [InlineData("""{"action":"start","intervalMinutes":5,"IntervalMinutes":7}""", "Unknown field 'IntervalMinutes': start takes action, intervalMinutes")]
+    [InlineData("""{"action":"run-now","dryrun":true}""", "Unknown field 'dryrun': run-now takes action, scheduleId, segment, endpoint, priority, userUids, dryRun, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay, skipUnchanged")]
+    [InlineData("""{"action":"start","intervalMinutes":5,"IntervalMinutes":7}""", "Unknown field 'IntervalMinutes': start takes action, intervalMinutes, skipUnchanged")]
     [InlineData("""{"action":"stop","force":true}""", "Unknown field 'force': stop takes action")]
     public async Task An_unknown_field_is_refused_and_nothing_starts_or_changes(string json, string error)
     {
