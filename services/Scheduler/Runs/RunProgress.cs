@@ -89,7 +89,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
                          WHEN page.unchanged THEN '{RunUserStatus.Unchanged}'
                          ELSE coalesce(run.halted_as, page.status) END,
                     CASE WHEN page.status = '{RunUserStatus.Dispatched}' AND NOT page.unchanged AND run.halted_as = '{RunUserStatus.Skipped}' THEN '{CrewCallSkipped.BudgetReason}' END,
-                    run.endpoint, page.digest
+                    run.endpoint, CASE WHEN page.unchanged OR run.halted_as IS NULL THEN page.digest END
                 FROM page
                 CROSS JOIN run
                 ON CONFLICT (run_id, user_uid) DO NOTHING
