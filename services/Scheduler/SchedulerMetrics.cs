@@ -28,7 +28,7 @@ public sealed class SchedulerMetrics
         runDuration = meter.CreateHistogram("scheduler_run_duration", "s",
             "Time from a run's start to its completion", advice: PlatformMeters.SecondsAdvice);
         runUsers = meter.CreateCounter<long>("scheduler_run_users", description:
-            "Users of completed runs by outcome: succeeded, failed, skipped (no context and no goal, or the run's budget ran out), cancelled");
+            "Users of completed runs by outcome: succeeded, failed, skipped (no context and no goal, or the run's budget ran out), cancelled, unchanged (not called: their latest answer came from the same input recently enough)");
         budgetExhausted = meter.CreateCounter<long>("crew_run_budget_exhausted", description:
             "Runs whose budget ran out (once per run), by schedule (its id, or none for a run of no schedule)");
         reconcilerActions = meter.CreateCounter<long>("scheduler_reconciler_actions", description:
@@ -55,6 +55,7 @@ public sealed class SchedulerMetrics
         runUsers.Add(completed.Failed, Label("outcome", "failed"));
         runUsers.Add(completed.Skipped, Label("outcome", "skipped"));
         runUsers.Add(completed.Cancelled, Label("outcome", "cancelled"));
+        runUsers.Add(completed.Unchanged, Label("outcome", "unchanged"));
     }
 
     public void BudgetExhausted(int? scheduleId) =>

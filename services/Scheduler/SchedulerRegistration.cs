@@ -8,6 +8,7 @@ using CrewPlatform.Scheduler.Scheduling;
 using CrewPlatform.ServiceDefaults;
 using CrewPlatform.ServiceDefaults.Retention;
 using MassTransit;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -24,6 +25,7 @@ public static class SchedulerRegistration
             "CrewPlatform scheduler",
             ("Scheduler", "The default schedule, run-now, and the runs with their outcomes"),
             ("Schedules", "Schedules: a segment of users on a crew endpoint, every interval"));
+        builder.Services.Configure<OpenApiOptions>("v1", options => options.AddSchemaTransformer(RequestBodySchemas.DescribeAsync));
         return builder;
     }
 
@@ -58,6 +60,7 @@ public static class SchedulerRegistration
         builder.Services.AddSingleton<HostUsers>();
         builder.Services.AddHostedService<SegmentColumnsCheck>();
         builder.Services.AddSingleton<RunProgress>();
+        builder.Services.AddSingleton<UnchangedUsers>();
         builder.Services.AddScoped<RunStarter>();
         builder.Services.AddScoped<RunCrewCommands>();
         builder.Services.AddScoped<RunReconciler>();

@@ -35,4 +35,7 @@ public sealed record CrewRunCompleted
 
     /// <summary>What the run's calls cost in all; 0 when unpriced.</summary>
     public decimal Spent { get; init; }
+
+    /// <summary>Users not called because their latest answer came from the same context and goal recently enough (the run's <c>skipUnchanged</c>); 0 in older messages.</summary>
+    public int Unchanged { get; init; }
 }

@@ -13,7 +13,14 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
     [Fact]
     public async Task The_scheduler_answers_every_generated_request_without_a_server_error_or_a_bare_4xx()
     {
-        await FuzzAsync("scheduler", stack.Scheduler.Server, minimumRequests: 1000);
+        var outcomes = await FuzzAsync("scheduler", stack.Scheduler.Server, minimumRequests: 1000);
+
+        // skipUnchanged is fuzzed where it is read: hostile values of it and of its freshForMinutes reach its own refusal.
+        var skipUnchanged = outcomes.Where(o => o.Request.Case.StartsWith("body skipUnchanged", StringComparison.Ordinal)).ToList();
+        Assert.Contains(skipUnchanged, o => o.Request.Operation.Path == "/api/scheduler");
+        Assert.Contains(skipUnchanged, o => o.Request.Operation.Path == "/api/scheduler/schedules");
+        Assert.Contains(skipUnchanged, o => o.Body.Contains("skipUnchanged.freshForMinutes must be", StringComparison.Ordinal));
+        Assert.Contains(skipUnchanged, o => o.Body.Contains("skipUnchanged must be an object", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -102,6 +102,16 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
                 }
 
                 yield return Request(op, pathValues, [], Encoding.UTF8.GetBytes(Body(op, (field.Name, null))), Json, $"body without {field.Name}");
+
+                if (NestedFields.TryGetValue(field.Name, out var nested))
+                {
+                    foreach (var json in HostileInput.JsonValues)
+                    {
+                        yield return Request(op, pathValues, [], Encoding.UTF8.GetBytes(Body(op, (field.Name, $"{{\"{nested}\":{json}}}"))), Json, $"body {field.Name}.{nested}");
+                    }
+
+                    yield return Request(op, pathValues, [], Encoding.UTF8.GetBytes(Body(op, (field.Name, $"{{\"{nested}\":60,\"{nested}\":61,\"x\":1}}"))), Json, $"body {field.Name} with an unknown field");
+                }
             }
 
             foreach (var (name, body) in WholeBodies(op))
@@ -168,6 +178,9 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
 
     private string PickJsonValue() => Pick(smallJsonValues);
 
+    /// <summary>Object fields whose one inner field gets every hostile value too.</summary>
+    private static readonly Dictionary<string, string> NestedFields = new(StringComparer.Ordinal) { ["skipUnchanged"] = "freshForMinutes" };
+
     /// <summary>The content search's parameters and a webhook's filter, which PostgreSQL parses: they get its hostile text too.</summary>
     private static bool IsSearch(ApiField parameter) => parameter.Name is "jsonPath" or "q";
 
@@ -207,7 +220,8 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
 
     private Dictionary<string, string> ValidPathValues(ApiOperation op) =>
         op.PathParameters.ToDictionary(p => p.Name, p =>
-            op.Path.StartsWith("/api/scheduler", StringComparison.Ordinal) ? valid.RunId.ToString()
+            op.Path.StartsWith("/api/scheduler/schedules/", StringComparison.Ordinal) ? "1"
+            : op.Path.StartsWith("/api/scheduler", StringComparison.Ordinal) ? valid.RunId.ToString()
             : op.Path.StartsWith("/api/webhooks", StringComparison.Ordinal) ? valid.WebhookId.ToString()
             : valid.AnswerIds[random.Next(valid.AnswerIds.Count)].ToString(System.Globalization.CultureInfo.InvariantCulture));
 
@@ -237,10 +251,16 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
         "userUid" => HostileInput.JsonString(valid.UserUid),
         "action" => HostileInput.JsonString(random.Next(3) switch { 0 => "start", 1 => "stop", _ => "run-now" }),
         "intervalMinutes" => "60",
+        "skipUnchanged" => """{"freshForMinutes":60}""",
+
+        // Values the scheduler's bodies take, so that a hostile value in a later field is read rather than refused first.
+        "segment" => "\"all\"",
+        "endpoint" => "\"default\"",
+        "overlap" => "\"skip\"",
+        "priority" => "\"normal\"",
         "responseData" => """{"Questions":[{"Question 1":"Who?","Answers":["Riders"]}]}""",
         "url" => HostileInput.JsonString(ValidInputs.WebhookUrl),
         "events" => """["crew-response.stored","crew-response.changed","run.completed"]""",
-        "segment" => "\"vip\"",
         "jsonPath" => HostileInput.JsonString("exists($.Questions[*] ? (@.Answers[*] like_regex \"price\" flag \"i\"))"),
         "includeAnswer" => "true",
         _ => field.Type switch

@@ -56,6 +56,8 @@ public sealed class FanOutTests(SchedulerDatabase database) : IClassFixture<Sche
         var run = await host.RunNowAsync();
         await FanOutCompletedAsync(host, run.Id);
 
+        // The only page is recorded (fan-out complete) before its commands are sent.
+        await Eventually.HoldsAsync(() => host.SentSoFar<RunCrewForUser>().Count(c => c.RunId == run.Id) >= 3, "the page's commands were sent", Timeout);
         var sent = host.SentSoFar<RunCrewForUser>().Where(c => c.RunId == run.Id).Select(c => c.UserUid).Order(StringComparer.Ordinal);
         Assert.Equal([SchedulerDatabase.UserUid(3), SchedulerDatabase.UserUid(4), SchedulerDatabase.UserUid(6)], sent);
 

@@ -30,6 +30,18 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
         Assert.Equal("changeSchedulePut", schedule.GetProperty("put").GetProperty("operationId").GetString());
         var action = document.RootElement.GetProperty("paths").GetProperty("/api/scheduler").GetProperty("post").GetProperty("responses");
         Assert.True(action.TryGetProperty("200", out _) && action.TryGetProperty("202", out _), action.GetRawText());
+
+        // The budget and skipUnchanged fields as a body gives them, not as the request records hold them.
+        var schemas = document.RootElement.GetProperty("components").GetProperty("schemas");
+        foreach (var body in new[] { "SchedulerAction", "NewSchedule", "ScheduleChange" })
+        {
+            var properties = schemas.GetProperty(body).GetProperty("properties");
+            Assert.False(properties.TryGetProperty("limits", out _), body);
+            Assert.All(new[] { "maxCallsPerRun", "maxSpendPerRun", "maxSpendPerDay" }, field => Assert.True(properties.TryGetProperty(field, out _), $"{body}.{field}"));
+            var skip = properties.GetProperty("skipUnchanged");
+            Assert.Equal(["freshForMinutes"], skip.GetProperty("required").EnumerateArray().Select(r => r.GetString()));
+            Assert.Equal("525600", skip.GetProperty("properties").GetProperty("freshForMinutes").GetProperty("maximum").GetRawText());
+        }
     }
 
     [Fact]
@@ -88,8 +100,8 @@ public sealed class SchedulerApiTests(SchedulerAppFixture fixture) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("""{"action":"run-now","dryrun":true}""", "Unknown field 'dryrun': run-now takes action, scheduleId, segment, endpoint, priority, userUids, dryRun, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay")]
-    [InlineData("""{"action":"start","intervalMinutes":5,"IntervalMinutes":7}""", "Unknown field 'IntervalMinutes': start takes action, intervalMinutes")]
+    [InlineData("""{"action":"run-now","dryrun":true}""", "Unknown field 'dryrun': run-now takes action, scheduleId, segment, endpoint, priority, userUids, dryRun, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay, skipUnchanged")]
+    [InlineData("""{"action":"start","intervalMinutes":5,"IntervalMinutes":7}""", "Unknown field 'IntervalMinutes': start takes action, intervalMinutes, skipUnchanged")]
     [InlineData("""{"action":"stop","force":true}""", "Unknown field 'force': stop takes action")]
     public async Task An_unknown_field_is_refused_and_nothing_starts_or_changes(string json, string error)
     {

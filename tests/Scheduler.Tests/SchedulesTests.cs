@@ -168,7 +168,7 @@ public sealed class SchedulesTests(SegmentedSchedulerFixture fixture) : IClassFi
     [InlineData("""{"name":"x","intervalMinutes":60,"segment":42}""", "segment must be a non-empty string")]
     [InlineData("""{"name":"x","intervalMinutes":60,"segment":"\ud800"}""", "segment must be a non-empty string")]
     [InlineData("""[1]""", "Request body must be a JSON object")]
-    [InlineData("""{"name":"x","intervalMinutes":60,"cron":"0 9 * * 1"}""", "Unknown field 'cron': a new schedule takes name, segment, endpoint, intervalMinutes, overlap, priority, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay, paused")]
+    [InlineData("""{"name":"x","intervalMinutes":60,"cron":"0 9 * * 1"}""", "Unknown field 'cron': a new schedule takes name, segment, endpoint, intervalMinutes, overlap, priority, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay, skipUnchanged, paused")]
     public async Task A_bad_schedule_gets_400_with_the_envelope(string json, string error)
     {
         ApiAssert.Error(HttpStatusCode.BadRequest, error, await SendAsync(HttpMethod.Post, "/api/scheduler/schedules", json));
@@ -182,9 +182,9 @@ public sealed class SchedulesTests(SegmentedSchedulerFixture fixture) : IClassFi
     [InlineData("""{"action":"run-now","endpoint":"nowhere"}""", "Unknown endpoint 'nowhere'. Configured endpoints: default, paid")]
     [InlineData("""{"action":"run-now","segment":"free","userUids":["a"]}""", "run-now takes at most one of scheduleId, segment and userUids")]
     [InlineData("""{"action":"run-now","scheduleId":"one"}""", "scheduleId must be a whole number of 1 or more")]
-    [InlineData("""{"action":"run-now","\ud800":1}""", "Unknown field '\uFFFD': run-now takes action, scheduleId, segment, endpoint, priority, userUids, dryRun, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay")]
-    [InlineData("""{"action":"run-now","dryrun":true}""", "Unknown field 'dryrun': run-now takes action, scheduleId, segment, endpoint, priority, userUids, dryRun, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay")]
-    [InlineData("""{"action":"run-now","maxCallsPerRun":-1,"userUid":"list-known"}""", "Unknown field 'userUid': run-now takes action, scheduleId, segment, endpoint, priority, userUids, dryRun, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay")]
+    [InlineData("""{"action":"run-now","\ud800":1}""", "Unknown field '\uFFFD': run-now takes action, scheduleId, segment, endpoint, priority, userUids, dryRun, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay, skipUnchanged")]
+    [InlineData("""{"action":"run-now","dryrun":true}""", "Unknown field 'dryrun': run-now takes action, scheduleId, segment, endpoint, priority, userUids, dryRun, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay, skipUnchanged")]
+    [InlineData("""{"action":"run-now","maxCallsPerRun":-1,"userUid":"list-known"}""", "Unknown field 'userUid': run-now takes action, scheduleId, segment, endpoint, priority, userUids, dryRun, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay, skipUnchanged")]
     public async Task A_bad_run_now_gets_400_with_the_envelope(string json, string error)
     {
         await fixture.AddTieredUsersAsync(("list-known", "free"));

@@ -8,7 +8,7 @@ public sealed record RunSummary(
     Guid Id, string Status, string Trigger, DateTimeOffset? DueAt, DateTimeOffset StartedAt, DateTimeOffset? CompletedAt,
     int Dispatched, int Succeeded, int Failed, int Skipped, int? ScheduleId, string? Segment, string Endpoint, string Priority,
     int Cancelled, decimal Spent, string Currency, bool BudgetExhausted, DateTimeOffset? CancelRequestedAt,
-    int? MaxCallsPerRun, decimal? MaxSpendPerRun, decimal? MaxSpendPerDay, string? SkipReason);
+    int? MaxCallsPerRun, decimal? MaxSpendPerRun, decimal? MaxSpendPerDay, string? SkipReason, int Unchanged, SkipUnchanged? SkipUnchanged);
 
 public sealed record FailedUser(string UserUid, string? Reason);
 
@@ -19,7 +19,8 @@ public sealed record RunDetails(
     int Dispatched, int Succeeded, int Failed, int Skipped, bool FanOutCompleted, IReadOnlyList<FailedUser> FailedUsers,
     int? ScheduleId, string? Segment, string Endpoint, string Priority,
     int Cancelled, decimal Spent, string Currency, bool BudgetExhausted, DateTimeOffset? CancelRequestedAt,
-    int? MaxCallsPerRun, decimal? MaxSpendPerRun, decimal? MaxSpendPerDay, string? SkipReason, IReadOnlyList<SkippedUser> SkippedUsers);
+    int? MaxCallsPerRun, decimal? MaxSpendPerRun, decimal? MaxSpendPerDay, string? SkipReason, IReadOnlyList<SkippedUser> SkippedUsers,
+    int Unchanged, SkipUnchanged? SkipUnchanged);
 
 /// <summary>What a schedule's runs spent today and this month (UTC), and whether a budget ran out today.</summary>
 public sealed record ScheduleSpend(decimal Today, decimal ThisMonth, bool BudgetExhaustedToday)
@@ -35,7 +36,8 @@ public static class RunViews
             .Select(r => new RunSummary(
                 r.Id, r.Status, r.Trigger, r.DueAt, r.StartedAt, r.CompletedAt, r.Dispatched, r.Succeeded, r.Failed, r.Skipped,
                 r.ScheduleId, r.Segment, r.Endpoint, r.Priority,
-                r.Cancelled, r.Spent, currency, r.BudgetExhausted, r.CancelRequestedAt, r.MaxCallsPerRun, r.MaxSpendPerRun, r.MaxSpendPerDay, r.SkipReason));
+                r.Cancelled, r.Spent, currency, r.BudgetExhausted, r.CancelRequestedAt, r.MaxCallsPerRun, r.MaxSpendPerRun, r.MaxSpendPerDay, r.SkipReason,
+                r.Unchanged, r.SkipUnchangedForMinutes == null ? null : new SkipUnchanged(r.SkipUnchangedForMinutes.Value)));
 
     /// <summary>The last run of each of the schedules that has one, in one query (the (schedule_id, started_at) index serves it).</summary>
     public static async Task<IReadOnlyDictionary<int, RunSummary>> LastRunsAsync(

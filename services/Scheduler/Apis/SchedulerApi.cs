@@ -35,10 +35,12 @@ public static class SchedulerApi
             .ProducesEnvelope<SchedulerStatus>();
         api.MapPost("/", PostActionAsync)
             .WithName("postSchedulerAction").WithSummary("Start or stop the default schedule, or start a run now")
-            .WithDescription("`start` (with `intervalMinutes`) and `stop` answer 200 with the status; `run-now` (optionally with `scheduleId`, "
-                + "or `segment` with `endpoint` and `priority`, or `userUids`; and `maxCallsPerRun`, `maxSpendPerRun`, `maxSpendPerDay`, "
+            .WithDescription("`start` (with `intervalMinutes`, and optionally the default schedule's `skipUnchanged`) and `stop` answer 200 "
+                + "with the status; `run-now` (optionally with `scheduleId`, "
+                + "or `segment` with `endpoint` and `priority`, or `userUids`; and `maxCallsPerRun`, `maxSpendPerRun`, `maxSpendPerDay` and "
+                + "`skipUnchanged: {\"freshForMinutes\": N}` (1 to 525600; null: call everyone), "
                 + "which override its schedule's) answers 202 with the run's id and where to follow it, or with `dryRun: true` 200 with "
-                + "a preview of its users, calls, spend and duration, starting nothing. "
+                + "a preview of its users, calls, spend and duration (users left out as `unchanged` counted apart), starting nothing. "
                 + "A field the action does not take is refused (400) before anything starts.")
             .Accepts<SchedulerAction>("application/json")
             .ProducesEnvelope<SchedulerStatus>().ProducesEnvelope<RunAccepted>(StatusCodes.Status202Accepted)
@@ -75,6 +77,11 @@ public static class SchedulerApi
         switch (action.Action)
         {
             case SchedulerAction.Start:
+                if (action.SkipUnchanged is { Given: true } skipUnchanged)
+                {
+                    await schedule.ChangeAsync(ScheduleState.DefaultId, s => s.SkipUnchangedForMinutes = skipUnchanged.FreshForMinutes, cancellationToken);
+                }
+
                 var started = await schedule.StartAsync(action.IntervalMinutes!.Value, cancellationToken);
                 return ApiResults.Ok(
                     await StatusAsync(started, db, options.Value, cancellationToken),
@@ -94,7 +101,9 @@ public static class SchedulerApi
                 var listed = action.UserUids is { } uids ? await KnownUsersAsync(uids, users, cancellationToken) : null;
                 if (action.DryRun)
                 {
-                    var selected = listed is null ? await preview.SegmentUsersAsync(target.Segment, cancellationToken) : RunPreview.Of(listed);
+                    var selected = listed is null
+                        ? await preview.SegmentUsersAsync(target.Segment, target.Endpoint, target.SkipUnchangedForMinutes, cancellationToken)
+                        : await preview.ListedUsersAsync(listed, target.Endpoint, target.SkipUnchangedForMinutes, cancellationToken);
                     return ApiResults.Ok(await preview.PreviewAsync(selected, target.Endpoint, target.Limits?.MaxCallsPerRun, cancellationToken));
                 }
 
@@ -155,7 +164,8 @@ public static class SchedulerApi
             run.Dispatched, run.Succeeded, run.Failed, run.Skipped, run.FanOutCompleted, failedUsers,
             run.ScheduleId, run.Segment, run.Endpoint, run.Priority,
             run.Cancelled, run.Spent, options.Value.CostCurrency, run.BudgetExhausted, run.CancelRequestedAt,
-            run.MaxCallsPerRun, run.MaxSpendPerRun, run.MaxSpendPerDay, run.SkipReason, skippedUsers));
+            run.MaxCallsPerRun, run.MaxSpendPerRun, run.MaxSpendPerDay, run.SkipReason, skippedUsers,
+            run.Unchanged, SkipUnchanged.Of(run.SkipUnchangedForMinutes)));
     }
 
     /// <summary>Cancels a running run; 409 once it has finished, 202 again for a run already cancelling.</summary>
@@ -208,12 +218,18 @@ public static class SchedulerApi
 
     /// <summary>
     /// The run-now's target, or null when its schedule does not exist. A run of a schedule (the default one too) takes
-    /// the schedule's budget, with the limits the body gives in its place.
+    /// the schedule's budget and skipUnchanged, with the limits and the skipUnchanged the body gives in their place.
     /// </summary>
     private static async Task<RunTarget?> RunNowTargetAsync(SchedulerAction runNow, ScheduleService schedules, CancellationToken cancellationToken)
     {
         var target = await ScheduleTargetAsync(runNow, schedules, cancellationToken);
-        return target is null || runNow.Limits is not { } limits ? target : target with { Limits = limits.Over(target.Limits ?? RunLimits.None) };
+        if (target is null)
+        {
+            return null;
+        }
+
+        target = runNow.Limits is not { } limits ? target : target with { Limits = limits.Over(target.Limits ?? RunLimits.None) };
+        return runNow.SkipUnchanged is not { } skip ? target : target with { SkipUnchangedForMinutes = skip.Over(target.SkipUnchangedForMinutes) };
     }
 
     private static async Task<RunTarget?> ScheduleTargetAsync(SchedulerAction runNow, ScheduleService schedules, CancellationToken cancellationToken)

@@ -1,8 +1,10 @@
 using System.ComponentModel;
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
+using CrewPlatform.Scheduler.Runs;
 using CrewPlatform.ServiceDefaults;
 using Microsoft.AspNetCore.Http.Metadata;
 
@@ -14,12 +16,13 @@ namespace CrewPlatform.Scheduler.Apis;
 /// (<c>dryrun</c>) is refused before anything runs. <c>run-now</c> runs the default schedule's users; with
 /// <c>scheduleId</c>, that schedule's segment, endpoint and priority; with <c>segment</c> (and optional
 /// <c>endpoint</c> and <c>priority</c>) that segment; with <c>userUids</c>, up to <see cref="MaxRunNowUsers"/> uids
-/// (the handler checks they are all in the users table). Its budget fields override its schedule's, field by field;
-/// <c>dryRun: true</c> only previews it.
+/// (the handler checks they are all in the users table). Its budget fields and <c>skipUnchanged</c> override its
+/// schedule's, field by field; <c>dryRun: true</c> only previews it. <c>start</c> may set the default schedule's
+/// <c>skipUnchanged</c>.
 /// </summary>
 public sealed record SchedulerAction(
     string Action, int? IntervalMinutes, int? ScheduleId, string? Segment, string? Endpoint, string? Priority, IReadOnlyList<string>? UserUids,
-    RunLimitsChange? Limits = null, bool DryRun = false)
+    [property: JsonIgnore] RunLimitsChange? Limits = null, bool DryRun = false, [property: JsonIgnore] SkipUnchangedChange? SkipUnchanged = null)
 {
     public const string Start = "start";
     public const string Stop = "stop";
@@ -30,9 +33,9 @@ public sealed record SchedulerAction(
 
     private static readonly Dictionary<string, string[]> Fields = new(StringComparer.Ordinal)
     {
-        [Start] = ["action", "intervalMinutes"],
+        [Start] = ["action", "intervalMinutes", SkipUnchangedChange.Field],
         [Stop] = ["action"],
-        [RunNow] = ["action", "scheduleId", "segment", "endpoint", "priority", "userUids", "dryRun", .. RunLimitsChange.Fields],
+        [RunNow] = ["action", "scheduleId", "segment", "endpoint", "priority", "userUids", "dryRun", .. RunLimitsChange.Fields, SkipUnchangedChange.Field],
     };
 
     public static async ValueTask<SchedulerAction> BindAsync(HttpContext http)
@@ -52,7 +55,8 @@ public sealed record SchedulerAction(
         body.RefuseUnknownFields(action, fields);
         return action switch
         {
-            Start => new SchedulerAction(action, Apis.IntervalMinutes.Read(body), null, null, null, null, null),
+            Start => new SchedulerAction(
+                action, Apis.IntervalMinutes.Read(body), null, null, null, null, null, SkipUnchanged: SkipUnchangedChange.Read(body)),
             Stop => new SchedulerAction(action, null, null, null, null, null, null),
             _ => ReadRunNow(body),
         };
@@ -83,7 +87,7 @@ public sealed record SchedulerAction(
 
         return new SchedulerAction(
             RunNow, null, scheduleId, segment, endpoint, priority, body.Field("userUids") is { } uids ? UserUidsOf(uids) : null,
-            RunLimitsChange.Read(body), body.OptionalBoolean("dryRun") ?? false);
+            RunLimitsChange.Read(body), body.OptionalBoolean("dryRun") ?? false, SkipUnchangedChange.Read(body));
     }
 
     private static List<string> UserUidsOf(JsonElement list)
@@ -102,9 +106,11 @@ public sealed record SchedulerAction(
 /// copies the given ones onto a schedule; the segment and endpoint are checked against the configuration by the handler.
 /// </summary>
 public record ScheduleChange(
-    string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority, RunLimitsChange Limits)
+    string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority,
+    [property: JsonIgnore] RunLimitsChange Limits, [property: JsonIgnore] SkipUnchangedChange SkipUnchanged)
 {
-    protected static readonly string[] Fields = ["name", "segment", "endpoint", "intervalMinutes", "overlap", "priority", .. RunLimitsChange.Fields];
+    protected static readonly string[] Fields =
+        ["name", "segment", "endpoint", "intervalMinutes", "overlap", "priority", .. RunLimitsChange.Fields, SkipUnchangedChange.Field];
 
     private static readonly string[] Overlaps = ["skip", "allow"];
 
@@ -124,7 +130,8 @@ public record ScheduleChange(
         return new ScheduleChange(
             body.OptionalName("name"), body.OptionalString("segment"), body.OptionalString("endpoint"),
             isNew || body.Root.TryGetProperty("intervalMinutes", out _) ? Apis.IntervalMinutes.Read(body) : null,
-            body.OptionalChoice("overlap", Overlaps), body.OptionalChoice("priority", CrewPriority.All), RunLimitsChange.Read(body));
+            body.OptionalChoice("overlap", Overlaps), body.OptionalChoice("priority", CrewPriority.All), RunLimitsChange.Read(body),
+            SkipUnchangedChange.Read(body));
     }
 
     public void Apply(ScheduleState schedule)
@@ -136,20 +143,23 @@ public record ScheduleChange(
         schedule.Overlap = Overlap ?? schedule.Overlap;
         schedule.Priority = Priority ?? schedule.Priority;
         (schedule.MaxCallsPerRun, schedule.MaxSpendPerRun, schedule.MaxSpendPerDay) = Limits.Over(RunLimits.Of(schedule));
+        schedule.SkipUnchangedForMinutes = SkipUnchanged.Over(schedule.SkipUnchangedForMinutes);
     }
 }
 
 /// <summary><c>POST /api/scheduler/schedules</c>: a schedule's fields (name and interval required) and whether it starts paused.</summary>
 public sealed record NewSchedule(
-    string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority, RunLimitsChange Limits, bool? Paused)
-    : ScheduleChange(Name, Segment, Endpoint, IntervalMinutes, Overlap, Priority, Limits)
+    string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority, RunLimitsChange Limits,
+    SkipUnchangedChange SkipUnchanged, bool? Paused)
+    : ScheduleChange(Name, Segment, Endpoint, IntervalMinutes, Overlap, Priority, Limits, SkipUnchanged)
 {
     public static new async ValueTask<NewSchedule> BindAsync(HttpContext http)
     {
         using var body = await JsonRequestBody.ReadAsync(http, "a new schedule", [.. Fields, "paused"]);
         var fields = Read(body, isNew: true);
         return new NewSchedule(
-            fields.Name, fields.Segment, fields.Endpoint, fields.IntervalMinutes, fields.Overlap, fields.Priority, fields.Limits, body.OptionalBoolean("paused"));
+            fields.Name, fields.Segment, fields.Endpoint, fields.IntervalMinutes, fields.Overlap, fields.Priority, fields.Limits, fields.SkipUnchanged,
+            body.OptionalBoolean("paused"));
     }
 }
 
@@ -177,6 +187,61 @@ public sealed record RunLimitsChange(RunLimits Values, bool CallsGiven, bool Spe
         CallsGiven ? Values.MaxCallsPerRun : current.MaxCallsPerRun,
         SpendGiven ? Values.MaxSpendPerRun : current.MaxSpendPerRun,
         SpendPerDayGiven ? Values.MaxSpendPerDay : current.MaxSpendPerDay);
+}
+
+/// <summary>
+/// <c>skipUnchanged: {"freshForMinutes": N}</c> as a schedule or a run shows it: users whose latest answer on the run's
+/// crew endpoint is younger than N minutes and came from exactly their current context and goal are not called.
+/// </summary>
+public sealed record SkipUnchanged(int FreshForMinutes)
+{
+    public static SkipUnchanged? Of(int? freshForMinutes) => freshForMinutes is { } minutes ? new SkipUnchanged(minutes) : null;
+}
+
+/// <summary>
+/// <c>skipUnchanged</c> as a body gives it: <c>{"freshForMinutes": N}</c> (a whole number of 1 to
+/// <see cref="UnchangedUsers.MaxFreshForMinutes"/>, nothing else in the object), or null, which turns it off.
+/// <see cref="Over"/> keeps the current value when the body leaves the field out.
+/// </summary>
+public sealed record SkipUnchangedChange(int? FreshForMinutes, bool Given)
+{
+    public const string Field = "skipUnchanged";
+    public const string MinutesField = "freshForMinutes";
+
+    public static readonly SkipUnchangedChange NotGiven = new(null, false);
+
+    private static readonly string Shape =
+        $$"""{{Field}} must be an object {"{{MinutesField}}": N} with N a whole number of minutes from 1 to {{UnchangedUsers.MaxFreshForMinutes}}, or null""";
+
+    public static SkipUnchangedChange Read(JsonRequestBody body)
+    {
+        if (!body.Given(Field))
+        {
+            return NotGiven;
+        }
+
+        if (body.Field(Field) is not { } value)
+        {
+            return new SkipUnchangedChange(null, true);
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw new InvalidRequestException(Shape);
+        }
+
+        if (JsonShape.UnknownFields(value, Field, [MinutesField]) is { } refusal)
+        {
+            throw new InvalidRequestException(refusal);
+        }
+
+        return value.TryGetProperty(MinutesField, out var minutes) && minutes.ValueKind == JsonValueKind.Number
+            && minutes.TryGetDecimal(out var number) && number == decimal.Truncate(number) && number is >= 1 and <= UnchangedUsers.MaxFreshForMinutes
+            ? new SkipUnchangedChange((int)number, true)
+            : throw new InvalidRequestException($"{Field}.{MinutesField} must be a whole number of minutes from 1 to {UnchangedUsers.MaxFreshForMinutes}");
+    }
+
+    public int? Over(int? current) => Given ? FreshForMinutes : current;
 }
 
 /// <summary><c>?dryRun=true</c>: preview what the request would do, changing nothing; <c>false</c> or absent does it.</summary>

@@ -10,7 +10,7 @@ public sealed record ScheduleView(
     int Id, string Name, string Segment, string Endpoint, int IntervalMinutes, string Overlap, string Priority,
     bool IsRunning, DateTimeOffset? NextRunAt, RunSummary? LastRun,
     int? MaxCallsPerRun, decimal? MaxSpendPerRun, decimal? MaxSpendPerDay, decimal SpentToday, decimal SpentThisMonth,
-    bool BudgetExhaustedToday, string Currency);
+    bool BudgetExhaustedToday, string Currency, SkipUnchanged? SkipUnchanged);
 
 /// <summary>Schedules as the API shows them: with their last run and what their runs spent today and this month.</summary>
 public sealed class ScheduleViews(SchedulerDbContext db, ScheduleService schedules, IOptions<SchedulerOptions> options, TimeProvider time)
@@ -32,7 +32,7 @@ public sealed class ScheduleViews(SchedulerDbContext db, ScheduleService schedul
             schedules.OverlapOf(schedule).ToString().ToLowerInvariant(), schedule.Priority,
             schedule.IsRunning, schedule.IsRunning ? schedule.NextDueAt : null, lastRun,
             schedule.MaxCallsPerRun, schedule.MaxSpendPerRun, schedule.MaxSpendPerDay, spend.Today, spend.ThisMonth,
-            spend.BudgetExhaustedToday, currency);
+            spend.BudgetExhaustedToday, currency, Apis.SkipUnchanged.Of(schedule.SkipUnchangedForMinutes));
 }
 
 /// <summary>

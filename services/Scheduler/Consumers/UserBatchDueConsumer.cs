@@ -8,7 +8,8 @@ namespace CrewPlatform.Scheduler.Consumers;
 
 /// <summary>
 /// One page of a run's fan-out: reads the next page of users, records it, sends one <see cref="RunCrewForUser"/>
-/// per eligible user to the crew caller and hands the rest of the table to the next page's event.
+/// per eligible user to the crew caller (but those recorded as unchanged) and hands the rest of the table to the next
+/// page's event.
 /// </summary>
 public sealed partial class UserBatchDueConsumer(
     HostUsers users,
@@ -36,8 +37,9 @@ public sealed partial class UserBatchDueConsumer(
         // and the crew caller ignores a (run, user) it has already handled. A cancelled or budget-exhausted run's page
         // recorded its users as not called and sends nothing (users a redelivered page had recorded as dispatched
         // before are re-sent by the reconciler; the crew caller then skips them).
+        var unchanged = recorded.Unchanged ?? new HashSet<string>();
         var commands = recorded.SendsCommands
-            ? pageUsers.Where(u => u.IsEligible).Select(u => run.For(u.Uid, u.Context, u.Goal)).ToList()
+            ? pageUsers.Where(u => u.IsEligible && !unchanged.Contains(u.Uid)).Select(u => run.For(u.Uid, u.Context, u.Goal)).ToList()
             : [];
         if (commands.Count > 0)
         {

@@ -66,6 +66,12 @@ public sealed class Run
     /// <summary>Users not called because the run was cancelled first (recorded by the fan-out or announced by the crew caller).</summary>
     public int Cancelled { get; set; }
 
+    /// <summary>Users not called because their latest answer came from the same context and goal within <see cref="SkipUnchangedForMinutes"/>.</summary>
+    public int Unchanged { get; set; }
+
+    /// <summary>Users whose latest answer on the run's endpoint is younger than this many minutes and came from the same input are not called; null: everyone is.</summary>
+    public int? SkipUnchangedForMinutes { get; set; }
+
     /// <summary>At most this many calls for the run (its schedule's or its run-now's limit); null: no limit.</summary>
     public int? MaxCallsPerRun { get; set; }
 

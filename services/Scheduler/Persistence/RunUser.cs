@@ -11,6 +11,12 @@ public static class RunUserStatus
 
     /// <summary>Not called: the run was cancelled first.</summary>
     public const string Cancelled = "cancelled";
+
+    /// <summary>
+    /// Not called: the run skips unchanged users, and the user's latest answer on the run's endpoint came from exactly
+    /// this context and goal, recently enough.
+    /// </summary>
+    public const string Unchanged = "unchanged";
 }
 
 /// <summary>
@@ -37,4 +43,16 @@ public sealed class RunUser
 
     /// <summary>How long the stored answer's call took; null until an answer is stored.</summary>
     public long? DurationMs { get; set; }
+
+    /// <summary>The run's crew endpoint, kept with the user so that their answers on it are found by one index.</summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary>
+    /// SHA-256 of the context and goal the user's command carried (<see cref="Runs.InputDigest"/>); null for a user not
+    /// sent, and when a re-send carried other input than the first command, so that it is unknown which one was answered.
+    /// </summary>
+    public byte[]? InputDigest { get; set; }
+
+    /// <summary>When the user's answer was stored (<c>CrewResponseStored.StoredAt</c>); null until then.</summary>
+    public DateTimeOffset? AnswerStoredAt { get; set; }
 }

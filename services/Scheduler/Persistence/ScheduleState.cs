@@ -39,6 +39,9 @@ public sealed class ScheduleState
     /// <summary>Each run of the schedule spends at most this much; null: no limit.</summary>
     public decimal? MaxSpendPerRun { get; set; }
 
+    /// <summary>The schedule's runs skip users whose latest answer is younger than this many minutes and came from the same input; null: none is skipped.</summary>
+    public int? SkipUnchangedForMinutes { get; set; }
+
     /// <summary>The schedule's runs spend at most this much per UTC day; once spent, due times are skipped until the day turns.</summary>
     public decimal? MaxSpendPerDay { get; set; }
 }

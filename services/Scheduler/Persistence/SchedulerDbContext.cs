@@ -62,6 +62,13 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
             user.Property(u => u.UserUid).HasMaxLength(255);
             user.Property(u => u.Status).HasMaxLength(16);
             user.HasIndex(u => new { u.RunId, u.Status }).HasDatabaseName("IX_run_users_run_id_status");
+            user.Property(u => u.Endpoint).HasMaxLength(40);
+
+            // A skipUnchanged run's page asks, for each of its users, for their latest answer on the run's endpoint.
+            user.HasIndex(u => new { u.UserUid, u.Endpoint, u.AnswerStoredAt }).IsDescending(false, false, true)
+                .IncludeProperties(u => u.InputDigest)
+                .HasFilter("answer_stored_at IS NOT NULL")
+                .HasDatabaseName("IX_run_users_latest_answer");
             user.HasOne<Run>().WithMany().HasForeignKey(u => u.RunId).OnDelete(DeleteBehavior.Cascade)
                 .HasConstraintName("FK_run_users_runs_run_id");
         });

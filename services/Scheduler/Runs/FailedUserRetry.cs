@@ -99,7 +99,7 @@ public sealed partial class FailedUserRetry(
         {
             foreach (var page in moved.Chunk(settings.PageSize))
             {
-                await commands.SendAsync(runId, page.Select(uid => new DispatchedUser(uid, ReplayFailed: true)).ToList(), cancellationToken);
+                await commands.SendAsync(runId, page.Select(uid => new DispatchedUser(uid, ReplayFailed: true)).ToList(), cancellationToken, firstSend: true);
             }
         }
         catch (Exception ex)

@@ -3,6 +3,8 @@ using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.ServiceDefaults;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace CrewPlatform.Scheduler.Runs;
 
@@ -54,9 +56,13 @@ public sealed record RunCommands(Guid RunId, string? Endpoint, string? Priority,
 /// <summary>
 /// Sends <see cref="RunCrewForUser"/> again for users a run has already recorded as dispatched: the reconciler's
 /// re-send of lost outcomes and an operator's retry-failed. Context and goal are read from the users table as it is
-/// now; a user who has left it cannot be called and is recorded as failed, which may complete the run.
+/// now; a user who has left it cannot be called and is recorded as failed, which may complete the run. Each user's
+/// <see cref="RunUser.InputDigest"/> is kept true to what was sent: a first send or a replay (the crew caller calls with
+/// this input) records its digest; a re-send (the crew caller may answer from an earlier command's call) keeps the
+/// digest only when it carries the same input, and clears it otherwise, so that answer never lets a user be skipped.
 /// </summary>
 public sealed partial class RunCrewCommands(
+    NpgsqlDataSource dataSource,
     SchedulerDbContext db,
     HostUsers users,
     RunProgress progress,
@@ -68,7 +74,10 @@ public sealed partial class RunCrewCommands(
     public const string UserGoneReason = "user no longer exists";
 
     /// <summary>Sends one page of commands; returns how many were sent (users gone from the table are not).</summary>
-    public async Task<int> SendAsync(Guid runId, IReadOnlyList<DispatchedUser> page, CancellationToken cancellationToken)
+    /// <param name="firstSend">
+    /// The users' first command in the run, or a replay of a failed call: the crew caller calls with exactly this input.
+    /// </param>
+    public async Task<int> SendAsync(Guid runId, IReadOnlyList<DispatchedUser> page, CancellationToken cancellationToken, bool firstSend = false)
     {
         // Also reached from outside the run's trace (the reconciler, retry-failed): the span joins the run's trace.
         using var activity = CrewTracing.Scheduler.StartRunActivity("send commands", runId);
@@ -92,11 +101,41 @@ public sealed partial class RunCrewCommands(
 
         if (commands.Count > 0)
         {
+            await RecordInputAsync(runId, commands, firstSend, cancellationToken);
             var endpoint = await sendEndpoints.GetSendEndpoint(run.Queue);
             await PlatformRetry.WithinAttemptTimeoutAsync(ct => endpoint.SendBatch(commands, ct), time, cancellationToken);
         }
 
         return commands.Count;
+    }
+
+    /// <summary>Before the commands go out, so that an answer to one of them always finds its input's digest recorded.</summary>
+    private async Task RecordInputAsync(Guid runId, IReadOnlyList<RunCrewForUser> commands, bool firstSend, CancellationToken cancellationToken)
+    {
+        // Raw SQL: the digest is PostgreSQL's (UnchangedUsers.DigestSql), as the fan-out's page statement records it. The
+        // rows are locked in key order first, the order RunProgress.RecordOutcomesAsync locks them in.
+        await using var command = dataSource.CreateCommand(
+            $"""
+            WITH sent AS (
+                SELECT s.uid, {UnchangedUsers.DigestSql("s.context", "s.goal")} AS digest
+                FROM unnest(@uids, @contexts, @goals) AS s(uid, context, goal)
+            ), locked AS MATERIALIZED (
+                SELECT ru.user_uid FROM scheduler.run_users ru
+                WHERE ru.run_id = @runId AND ru.user_uid IN (SELECT uid FROM sent) AND ru.status = '{RunUserStatus.Dispatched}'
+                ORDER BY ru.run_id, ru.user_uid
+                FOR UPDATE
+            )
+            UPDATE scheduler.run_users ru
+            SET input_digest = CASE WHEN @firstSend OR ru.input_digest = sent.digest THEN sent.digest END
+            FROM sent JOIN locked ON locked.user_uid = sent.uid
+            WHERE ru.run_id = @runId AND ru.user_uid = sent.uid
+            """);
+        command.Parameters.Add(new NpgsqlParameter<Guid>("runId", runId));
+        command.Parameters.Add(new NpgsqlParameter<string[]>("uids", commands.Select(c => c.UserUid).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("contexts", commands.Select(c => c.Context).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<string?[]>("goals", commands.Select(c => c.Goal).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<bool>("firstSend", firstSend));
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} user {UserUid} is no longer in the users table; recorded as failed")]

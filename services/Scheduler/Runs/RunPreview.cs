@@ -5,8 +5,11 @@ using Npgsql;
 
 namespace CrewPlatform.Scheduler.Runs;
 
-/// <summary>How many users a preview would call, and the first of them in the order they would be sent.</summary>
-public sealed record PreviewUsers(int Count, IReadOnlyList<string> First);
+/// <summary>
+/// How many users a preview would call, and the first of them in the order they would be sent; and how many it would
+/// leave out as unchanged (skipUnchanged), who are in neither.
+/// </summary>
+public sealed record PreviewUsers(int Count, IReadOnlyList<string> First, int Unchanged = 0);
 
 /// <summary>A run-now's or retry-failed's preview (<c>dryRun</c>): what it would call and cost, with nothing started or changed.</summary>
 public sealed record RunPreviewView(
@@ -15,9 +18,10 @@ public sealed record RunPreviewView(
 /// <summary>
 /// Previews a run before it is paid for. The users are selected by the code the run itself uses (the fan-out's pages
 /// and eligibility rule, a run-now's listed users, a retry's failed users); the expected spend and duration come from
-/// the endpoint's recent run users, else its configured price, at its concurrency and rate. Reads only.
+/// the endpoint's recent run users, else its configured price, at its concurrency and rate. Users a skipUnchanged run
+/// would leave out are classified by the run's own statement (<see cref="UnchangedUsers.PageSql"/>). Reads only.
 /// </summary>
-public sealed class RunPreview(NpgsqlDataSource dataSource, HostUsers users, IOptions<SchedulerOptions> options)
+public sealed class RunPreview(NpgsqlDataSource dataSource, HostUsers users, UnchangedUsers unchangedUsers, IOptions<SchedulerOptions> options)
 {
     public const int FirstUsersListed = 10;
 
@@ -29,15 +33,58 @@ public sealed class RunPreview(NpgsqlDataSource dataSource, HostUsers users, IOp
 
     private readonly SchedulerOptions settings = options.Value;
 
-    /// <summary>The eligible users a fan-out of <paramref name="segment"/> would send, walked page by page as the fan-out walks them.</summary>
-    public async Task<PreviewUsers> SegmentUsersAsync(string? segment, CancellationToken cancellationToken)
+    /// <summary>
+    /// The eligible users a fan-out of <paramref name="segment"/> on <paramref name="endpoint"/> would send, walked page
+    /// by page as the fan-out walks them; with <paramref name="skipUnchangedForMinutes"/>, less the unchanged ones.
+    /// </summary>
+    public async Task<PreviewUsers> SegmentUsersAsync(string? segment, string endpoint, int? skipUnchangedForMinutes, CancellationToken cancellationToken)
     {
-        var (count, first) = (0, new List<string>(FirstUsersListed));
+        var selected = new Selection();
         string? after = null;
         while (true)
         {
             var page = await users.ReadPageAsync(after, settings.PageSize, cancellationToken, segment);
-            foreach (var user in page.Where(u => u.IsEligible))
+            await selected.AddAsync(page, endpoint, skipUnchangedForMinutes, unchangedUsers, cancellationToken);
+            if (page.Count < settings.PageSize)
+            {
+                return selected.Users;
+            }
+
+            after = page[^1].Uid;
+        }
+    }
+
+    /// <summary>The eligible users of a list, in the order a run-now of them sends them; with skipUnchanged, less the unchanged ones.</summary>
+    public async Task<PreviewUsers> ListedUsersAsync(
+        IReadOnlyList<HostUser> listed, string endpoint, int? skipUnchangedForMinutes, CancellationToken cancellationToken)
+    {
+        var selected = new Selection();
+        foreach (var page in listed.Chunk(settings.PageSize))
+        {
+            await selected.AddAsync(page, endpoint, skipUnchangedForMinutes, unchangedUsers, cancellationToken);
+        }
+
+        return selected.Users;
+    }
+
+    /// <summary>The users a run would send, page after page, and those it would leave out as unchanged.</summary>
+    private sealed class Selection
+    {
+        private readonly List<string> first = new(FirstUsersListed);
+        private int count;
+        private int unchanged;
+
+        public PreviewUsers Users => new(count, first, unchanged);
+
+        public async Task AddAsync(
+            IReadOnlyList<HostUser> page, string endpoint, int? skipUnchangedForMinutes, UnchangedUsers classifier, CancellationToken cancellationToken)
+        {
+            var left = skipUnchangedForMinutes is null
+                ? new HashSet<string>()
+                : (await classifier.ClassifyAsync(page, endpoint, skipUnchangedForMinutes, cancellationToken))
+                    .Where(u => u.Unchanged).Select(u => u.Uid).ToHashSet(StringComparer.Ordinal);
+            unchanged += left.Count;
+            foreach (var user in page.Where(u => u.IsEligible && !left.Contains(u.Uid)))
             {
                 count++;
                 if (first.Count < FirstUsersListed)
@@ -45,20 +92,8 @@ public sealed class RunPreview(NpgsqlDataSource dataSource, HostUsers users, IOp
                     first.Add(user.Uid);
                 }
             }
-
-            if (page.Count < settings.PageSize)
-            {
-                return new PreviewUsers(count, first);
-            }
-
-            after = page[^1].Uid;
         }
     }
-
-    /// <summary>The eligible users of a list, in the order a run-now of them sends them.</summary>
-    public static PreviewUsers Of(IEnumerable<HostUser> listed) => Of(listed.Where(u => u.IsEligible).Select(u => u.Uid).ToList());
-
-    public static PreviewUsers Of(IReadOnlyList<string> uids) => new(uids.Count, uids.Take(FirstUsersListed).ToList());
 
     public async Task<RunPreviewView> PreviewAsync(PreviewUsers selected, string endpoint, int? maxCalls, CancellationToken cancellationToken)
     {

@@ -27,12 +27,14 @@ public enum PageRecorded
 /// A user's outcome in a run: succeeded or failed (with what the call cost and, for a stored answer, how long it took),
 /// or not called at all: skipped for the run's budget, or cancelled.
 /// </summary>
-public sealed record UserOutcome(Guid RunId, string UserUid, string Status, string? Reason, decimal? Cost = null, long? DurationMs = null)
+public sealed record UserOutcome(
+    Guid RunId, string UserUid, string Status, string? Reason, decimal? Cost = null, long? DurationMs = null, DateTimeOffset? StoredAt = null)
 {
     public bool Succeeded => Status == RunUserStatus.Succeeded;
 
-    public static UserOutcome Success(Guid runId, string userUid, decimal? cost = null, long? durationMs = null) =>
-        new(runId, userUid, RunUserStatus.Succeeded, Reason: null, cost, durationMs);
+    /// <summary>A stored answer; <paramref name="storedAt"/> (when it was stored) is what a later run's skipUnchanged measures its age by.</summary>
+    public static UserOutcome Success(Guid runId, string userUid, decimal? cost = null, long? durationMs = null, DateTimeOffset? storedAt = null) =>
+        new(runId, userUid, RunUserStatus.Succeeded, Reason: null, cost, durationMs, storedAt);
 
     public static UserOutcome Failure(Guid runId, string userUid, string reason, decimal? cost = null) =>
         new(runId, userUid, RunUserStatus.Failed, reason, cost);
@@ -45,9 +47,10 @@ public sealed record UserOutcome(Guid RunId, string UserUid, string Status, stri
 
 /// <summary>
 /// What recording a page did; whether its eligible users are to be sent (not when the run is cancelled or out of
-/// budget); and the run's commands, with its budget as its row holds it (null for an unknown run).
+/// budget); the run's commands, with its budget as its row holds it (null for an unknown run); and the page's users
+/// recorded as unchanged (by this copy of the page or an earlier one), who are not sent.
 /// </summary>
-public sealed record PageResult(PageRecorded Recorded, bool SendsCommands, RunCommands? Commands);
+public sealed record PageResult(PageRecorded Recorded, bool SendsCommands, RunCommands? Commands, IReadOnlySet<string>? Unchanged = null);
 
 /// <summary>
 /// A run's counters, kept exact under redelivery: every change goes through the (run, user) row in
@@ -61,7 +64,9 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     /// <c>dispatched</c> and <c>skipped</c>, moves the fan-out cursor past this page when the page is not behind it,
     /// marks progress and, on the last page, the fan-out complete. One statement, so a redelivered page counts nothing
     /// twice. The eligible users of a run with a cancel requested are recorded as cancelled, those of a run whose budget
-    /// ran out as skipped (reason <c>budget</c>): the page then sends nothing.
+    /// ran out as skipped (reason <c>budget</c>): the page then sends nothing. A run that skips unchanged users records
+    /// those whose latest answer came from the same input recently enough as <c>unchanged</c>
+    /// (<see cref="UnchangedUsers.PageSql"/>); every user to be sent gets the digest of the input their command carries.
     /// </summary>
     public async Task<PageResult> RecordPageAsync(
         Guid runId, int pageNumber, IReadOnlyList<HostUser> page, bool isLastPage, CancellationToken cancellationToken)
@@ -69,26 +74,32 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         // The run row is locked first (FOR UPDATE returns its latest version), so of two copies of one page (a slow
         // page and its re-drive, or a redelivery) exactly one finds the cursor not yet past it and carries the fan-out on.
         // Raw SQL: lock, bulk insert (unnest .. ON CONFLICT DO NOTHING) and counter update in one statement.
-        const string sql = $"""
+        var sql = $"""
             WITH run AS (
-                SELECT id, next_page_number <= @pageNumber AS advances,
+                SELECT id, endpoint, skip_unchanged_for_minutes, next_page_number <= @pageNumber AS advances,
                     CASE WHEN cancel_requested_at IS NOT NULL THEN '{RunUserStatus.Cancelled}'
                          WHEN budget_exhausted THEN '{RunUserStatus.Skipped}' END AS halted_as
                 FROM scheduler.runs WHERE id = @runId FOR UPDATE
-            ), inserted AS (
-                INSERT INTO scheduler.run_users (run_id, user_uid, status, reason)
+            ), target AS (
+                SELECT endpoint, skip_unchanged_for_minutes AS fresh_for_minutes FROM run
+            ), {UnchangedUsers.PageSql}, inserted AS (
+                INSERT INTO scheduler.run_users (run_id, user_uid, status, reason, endpoint, input_digest)
                 SELECT @runId, page.uid,
-                    CASE WHEN page.status = '{RunUserStatus.Dispatched}' THEN coalesce(run.halted_as, page.status) ELSE page.status END,
-                    CASE WHEN page.status = '{RunUserStatus.Dispatched}' AND run.halted_as = '{RunUserStatus.Skipped}' THEN '{CrewCallSkipped.BudgetReason}' END
-                FROM unnest(@uids, @statuses) AS page(uid, status)
+                    CASE WHEN page.status <> '{RunUserStatus.Dispatched}' THEN page.status
+                         WHEN page.unchanged THEN '{RunUserStatus.Unchanged}'
+                         ELSE coalesce(run.halted_as, page.status) END,
+                    CASE WHEN page.status = '{RunUserStatus.Dispatched}' AND NOT page.unchanged AND run.halted_as = '{RunUserStatus.Skipped}' THEN '{CrewCallSkipped.BudgetReason}' END,
+                    run.endpoint, CASE WHEN page.unchanged OR run.halted_as IS NULL THEN page.digest END
+                FROM page
                 CROSS JOIN run
                 ON CONFLICT (run_id, user_uid) DO NOTHING
-                RETURNING status
+                RETURNING user_uid, status
             )
             UPDATE scheduler.runs r SET
                 dispatched = r.dispatched + (SELECT count(*) FROM inserted WHERE status = '{RunUserStatus.Dispatched}'),
                 skipped = r.skipped + (SELECT count(*) FROM inserted WHERE status = '{RunUserStatus.Skipped}'),
                 cancelled = r.cancelled + (SELECT count(*) FROM inserted WHERE status = '{RunUserStatus.Cancelled}'),
+                unchanged = r.unchanged + (SELECT count(*) FROM inserted WHERE status = '{RunUserStatus.Unchanged}'),
                 fan_out_completed = r.fan_out_completed OR @isLastPage,
                 fan_out_after_uid = CASE WHEN run.advances THEN coalesce(@lastUid, r.fan_out_after_uid) ELSE r.fan_out_after_uid END,
                 next_page_number = CASE WHEN run.advances THEN @pageNumber + 1 ELSE r.next_page_number END,
@@ -96,13 +107,17 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
             FROM run
             WHERE r.id = run.id
             RETURNING run.advances, run.halted_as IS NULL, r.endpoint, r.priority, r.schedule_id, r.started_at,
-                r.max_calls_per_run, r.max_spend_per_run, r.max_spend_per_day
+                r.max_calls_per_run, r.max_spend_per_run, r.max_spend_per_day,
+                array(
+                    SELECT user_uid FROM inserted WHERE status = '{RunUserStatus.Unchanged}'
+                    UNION ALL
+                    SELECT user_uid FROM scheduler.run_users
+                    WHERE run_id = @runId AND user_uid = ANY(@uids) AND status = '{RunUserStatus.Unchanged}')
             """;
         await using var command = dataSource.CreateCommand(sql);
         command.Parameters.Add(new NpgsqlParameter<Guid>("runId", runId));
         command.Parameters.Add(new NpgsqlParameter<int>("pageNumber", pageNumber));
-        command.Parameters.Add(new NpgsqlParameter<string[]>("uids", page.Select(u => u.Uid).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<string[]>("statuses", page.Select(u => u.IsEligible ? RunUserStatus.Dispatched : RunUserStatus.Skipped).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        UnchangedUsers.AddPageParameters(command, page);
         command.Parameters.Add(new NpgsqlParameter<bool>("isLastPage", isLastPage));
         command.Parameters.Add(new NpgsqlParameter<string?>("lastUid", page.Count > 0 ? page[^1].Uid : null) { NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
@@ -123,7 +138,8 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
             MaxSpendPerRun = reader.IsDBNull(7) ? null : reader.GetDecimal(7),
             MaxSpendPerDay = reader.IsDBNull(8) ? null : reader.GetDecimal(8),
         };
-        return new PageResult(reader.GetBoolean(0) ? PageRecorded.Advanced : PageRecorded.BehindCursor, reader.GetBoolean(1), RunCommands.Of(run));
+        var unchanged = reader.GetFieldValue<string[]>(9).ToHashSet(StringComparer.Ordinal);
+        return new PageResult(reader.GetBoolean(0) ? PageRecorded.Advanced : PageRecorded.BehindCursor, reader.GetBoolean(1), RunCommands.Of(run), unchanged);
     }
 
     /// <summary>
@@ -151,10 +167,10 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         await using var command = dataSource.CreateCommand(
             $"""
             WITH outcome AS (
-                SELECT * FROM unnest(@runIds, @userUids, @statuses, @reasons, @costs, @durations)
-                    AS o(run_id, user_uid, status, reason, cost, duration_ms)
+                SELECT * FROM unnest(@runIds, @userUids, @statuses, @reasons, @costs, @durations, @storedAts)
+                    AS o(run_id, user_uid, status, reason, cost, duration_ms, stored_at)
             ), locked AS MATERIALIZED (
-                SELECT ru.run_id, ru.user_uid, ru.status AS previous, o.status, o.reason, o.cost, o.duration_ms,
+                SELECT ru.run_id, ru.user_uid, ru.status AS previous, o.status, o.reason, o.cost, o.duration_ms, o.stored_at,
                     ru.status = '{RunUserStatus.Dispatched}' OR (o.status = '{RunUserStatus.Succeeded}' AND ru.status = '{RunUserStatus.Failed}') AS moves
                 FROM scheduler.run_users ru
                 JOIN outcome o ON o.run_id = ru.run_id AND o.user_uid = ru.user_uid
@@ -165,7 +181,8 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
                     status = l.status,
                     reason = CASE WHEN l.status = '{RunUserStatus.Succeeded}' THEN NULL ELSE l.reason END,
                     cost = CASE WHEN l.cost IS NULL THEN ru.cost ELSE coalesce(ru.cost, 0) + l.cost END,
-                    duration_ms = coalesce(l.duration_ms, ru.duration_ms)
+                    duration_ms = coalesce(l.duration_ms, ru.duration_ms),
+                    answer_stored_at = CASE WHEN l.status = '{RunUserStatus.Succeeded}' THEN l.stored_at ELSE ru.answer_stored_at END
                 FROM locked l
                 WHERE l.moves AND ru.run_id = l.run_id AND ru.user_uid = l.user_uid
                 RETURNING l.run_id, l.previous, l.status, l.reason, l.cost
@@ -212,6 +229,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
         command.Parameters.Add(new NpgsqlParameter<string?[]>("reasons", batch.Select(o => o.Succeeded ? null : o.Reason).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter<decimal?[]>("costs", batch.Select(o => o.Cost).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Numeric });
         command.Parameters.Add(new NpgsqlParameter<long?[]>("durations", batch.Select(o => o.DurationMs).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?[]>("storedAts", batch.Select(o => o.Succeeded ? o.StoredAt : null).ToArray()) { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", time.GetUtcNow()));
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -336,7 +354,7 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     }
 
     private const string Completable = $"status = '{RunStatus.Running}' AND fan_out_completed AND succeeded + failed = dispatched";
-    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at, segment, started_at, status, cancelled, budget_exhausted, spent";
+    private const string CompletedColumns = "id, dispatched, succeeded, failed, skipped, completed_at, segment, started_at, status, cancelled, budget_exhausted, spent, unchanged";
 
     /// <summary>A run with a cancel requested ends cancelled, any other completed.</summary>
     private const string EndStatus = $"CASE WHEN cancel_requested_at IS NULL THEN '{RunStatus.Completed}' ELSE '{RunStatus.Cancelled}' END";
@@ -368,10 +386,11 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
                 Cancelled = reader.GetInt32(9),
                 BudgetExhausted = reader.GetBoolean(10),
                 Spent = reader.GetDecimal(11),
+                Unchanged = reader.GetInt32(12),
             };
             if (log)
             {
-                LogCompleted(logger, completed.RunId, completed.Status!, completed.Dispatched, completed.Succeeded, completed.Failed, completed.Skipped, completed.Cancelled);
+                LogCompleted(logger, completed.RunId, completed.Status!, completed.Dispatched, completed.Succeeded, completed.Failed, completed.Skipped, completed.Cancelled, completed.Unchanged);
                 metrics.RunCompleted(completed, reader.GetFieldValue<DateTimeOffset>(7));
             }
 
@@ -390,6 +409,6 @@ public sealed partial class RunProgress(NpgsqlDataSource dataSource, TimeProvide
     [LoggerMessage(Level = LogLevel.Debug, Message = "Outcome for run {RunId} user {UserUid} changes nothing: already {Status}")]
     private static partial void LogDuplicateOutcome(ILogger logger, Guid runId, string userUid, string status);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} {Status}: {Dispatched} dispatched, {Succeeded} succeeded, {Failed} failed, {Skipped} skipped, {Cancelled} cancelled")]
-    private static partial void LogCompleted(ILogger logger, Guid runId, string status, int dispatched, int succeeded, int failed, int skipped, int cancelled);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} {Status}: {Dispatched} dispatched, {Succeeded} succeeded, {Failed} failed, {Skipped} skipped, {Cancelled} cancelled, {Unchanged} unchanged")]
+    private static partial void LogCompleted(ILogger logger, Guid runId, string status, int dispatched, int succeeded, int failed, int skipped, int cancelled, int unchanged);
 }

@@ -7,11 +7,15 @@ using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler.Runs;
 
-/// <summary>Whom a run calls, where and within which limits: a schedule's segment, endpoint, priority and budget, or those of a run-now.</summary>
-public sealed record RunTarget(int? ScheduleId, string? Segment, string Endpoint, string Priority, RunLimits? Limits = null)
+/// <summary>
+/// Whom a run calls, where and within which limits: a schedule's segment, endpoint, priority, budget and skipUnchanged
+/// (null: every user is called), or those of a run-now.
+/// </summary>
+public sealed record RunTarget(
+    int? ScheduleId, string? Segment, string Endpoint, string Priority, RunLimits? Limits = null, int? SkipUnchangedForMinutes = null)
 {
     public static RunTarget Of(ScheduleState schedule) =>
-        new(schedule.Id, schedule.Segment, schedule.Endpoint, schedule.Priority, RunLimits.Of(schedule));
+        new(schedule.Id, schedule.Segment, schedule.Endpoint, schedule.Priority, RunLimits.Of(schedule), schedule.SkipUnchangedForMinutes);
 }
 
 /// <summary>Starts a run: writes its row, then publishes its first <see cref="UserBatchDue"/> page.</summary>
@@ -20,6 +24,7 @@ public sealed partial class RunStarter(
     IPublishEndpoint publishEndpoint,
     RunCrewCommands commands,
     RunProgress progress,
+    UnchangedUsers unchangedUsers,
     IOptions<SchedulerOptions> options,
     TimeProvider time,
     SchedulerMetrics metrics,
@@ -52,6 +57,7 @@ public sealed partial class RunStarter(
             MaxCallsPerRun = limits.MaxCallsPerRun,
             MaxSpendPerRun = limits.MaxSpendPerRun,
             MaxSpendPerDay = limits.MaxSpendPerDay,
+            SkipUnchangedForMinutes = target.SkipUnchangedForMinutes,
             SkipReason = skipReason,
         };
     }
@@ -75,7 +81,8 @@ public sealed partial class RunStarter(
     /// <summary>
     /// A run-now of listed users: the run and all its users are recorded in one transaction with the fan-out already
     /// complete (there is no table walk), then their commands are sent page by page. Should the sending fail or this
-    /// process die, the reconciler re-sends the commands of users still without an outcome.
+    /// process die, the reconciler re-sends the commands of users still without an outcome. Users are classified as a
+    /// fan-out's page is (<see cref="UnchangedUsers"/>): an unchanged one is recorded so and not sent.
     /// </summary>
     public async Task<Run> StartForUsersAsync(RunTarget target, IReadOnlyList<HostUser> users, CancellationToken cancellationToken)
     {
@@ -83,24 +90,34 @@ public sealed partial class RunStarter(
         using var activity = CrewTracing.Scheduler.StartRunActivity("run-now", run.Id);
         run.FanOutCompleted = true;
         run.NextPageNumber = 0;
-        run.Dispatched = users.Count(u => u.IsEligible);
-        run.Skipped = users.Count - run.Dispatched;
-        db.Runs.Add(run);
-        db.RunUsers.AddRange(users.Select(u => new RunUser
+        var classified = new List<ClassifiedUser>(users.Count);
+        foreach (var page in users.Chunk(settings.PageSize))
         {
-            RunId = run.Id, UserUid = u.Uid, Status = u.IsEligible ? RunUserStatus.Dispatched : RunUserStatus.Skipped,
-        }));
+            classified.AddRange(await unchangedUsers.ClassifyAsync(page, target.Endpoint, target.SkipUnchangedForMinutes, cancellationToken));
+        }
+
+        var recorded = users.Zip(classified, (user, c) => new RunUser
+        {
+            RunId = run.Id, UserUid = user.Uid, Endpoint = target.Endpoint, InputDigest = c.InputDigest,
+            Status = !user.IsEligible ? RunUserStatus.Skipped : c.Unchanged ? RunUserStatus.Unchanged : RunUserStatus.Dispatched,
+        }).ToList();
+        run.Dispatched = recorded.Count(u => u.Status == RunUserStatus.Dispatched);
+        run.Unchanged = recorded.Count(u => u.Status == RunUserStatus.Unchanged);
+        run.Skipped = recorded.Count(u => u.Status == RunUserStatus.Skipped);
+        db.Runs.Add(run);
+        db.RunUsers.AddRange(recorded);
         await db.SaveChangesAsync(cancellationToken);
         LogUsersRun(logger, run.Id, users.Count, target.Endpoint);
 
         try
         {
-            foreach (var page in users.Where(u => u.IsEligible).Chunk(settings.PageSize))
+            foreach (var page in recorded.Where(u => u.Status == RunUserStatus.Dispatched).Chunk(settings.PageSize))
             {
-                await commands.SendAsync(run.Id, page.Select(u => new DispatchedUser(u.Uid, ReplayFailed: false)).ToList(), cancellationToken);
+                await commands.SendAsync(
+                    run.Id, page.Select(u => new DispatchedUser(u.UserUid, ReplayFailed: false)).ToList(), cancellationToken, firstSend: true);
             }
 
-            // Users who were all skipped get no outcome that could complete the run.
+            // Users who were all skipped (or unchanged) get no outcome that could complete the run.
             if (await progress.TryCompleteAsync(run.Id, cancellationToken) is { } completed)
             {
                 await progress.PublishCompletedAsync(publishEndpoint, completed, cancellationToken);

@@ -59,9 +59,10 @@ function given(values) {
 
 /** The confirmation of a previewed action, e.g. "Call 120 users (first: u1, u2, ...): about 120 calls, 3.60 USD, ~4 min. Start?" */
 function previewQuestion(verb, preview) {
-  const { count, first } = preview.users;
+  const { count, first, unchanged } = preview.users;
   const named = first.length === 0 ? '' : ` (first: ${first.join(', ')}${count > first.length ? ', ...' : ''})`;
-  return `${verb} ${count} users${named}: about ${preview.expectedCalls} calls, ${money(preview.expectedSpend, preview.currency)}, `
+  const left = unchanged > 0 ? `, ${unchanged} unchanged users left out` : '';
+  return `${verb} ${count} users${named}${left}: about ${preview.expectedCalls} calls, ${money(preview.expectedSpend, preview.currency)}, `
     + `~${about(preview.expectedDurationSeconds)}. Start?`;
 }
 
@@ -264,6 +265,12 @@ function statusWords(run) {
   return `${run.status}${run.skipReason ? ` (${run.skipReason})` : ''}${run.budgetExhausted ? ' · budget exhausted' : ''}`;
 }
 
+/** A schedule's or run's skipUnchanged in words, e.g. "answers younger than 60 min kept"; null when off. */
+function skipWords(item) {
+  const minutes = item.skipUnchanged?.freshForMinutes;
+  return minutes == null ? null : `users with an unchanged input and an answer younger than ${minutes} min are not called`;
+}
+
 function runRow(run) {
   const limits = budgetWords(run);
   return h('tr', { 'data-run': run.id },
@@ -339,6 +346,8 @@ async function runView(id) {
         h('dt', {}, 'Failed'), h('dd', { id: 'failed' }, run.failed),
         h('dt', {}, 'Skipped (no context nor goal, or budget)'), h('dd', { id: 'skipped' }, run.skipped),
         h('dt', {}, 'Cancelled'), h('dd', { id: 'cancelled' }, run.cancelled ?? 0),
+        h('dt', {}, 'Unchanged (not called: same context and goal as a fresh answer)'), h('dd', { id: 'unchanged' }, run.unchanged ?? 0),
+        h('dt', {}, 'Skip unchanged'), h('dd', { id: 'skip-unchanged' }, skipWords(run) ?? 'off'),
         h('dt', {}, 'Spent'), h('dd', { id: 'spent' }, money(run.spent, run.currency)),
         h('dt', {}, 'Budget'), h('dd', { id: 'budget' }, budgetWords(run) ?? 'no limit', run.budgetExhausted ? ' · exhausted: the users left were skipped' : ''),
         h('dt', {}, 'Schedule, segment, endpoint'), h('dd', {}, `${run.scheduleId ?? '—'}, ${run.segment ?? '—'}, ${run.endpoint}`)),
@@ -375,19 +384,22 @@ function scheduleRow(s) {
       s.maxSpendPerDay != null ? ` of ${money(s.maxSpendPerDay, s.currency)}` : '',
       s.budgetExhaustedToday ? ' · daily budget exhausted: due runs are skipped' : ''),
     h('td', { class: 'spent-month' }, money(s.spentThisMonth, s.currency)),
-    h('td', { class: 'budget' }, budgetWords(s) ?? 'no limit'));
+    h('td', { class: 'budget' }, budgetWords(s) ?? 'no limit',
+      s.skipUnchanged ? h('span', { class: 'note' }, ` · skips unchanged users (${s.skipUnchanged.freshForMinutes} min)`) : null));
 }
 
 const scheduleFields = [
   ['name', 'Name', 'text'], ['segment', 'Segment', 'text'], ['endpoint', 'Endpoint', 'text'],
   ['intervalMinutes', 'Interval (minutes)', 'number'], ['maxCallsPerRun', 'Max calls per run', 'number'],
   ['maxSpendPerRun', 'Max spend per run', 'number'], ['maxSpendPerDay', 'Max spend per day', 'number'],
+  ['skipUnchanged', 'Skip unchanged users (minutes)', 'number'],
 ];
 const budgetFields = ['maxCallsPerRun', 'maxSpendPerRun', 'maxSpendPerDay'];
 
 /**
  * Creates a schedule or changes one: the fields of the chosen schedule are filled in; an empty field is left out of a
- * new schedule, keeps its value on a change, except a budget field, which an empty field clears.
+ * new schedule, keeps its value on a change, except a budget field and skipUnchanged, which an empty field clears.
+ * skipUnchanged's minutes go as {"freshForMinutes": N}.
  */
 function scheduleForm(result, refresh) {
   let schedules = [];
@@ -397,6 +409,7 @@ function scheduleForm(result, refresh) {
   const fill = () => {
     const chosen = schedules.find((s) => String(s.id) === choice.value);
     for (const [name] of scheduleFields) inputs[name].value = chosen?.[name] ?? '';
+    inputs.skipUnchanged.value = chosen?.skipUnchanged?.freshForMinutes ?? '';
   };
   choice.addEventListener('change', fill);
   const form = h('form', { class: 'card', id: 'schedule-form' },
@@ -409,9 +422,12 @@ function scheduleForm(result, refresh) {
     event.preventDefault();
     const values = Object.fromEntries(scheduleFields.map(([name, , kind]) =>
       [name, kind === 'number' ? numberValue(inputs[name]) : (inputs[name].value.trim() || null)]));
+    values.skipUnchanged = values.skipUnchanged === null ? null : { freshForMinutes: values.skipUnchanged };
     const saving = choice.value === ''
       ? post('/api/scheduler/schedules', given(values))
-      : patch(`/api/scheduler/schedules/${choice.value}`, { ...given(values), ...Object.fromEntries(budgetFields.map((name) => [name, values[name]])) });
+      : patch(`/api/scheduler/schedules/${choice.value}`, {
+        ...given(values), ...Object.fromEntries([...budgetFields, 'skipUnchanged'].map((name) => [name, values[name]])),
+      });
     report(result, saving, (a) => a.message ?? `Schedule ${a.data.id} created`).then(async (saved) => {
       if (!saved) return;
       choice.dataset.saved = saved.data.id;

@@ -78,14 +78,18 @@ export function runDuration(run) {
   return end - new Date(run.startedAt);
 }
 
-/** A run's progress: succeeded, failed and waiting of dispatched, as a bar with three parts and its words (and the users cancelled). */
+/**
+ * A run's progress: succeeded, failed and waiting of dispatched, as a bar with three parts and its words (and the users
+ * cancelled, and those not called because their answer was fresh and their input unchanged).
+ */
 export function progress(run) {
   const dispatched = run.dispatched ?? 0;
   const done = (run.succeeded ?? 0) + (run.failed ?? 0);
   const waiting = Math.max(0, dispatched - done);
   const percent = dispatched === 0 ? (run.status === 'running' ? 0 : 100) : Math.round((done / dispatched) * 100);
   const cancelled = run.cancelled > 0 ? `, ${run.cancelled} cancelled` : '';
-  const words = `${run.succeeded} succeeded, ${run.failed} failed, ${waiting} waiting of ${dispatched}${cancelled}`;
+  const unchanged = run.unchanged > 0 ? `, ${run.unchanged} unchanged` : '';
+  const words = `${run.succeeded} succeeded, ${run.failed} failed, ${waiting} waiting of ${dispatched}${cancelled}${unchanged}`;
   const bar = h('div', {
     class: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': percent,
     'aria-label': `Run progress: ${words}`, 'data-percent': percent,

@@ -125,6 +125,10 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("character varying(16)")
                         .HasColumnName("skip_reason");
 
+                    b.Property<int?>("SkipUnchangedForMinutes")
+                        .HasColumnType("integer")
+                        .HasColumnName("skip_unchanged_for_minutes");
+
                     b.Property<int>("Skipped")
                         .HasColumnType("integer")
                         .HasColumnName("skipped");
@@ -152,6 +156,10 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)")
                         .HasColumnName("trigger");
+
+                    b.Property<int>("Unchanged")
+                        .HasColumnType("integer")
+                        .HasColumnName("unchanged");
 
                     b.HasKey("Id")
                         .HasName("PK_runs");
@@ -188,6 +196,10 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("character varying(255)")
                         .HasColumnName("user_uid");
 
+                    b.Property<DateTimeOffset?>("AnswerStoredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("answer_stored_at");
+
                     b.Property<decimal?>("Cost")
                         .HasColumnType("numeric")
                         .HasColumnName("cost");
@@ -195,6 +207,15 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                     b.Property<long?>("DurationMs")
                         .HasColumnType("bigint")
                         .HasColumnName("duration_ms");
+
+                    b.Property<string>("Endpoint")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("endpoint");
+
+                    b.Property<byte[]>("InputDigest")
+                        .HasColumnType("bytea")
+                        .HasColumnName("input_digest");
 
                     b.Property<string>("Reason")
                         .HasColumnType("text")
@@ -215,6 +236,13 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
 
                     b.HasIndex("RunId", "Status")
                         .HasDatabaseName("IX_run_users_run_id_status");
+
+                    b.HasIndex("UserUid", "Endpoint", "AnswerStoredAt")
+                        .IsDescending(false, false, true)
+                        .HasDatabaseName("IX_run_users_latest_answer")
+                        .HasFilter("answer_stored_at IS NOT NULL");
+
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex("UserUid", "Endpoint", "AnswerStoredAt"), new[] { "InputDigest" });
 
                     b.ToTable("run_users", "scheduler");
                 });
@@ -289,6 +317,10 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                         .HasColumnType("character varying(64)")
                         .HasDefaultValue("all")
                         .HasColumnName("segment");
+
+                    b.Property<int?>("SkipUnchangedForMinutes")
+                        .HasColumnType("integer")
+                        .HasColumnName("skip_unchanged_for_minutes");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
