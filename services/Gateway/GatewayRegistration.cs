@@ -34,7 +34,8 @@ public static partial class GatewayRegistration
 
         builder.Services.AddReverseProxy()
             .LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"))
-            .AddConfigFilter<BackendOverrides>();
+            .AddConfigFilter<BackendOverrides>()
+            .AddTransforms(ActorHeader.Add);
 
         builder.Services
             .AddAuthentication(CredentialScheme)

@@ -253,7 +253,7 @@ public sealed class ScheduleTests(SchedulerDatabase database) : IClassFixture<Sc
         await using var host = await StartAsync(clock, Settings());
         await host.StartScheduleAsync(5);
         await host.InScopeAsync(services => Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
-            .GetRequiredService<ScheduleService>(services).StopAsync(CancellationToken.None));
+            .GetRequiredService<ScheduleService>(services).StopAsync(actor: null, CancellationToken.None));
 
         Assert.Empty(await TickUntilAsync(host, clock, Start.AddMinutes(30)));
         Assert.Empty(await host.RunsAsync());

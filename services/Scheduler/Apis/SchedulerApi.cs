@@ -72,7 +72,7 @@ public static class SchedulerApi
 
     public static async Task<IResult> PostActionAsync(
         SchedulerAction action, ScheduleService schedule, RunStarter runStarter, SchedulerDbContext db, IOptions<SchedulerOptions> options,
-        HostUsers users, RunPreview preview, CancellationToken cancellationToken)
+        HostUsers users, RunPreview preview, HttpRequest request, CancellationToken cancellationToken)
     {
         switch (action.Action)
         {
@@ -88,7 +88,7 @@ public static class SchedulerApi
                     $"Scheduler started with interval: {started.IntervalMinutes.ToString(CultureInfo.InvariantCulture)} minutes");
 
             case SchedulerAction.Stop:
-                var stopped = await schedule.StopAsync(cancellationToken);
+                var stopped = await schedule.StopAsync(CrewActor.Of(request), cancellationToken);
                 return ApiResults.Ok(await StatusAsync(stopped, db, options.Value, cancellationToken), "Scheduler stopped");
 
             default:

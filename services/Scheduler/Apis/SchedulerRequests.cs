@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -161,6 +162,58 @@ public sealed record NewSchedule(
             fields.Name, fields.Segment, fields.Endpoint, fields.IntervalMinutes, fields.Overlap, fields.Priority, fields.Limits, fields.SkipUnchanged,
             body.OptionalBoolean("paused"));
     }
+}
+
+/// <summary>
+/// <c>POST /api/scheduler/schedules/{id}/pause</c>'s optional body: <c>note</c> (why, at most
+/// <see cref="ScheduleState.MaxPauseNoteLength"/> characters of storable text) and <c>until</c> (an ISO 8601 date and
+/// time with its offset or <c>Z</c>, in the future: the schedule resumes by itself then). No body, or an empty one,
+/// pauses until an operator resumes, as before.
+/// </summary>
+public sealed record PauseRequest(string? Note, DateTimeOffset? Until)
+{
+    public static readonly PauseRequest None = new(null, null);
+
+    private static readonly string[] Fields = ["note", "until"];
+
+    public static async ValueTask<PauseRequest> BindAsync(HttpContext http)
+    {
+        if (http.Request.ContentLength == 0
+            || (http.Request.ContentLength is null && http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false }))
+        {
+            return None;
+        }
+
+        using var body = await JsonRequestBody.ReadOptionalAsync(http, "a pause", Fields);
+        if (body is null)
+        {
+            return None;
+        }
+
+        var note = body.Field("note") switch
+        {
+            null => null,
+            { ValueKind: JsonValueKind.String } value when JsonShape.TryGetString(value, out var text) && StorableText.IsStorable(text)
+                && text.Length <= ScheduleState.MaxPauseNoteLength => text.Trim() is { Length: > 0 } trimmed ? trimmed : null,
+            _ => throw new InvalidRequestException(
+                $"note must be a string of at most {ScheduleState.MaxPauseNoteLength} characters (no U+0000, no unpaired surrogates)"),
+        };
+        var until = body.Field("until") switch
+        {
+            null => (DateTimeOffset?)null,
+            { ValueKind: JsonValueKind.String } value when JsonShape.TryGetString(value, out var text) && UntilOf(text) is { } parsed => parsed,
+            _ => throw new InvalidRequestException("until must be an ISO 8601 date and time with an offset, e.g. 2027-01-04T06:00:00Z"),
+        };
+        return new PauseRequest(note, until);
+    }
+
+    // An offset or Z is required: a bare local time would mean whatever zone the server runs in.
+    private static DateTimeOffset? UntilOf(string text) =>
+        text.Length <= 64
+        && DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var kind) && kind.Kind != DateTimeKind.Unspecified
+        && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var until)
+            ? until.ToUniversalTime()
+            : null;
 }
 
 /// <summary>A run's spend limits, as a schedule or a run-now sets them; null: no limit.</summary>

@@ -10,7 +10,8 @@ public sealed record ScheduleView(
     int Id, string Name, string Segment, string Endpoint, int IntervalMinutes, string Overlap, string Priority,
     bool IsRunning, DateTimeOffset? NextRunAt, RunSummary? LastRun,
     int? MaxCallsPerRun, decimal? MaxSpendPerRun, decimal? MaxSpendPerDay, decimal SpentToday, decimal SpentThisMonth,
-    bool BudgetExhaustedToday, string Currency, SkipUnchanged? SkipUnchanged);
+    bool BudgetExhaustedToday, string Currency, SkipUnchanged? SkipUnchanged,
+    string? PauseNote, string? PausedBy, DateTimeOffset? PausedAt, DateTimeOffset? PausedUntil);
 
 /// <summary>Schedules as the API shows them: with their last run and what their runs spent today and this month.</summary>
 public sealed class ScheduleViews(SchedulerDbContext db, ScheduleService schedules, IOptions<SchedulerOptions> options, TimeProvider time)
@@ -32,7 +33,8 @@ public sealed class ScheduleViews(SchedulerDbContext db, ScheduleService schedul
             schedules.OverlapOf(schedule).ToString().ToLowerInvariant(), schedule.Priority,
             schedule.IsRunning, schedule.IsRunning ? schedule.NextDueAt : null, lastRun,
             schedule.MaxCallsPerRun, schedule.MaxSpendPerRun, schedule.MaxSpendPerDay, spend.Today, spend.ThisMonth,
-            spend.BudgetExhaustedToday, currency, Apis.SkipUnchanged.Of(schedule.SkipUnchangedForMinutes));
+            spend.BudgetExhaustedToday, currency, Apis.SkipUnchanged.Of(schedule.SkipUnchangedForMinutes),
+            schedule.PauseNote, schedule.PausedBy, schedule.PausedAt, schedule.PausedUntil);
 }
 
 /// <summary>
@@ -63,8 +65,11 @@ public static class SchedulesApi
             .ProducesEnvelope<ScheduleView>()
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);
         api.MapPost("/{id}/pause", PauseAsync)
-            .WithName("pauseSchedule").WithSummary("Pause a schedule: no run starts until it is resumed")
-            .ProducesEnvelope<ScheduleView>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+            .WithName("pauseSchedule")
+            .WithSummary("Pause a schedule: no run starts until it is resumed, or until the optional body's until, when it resumes by itself")
+            .Accepts<PauseRequest>("application/json")
+            .ProducesEnvelope<ScheduleView>()
+            .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge);
         api.MapPost("/{id}/resume", ResumeAsync)
             .WithName("resumeSchedule").WithSummary("Resume a paused schedule at its interval")
             .ProducesEnvelope<ScheduleView>().ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
@@ -88,11 +93,17 @@ public static class SchedulesApi
 
     public static async Task<IResult> CreateAsync(
         NewSchedule body, ScheduleService schedules, ScheduleViews views, HostUsers users, IOptions<SchedulerOptions> options,
-        CancellationToken cancellationToken)
+        TimeProvider time, HttpContext http, CancellationToken cancellationToken)
     {
         ConfiguredTarget.Check(body.Segment, body.Endpoint, users, options.Value);
         var schedule = new ScheduleState { IsRunning = body.Paused != true, Overlap = nameof(OverlapPolicy.Skip).ToLowerInvariant() };
         body.Apply(schedule);
+        if (!schedule.IsRunning)
+        {
+            schedule.PausedBy = CrewActor.Of(http.Request);
+            schedule.PausedAt = time.GetUtcNow();
+        }
+
         if (await schedules.CreateAsync(schedule, cancellationToken) is not { } created)
         {
             return ApiResults.Error(StatusCodes.Status409Conflict, $"A schedule named '{schedule.Name}' exists already");
@@ -124,10 +135,19 @@ public static class SchedulesApi
         }
     }
 
-    public static async Task<IResult> PauseAsync(ScheduleId scheduleId, ScheduleService schedules, ScheduleViews views, CancellationToken cancellationToken) =>
-        await schedules.StopAsync(scheduleId.Value, cancellationToken) is { } paused
+    public static async Task<IResult> PauseAsync(
+        ScheduleId scheduleId, PauseRequest body, ScheduleService schedules, ScheduleViews views, TimeProvider time, HttpRequest request,
+        CancellationToken cancellationToken)
+    {
+        if (body.Until is { } until && until <= time.GetUtcNow())
+        {
+            return ApiResults.BadRequest("until must be in the future");
+        }
+
+        return await schedules.StopAsync(scheduleId.Value, new SchedulePause(body.Note, body.Until, CrewActor.Of(request)), cancellationToken) is { } paused
             ? ApiResults.Ok(await views.ViewAsync(paused, cancellationToken), "Schedule paused")
             : ApiResults.NotFound("Schedule not found");
+    }
 
     public static async Task<IResult> ResumeAsync(ScheduleId scheduleId, ScheduleService schedules, ScheduleViews views, CancellationToken cancellationToken)
     {

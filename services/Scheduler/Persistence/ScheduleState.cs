@@ -10,6 +10,7 @@ public sealed class ScheduleState
 {
     public const int DefaultId = 1;
     public const string DefaultName = "default";
+    public const int MaxPauseNoteLength = 500;
 
     public int Id { get; set; }
     public string Name { get; set; } = DefaultName;
@@ -44,4 +45,16 @@ public sealed class ScheduleState
 
     /// <summary>The schedule's runs spend at most this much per UTC day; once spent, due times are skipped until the day turns.</summary>
     public decimal? MaxSpendPerDay { get; set; }
+
+    /// <summary>Why the schedule was paused, as the operator wrote it; null when running or paused without a note.</summary>
+    public string? PauseNote { get; set; }
+
+    /// <summary>Who paused it (the gateway's <see cref="ServiceDefaults.CrewActor"/>); null when running or not known.</summary>
+    public string? PausedBy { get; set; }
+
+    /// <summary>When it was paused; null when running (and on schedules paused before pauses were recorded).</summary>
+    public DateTimeOffset? PausedAt { get; set; }
+
+    /// <summary>When the tick resumes it by itself; null: paused until an operator resumes it.</summary>
+    public DateTimeOffset? PausedUntil { get; set; }
 }

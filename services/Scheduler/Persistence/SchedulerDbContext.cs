@@ -29,6 +29,8 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
             schedule.Property(s => s.Endpoint).HasMaxLength(40).HasDefaultValue(Contracts.CrewEndpointNames.Default);
             schedule.Property(s => s.Priority).HasMaxLength(16).HasDefaultValue(Contracts.CrewPriority.Normal);
             schedule.Property(s => s.Overlap).HasMaxLength(16);
+            schedule.Property(s => s.PauseNote).HasMaxLength(ScheduleState.MaxPauseNoteLength);
+            schedule.Property(s => s.PausedBy).HasMaxLength(ServiceDefaults.CrewActor.MaxLength);
         });
 
         modelBuilder.Entity<Run>(run =>

@@ -18,6 +18,9 @@ public enum TickOutcome
     RunSkipped,
 }
 
+/// <summary>A pause's note, end and actor (the gateway's <see cref="CrewActor"/>); all optional.</summary>
+public sealed record SchedulePause(string? Note, DateTimeOffset? Until, string? By);
+
 /// <summary>
 /// The persisted schedule shared by every replica: start, stop and the tick that turns a due time into a run.
 /// Plain class (no Coravel types) so tests drive it directly with a fake clock.
@@ -69,6 +72,10 @@ public sealed partial class ScheduleService(
             .SetProperty(x => x.NextDueAt, x => x.IsRunning && x.IntervalMinutes == intervalMinutes && x.NextDueAt != null ? x.NextDueAt : restartedDue)
             .SetProperty(x => x.IsRunning, true)
             .SetProperty(x => x.IntervalMinutes, intervalMinutes)
+            .SetProperty(x => x.PauseNote, (string?)null)
+            .SetProperty(x => x.PausedBy, (string?)null)
+            .SetProperty(x => x.PausedAt, (DateTimeOffset?)null)
+            .SetProperty(x => x.PausedUntil, (DateTimeOffset?)null)
             .SetProperty(x => x.UpdatedAt, now), cancellationToken);
 
         var state = await db.Schedule.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id, cancellationToken);
@@ -80,24 +87,68 @@ public sealed partial class ScheduleService(
         return state;
     }
 
-    public Task<ScheduleState> StopAsync(CancellationToken cancellationToken) => StopAsync(ScheduleState.DefaultId, cancellationToken)!;
+    /// <summary>Stops the default schedule: a pause without a note or an end (<c>POST /api/scheduler {"action":"stop"}</c>).</summary>
+    public Task<ScheduleState> StopAsync(string? actor, CancellationToken cancellationToken) =>
+        StopAsync(ScheduleState.DefaultId, new SchedulePause(null, null, actor), cancellationToken)!;
 
-    /// <summary>Stops (pauses) a schedule; null when there is no such schedule.</summary>
-    public async Task<ScheduleState?> StopAsync(int id, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stops (pauses) a schedule, recording why, until when and who: a pause of a paused schedule replaces them (a
+    /// longer or shorter pause, another note). Null when there is no such schedule.
+    /// </summary>
+    public async Task<ScheduleState?> StopAsync(int id, SchedulePause pause, CancellationToken cancellationToken)
     {
         await EnsureAsync(cancellationToken);
         var now = time.GetUtcNow();
         await db.Schedule.Where(s => s.Id == id).ExecuteUpdateAsync(s => s
             .SetProperty(x => x.IsRunning, false)
             .SetProperty(x => x.NextDueAt, (DateTimeOffset?)null)
+            .SetProperty(x => x.PauseNote, pause.Note)
+            .SetProperty(x => x.PausedBy, pause.By)
+            .SetProperty(x => x.PausedAt, now)
+            .SetProperty(x => x.PausedUntil, pause.Until)
             .SetProperty(x => x.UpdatedAt, now), cancellationToken);
         var state = await db.Schedule.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id, cancellationToken);
         if (state is not null)
         {
-            LogStopped(logger, state.Name);
+            LogStopped(logger, state.Name, state.PausedBy ?? "an unknown actor", state.PausedUntil);
         }
 
         return state;
+    }
+
+    /// <summary>
+    /// Resumes every paused schedule whose <c>paused_until</c> has come, as a manual resume would (<see cref="StartAsync(int, int, CancellationToken)"/>:
+    /// next due one interval from now, the pause's fields cleared). The claim is a conditional UPDATE that clears
+    /// <c>paused_until</c> only while it still holds the time this replica read and that time has come, in one
+    /// transaction with the resume: of replicas racing for the same pause, one resumes it and the others' UPDATE
+    /// matches no row (PostgreSQL re-checks the WHERE against the committed row). Returns how many it resumed.
+    /// </summary>
+    public async Task<int> ResumeDueAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var due = await db.Schedule.AsNoTracking()
+            .Where(s => !s.IsRunning && s.PausedUntil != null && s.PausedUntil <= now)
+            .Select(s => new { s.Id, s.Name, s.IntervalMinutes, s.PausedUntil, s.PausedBy })
+            .ToListAsync(cancellationToken);
+        var resumed = 0;
+        foreach (var pause in due)
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var claimed = await db.Schedule
+                .Where(s => s.Id == pause.Id && !s.IsRunning && s.PausedUntil == pause.PausedUntil && s.PausedUntil <= now)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.PausedUntil, (DateTimeOffset?)null), cancellationToken);
+            if (claimed == 0)
+            {
+                continue;
+            }
+
+            await StartAsync(pause.Id, pause.IntervalMinutes, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            LogPauseEnded(logger, pause.Name, pause.Id, pause.PausedUntil!.Value, pause.PausedBy ?? "an unknown actor");
+            resumed++;
+        }
+
+        return resumed;
     }
 
     /// <summary>Adds a schedule; running ones are first due one interval from now. Null when the name is taken.</summary>
@@ -162,6 +213,7 @@ public sealed partial class ScheduleService(
     public async Task<TickOutcome> TickAsync(CancellationToken cancellationToken)
     {
         await EnsureAsync(cancellationToken);
+        await ResumeDueAsync(cancellationToken);
         var now = time.GetUtcNow();
         var due = await db.Schedule.AsNoTracking()
             .Where(s => s.IsRunning && s.NextDueAt != null && s.NextDueAt <= now)
@@ -269,8 +321,11 @@ public sealed partial class ScheduleService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} started with interval {IntervalMinutes} min, next run due at {NextDueAt}")]
     private static partial void LogStarted(ILogger logger, string schedule, int intervalMinutes, DateTimeOffset? nextDueAt);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} stopped")]
-    private static partial void LogStopped(ILogger logger, string schedule);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} paused by {Actor} until {PausedUntil}")]
+    private static partial void LogStopped(ILogger logger, string schedule, string actor, DateTimeOffset? pausedUntil);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} ({Id}): the pause {Actor} set until {PausedUntil} ended; resumed at its cadence")]
+    private static partial void LogPauseEnded(ILogger logger, string schedule, int id, DateTimeOffset pausedUntil, string actor);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} ({Id}) created: segment {Segment}, endpoint {Endpoint}, every {IntervalMinutes} min, priority {Priority}")]
     private static partial void LogCreated(ILogger logger, string schedule, int id, string segment, string endpoint, int intervalMinutes, string priority);

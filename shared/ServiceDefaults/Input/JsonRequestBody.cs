@@ -26,12 +26,25 @@ public sealed class JsonRequestBody : IDisposable
 
     /// <summary>Reads the body; <paramref name="fields"/> (null: checked later, by <see cref="RefuseUnknownFields"/>) are all it may hold.</summary>
     /// <param name="request">What the body is, as the unknown-field refusal names it, e.g. <c>a new schedule</c>.</param>
-    public static async Task<JsonRequestBody> ReadAsync(HttpContext http, string request, IReadOnlyCollection<string>? fields)
+    public static Task<JsonRequestBody> ReadAsync(HttpContext http, string request, IReadOnlyCollection<string>? fields) =>
+        ReadAsync(http, request, fields, optional: false)!;
+
+    /// <summary>As <see cref="ReadAsync(HttpContext, string, IReadOnlyCollection{string}?)"/> for a body a request may leave out: null when it is empty (or only white space).</summary>
+    public static Task<JsonRequestBody?> ReadOptionalAsync(HttpContext http, string request, IReadOnlyCollection<string>? fields) =>
+        ReadAsync(http, request, fields, optional: true);
+
+    private static async Task<JsonRequestBody?> ReadAsync(HttpContext http, string request, IReadOnlyCollection<string>? fields, bool optional)
     {
         JsonDocument document;
+        var bytes = await ReadCappedAsync(http);
+        if (optional && bytes.All(b => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n'))
+        {
+            return null;
+        }
+
         try
         {
-            document = JsonDocument.Parse(await ReadCappedAsync(http));
+            document = JsonDocument.Parse(bytes);
         }
         catch (JsonException)
         {
