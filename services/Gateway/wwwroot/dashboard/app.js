@@ -376,7 +376,7 @@ async function runView(id) {
 
 // ---- schedules ----
 
-function scheduleRow(s) {
+function scheduleRow(s, pauseActions) {
   return h('tr', { 'data-schedule': s.id },
     h('td', {}, `${s.id}. ${s.name}`), h('td', {}, `${s.segment} on ${s.endpoint}`),
     h('td', {}, `every ${s.intervalMinutes} min`, s.isRunning ? ` · next ${when(s.nextRunAt)}` : ' · paused'),
@@ -385,7 +385,59 @@ function scheduleRow(s) {
       s.budgetExhaustedToday ? ' · daily budget exhausted: due runs are skipped' : ''),
     h('td', { class: 'spent-month' }, money(s.spentThisMonth, s.currency)),
     h('td', { class: 'budget' }, budgetWords(s) ?? 'no limit',
-      s.skipUnchanged ? h('span', { class: 'note' }, ` · skips unchanged users (${s.skipUnchanged.freshForMinutes} min)`) : null));
+      s.skipUnchanged ? h('span', { class: 'note' }, ` · skips unchanged users (${s.skipUnchanged.freshForMinutes} min)`) : null),
+    h('td', { class: 'pause' }, s.isRunning ? 'running' : pauseWords(s), pauseActions ? ' ' : null, pauseActions?.(s)));
+}
+
+/** A paused schedule's pause: "paused by ops at …, until … · “note”". */
+function pauseWords(s) {
+  return [
+    'paused', s.pausedBy ? ` by ${s.pausedBy}` : '', s.pausedAt ? ` at ${when(s.pausedAt)}` : '',
+    s.pausedUntil ? `, until ${when(s.pausedUntil)}` : ', until resumed',
+    s.pauseNote ? h('span', { class: 'pause-note' }, ` · “${s.pauseNote}”`) : null,
+  ];
+}
+
+/**
+ * The pause dialog: a note and an optional end, a datetime-local in the browser's zone sent as ISO 8601 in UTC.
+ * open(schedule) shows it for one schedule; after a pause or a resume, refresh redraws the table.
+ */
+function pauseDialog(result, refresh) {
+  let scheduleId = null;
+  const note = h('textarea', { id: 'pause-note', maxlength: 500, rows: 3 });
+  const until = h('input', { id: 'pause-until', type: 'datetime-local' });
+  const title = h('h2', { id: 'pause-title' }, 'Pause');
+  const form = h('form', { method: 'dialog' },
+    title,
+    h('label', { for: 'pause-note' }, 'Note (why)'), note,
+    h('label', { for: 'pause-until' }, 'Resume by itself at (your time zone; empty: until resumed)'), until,
+    h('div', { class: 'controls' },
+      h('button', { type: 'submit', id: 'pause-confirm' }, 'Pause'),
+      h('button', { type: 'button', id: 'pause-cancel', onclick: () => dialog.close() }, 'Cancel')));
+  const dialog = h('dialog', { id: 'pause-dialog', 'aria-labelledby': 'pause-title' }, form);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const body = {};
+    if (note.value.trim() !== '') body.note = note.value.trim();
+    // A datetime-local reads as local time; toISOString gives the same instant in UTC, as the API takes it.
+    if (until.value !== '') body.until = new Date(until.value).toISOString();
+    dialog.close();
+    report(result, post(`/api/scheduler/schedules/${scheduleId}/pause`, body), (a) => a.message ?? 'Schedule paused').then(refresh);
+  });
+  const open = (schedule) => {
+    scheduleId = schedule.id;
+    title.textContent = `Pause ${schedule.id}. ${schedule.name}`;
+    note.value = '';
+    until.value = '';
+    dialog.showModal();
+  };
+  const actions = (schedule) => schedule.isRunning
+    ? h('button', { type: 'button', class: 'pause-open', onclick: () => open(schedule) }, 'Pause…')
+    : h('button', {
+      type: 'button', class: 'resume',
+      onclick: () => report(result, post(`/api/scheduler/schedules/${schedule.id}/resume`), (a) => a.message ?? 'Schedule resumed').then(refresh),
+    }, 'Resume');
+  return { dialog, actions };
 }
 
 const scheduleFields = [
@@ -453,14 +505,16 @@ async function schedulesView() {
   const body = h('tbody', { id: 'schedules' });
   const error = h('p', { class: 'error', role: 'alert' });
   const editor = isAdmin() ? scheduleForm(outcome(), () => refresh()) : null;
+  const pauseResult = h('p', { class: 'outcome', id: 'pause-outcome', role: 'status', 'aria-live': 'polite' });
+  const pauses = isAdmin() ? pauseDialog(pauseResult, () => refresh()) : null;
   show('Schedules', h('div', { class: 'scroll' }, h('table', {},
-    h('caption', {}, 'Schedules, their spend (UTC day and month) and budgets'),
-    h('thead', {}, h('tr', {}, ['Schedule', 'Users', 'Interval', 'Spent today', 'Spent this month', 'Budget'].map((c) => h('th', { scope: 'col' }, c)))),
-    body)), error, editor?.form);
+    h('caption', {}, 'Schedules, their spend (UTC day and month), budgets and pauses'),
+    h('thead', {}, h('tr', {}, ['Schedule', 'Users', 'Interval', 'Spent today', 'Spent this month', 'Budget', 'Pause'].map((c) => h('th', { scope: 'col' }, c)))),
+    body)), pauseResult, error, pauses?.dialog, editor?.form);
   const refresh = async () => {
     try {
       const { data } = await get('/api/scheduler/schedules');
-      body.replaceChildren(...data.map(scheduleRow));
+      body.replaceChildren(...data.map((s) => scheduleRow(s, pauses?.actions)));
       editor?.update(data);
       error.textContent = '';
     } catch (e) {
