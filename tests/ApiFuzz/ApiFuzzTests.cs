@@ -21,6 +21,42 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
         Assert.Contains(skipUnchanged, o => o.Request.Operation.Path == "/api/scheduler/schedules");
         Assert.Contains(skipUnchanged, o => o.Body.Contains("skipUnchanged.freshForMinutes must be", StringComparison.Ordinal));
         Assert.Contains(skipUnchanged, o => o.Body.Contains("skipUnchanged must be an object", StringComparison.Ordinal));
+
+        // The pause's optional body is fuzzed field by field and reaches its own refusals.
+        var pause = outcomes.Where(o => o.Request.Operation.Path == "/api/scheduler/schedules/{id}/pause").ToList();
+        Assert.Contains(pause, o => o.Request.Case == "body note");
+        Assert.Contains(pause, o => o.Request.Case == "body until" && o.Body.Contains("until must be", StringComparison.Ordinal));
+        Assert.Contains(pause, o => o.Request.Case == "no body" && o.Status is 200 or 404);
+    }
+
+    /// <summary>The pause's optional body at its edges, through the gateway.</summary>
+    [Theory]
+    [InlineData("", 200, null)]
+    [InlineData("{}", 200, null)]
+    [InlineData("""{"note":"maintenance","until":"2999-01-01T00:00:00+02:00"}""", 200, null)]
+    [InlineData("""{"until":"2000-01-01T00:00:00Z"}""", 400, "until must be in the future")]
+    [InlineData("""{"until":"9999-12-31T23:59:59.9999999-14:00"}""", 400, "until must be an ISO 8601 date and time with an offset, e.g. 2027-01-04T06:00:00Z")]
+    [InlineData("""{"until":"0001-01-01T00:00:00+14:00"}""", 400, "until must be an ISO 8601 date and time with an offset, e.g. 2027-01-04T06:00:00Z")]
+    [InlineData("""{"note":"\ud800"}""", 400, "note must be a string of at most 500 characters (no U+0000, no unpaired surrogates)")]
+    [InlineData("""{"note":null,"until":null}""", 200, null)]
+    public async Task Pause_bodies_at_their_edges_answer_in_the_envelope_through_the_gateway(string json, int status, string? error)
+    {
+        await using var gateway = stack.Gateway(rateLimitPerMinute: 0);
+        using var client = gateway.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", FuzzStack.Token);
+
+        using var content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+        using var response = await client.PostAsync("/api/scheduler/schedules/1/pause", content);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.True(status == (int)response.StatusCode, $"{json} answered {(int)response.StatusCode}: {body}");
+        Assert.Null(FuzzRunner.Judge(status, body));
+        using var answer = System.Text.Json.JsonDocument.Parse(body);
+        Assert.Equal(error is null, answer.RootElement.GetProperty("success").GetBoolean());
+        if (error is not null)
+        {
+            Assert.Equal(error, answer.RootElement.GetProperty("error").GetString());
+        }
     }
 
     [Fact]
