@@ -79,6 +79,11 @@ public sealed class PauseTests(SegmentedSchedulerFixture fixture) : IClassFixtur
         Assert.Equal("ops-key", data.GetProperty("pausedBy").GetString());
         Assert.Equal(fixture.Clock.GetUtcNow(), data.GetProperty("pausedAt").GetDateTimeOffset());
 
+        // A schedule created paused records who created it so, and when.
+        var createdPaused = (await SendAsync(HttpMethod.Post, "/api/scheduler/schedules", """{"name":"pause-created","intervalMinutes":30,"paused":true}""")).Body.GetProperty("data");
+        Assert.Equal("ops-key", createdPaused.GetProperty("pausedBy").GetString());
+        Assert.Equal(fixture.Clock.GetUtcNow(), createdPaused.GetProperty("pausedAt").GetDateTimeOffset());
+
         // An empty JSON object is no note and no end, as no body is.
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, $"/api/scheduler/schedules/{id}/pause", "{}")).Status);
 
