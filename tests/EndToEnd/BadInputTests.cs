@@ -99,7 +99,7 @@ public sealed class BadInputTests(LocalStack stack)
         { "unknown field", "POST", "/api/scheduler", """{"action":"stop","colour":1}""", 400, "Unknown field 'colour': stop takes action" },
         { "unknown field", "POST", "/api/scheduler/schedules", """{"name":"n","intervalMinutes":5,"colour":1}""", 400, "Unknown field 'colour': a new schedule takes name, segment, endpoint, intervalMinutes, overlap, priority, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay, skipUnchanged, paused" },
         { "unknown field", "PATCH", "/api/scheduler/schedules/1", """{"colour":1}""", 400, "Unknown field 'colour': a schedule change takes name, segment, endpoint, intervalMinutes, overlap, priority, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay, skipUnchanged" },
-        { "unknown field", "POST", "/api/webhooks", """{"url":"https://example.com/x","events":["run.completed"],"colour":1}""", 400, "Unknown field 'colour': a webhook takes url, events, segment" },
+        { "unknown field", "POST", "/api/webhooks", """{"url":"https://example.com/x","events":["run.completed"],"colour":1}""", 400, "Unknown field 'colour': a webhook takes url, events, segment, jsonPath, includeAnswer" },
         { "not JSON", "POST", "/api/crew-responses", "{", 400, "Request body is not valid JSON" },
         { "not JSON", "POST", "/api/scheduler", "{", 400, "Request body is not valid JSON" },
         { "not JSON", "POST", "/api/scheduler/schedules", "{", 400, "Request body is not valid JSON" },
