@@ -29,6 +29,9 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
             schedule.Property(s => s.Endpoint).HasMaxLength(40).HasDefaultValue(Contracts.CrewEndpointNames.Default);
             schedule.Property(s => s.Priority).HasMaxLength(16).HasDefaultValue(Contracts.CrewPriority.Normal);
             schedule.Property(s => s.Overlap).HasMaxLength(16);
+            schedule.Property(s => s.Cron).HasMaxLength(120);
+            schedule.Property(s => s.TimeZone).HasMaxLength(64);
+            schedule.Property(s => s.CatchUp).HasMaxLength(8).HasDefaultValue(CatchUpPolicy.One);
         });
 
         modelBuilder.Entity<Run>(run =>
