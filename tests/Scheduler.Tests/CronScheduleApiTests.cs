@@ -78,6 +78,7 @@ public sealed class CronScheduleApiTests(SegmentedSchedulerFixture fixture) : IC
     [InlineData("POST", """{"name":"x","cron":"0 6 * * *","timeZone":"Mars/Olympus"}""", "Unknown timeZone 'Mars/Olympus': use an IANA time-zone id such as Europe/Paris or UTC")]
     [InlineData("POST", """{"name":"x","cron":"0 6 * * *","timeZone":"../../etc/passwd"}""", "timeZone must be an IANA time-zone id such as Europe/Paris, at most 64 characters")]
     [InlineData("POST", """{"name":"x","cron":"0 6 * * *","timeZone":""}""", "timeZone must be a non-empty string")]
+    [InlineData("POST", """{"name":"x","cron":"0 6 * * *","timeZone":"America"}""", "Unknown timeZone 'America': use an IANA time-zone id such as Europe/Paris or UTC")]
     [InlineData("POST", """{"name":"x","intervalMinutes":60,"timeZone":"Europe/Paris"}""", "timeZone applies to a cron schedule: give cron with it")]
     [InlineData("POST", """{"name":"x","cron":"0 6 * * *","intervalMinutes":60}""", "A schedule takes intervalMinutes or cron, not both")]
     [InlineData("POST", """{"name":"x","timeZone":"UTC"}""", "A schedule needs intervalMinutes or cron")]

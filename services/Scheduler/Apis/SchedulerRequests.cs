@@ -243,7 +243,8 @@ public sealed record ScheduleCalendar(string? Cron, string? TimeZone, string? Ca
         {
             ScheduleCadence.FindZone(zone);
         }
-        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
+        // Not found, not a time-zone file (a directory of the database such as America), or unreadable: all unknown.
+        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException or System.Security.SecurityException or IOException or UnauthorizedAccessException)
         {
             throw new InvalidRequestException($"Unknown timeZone '{zone}': use an IANA time-zone id such as Europe/Paris or UTC");
         }
