@@ -22,6 +22,12 @@ public sealed class ApiFuzzTests(FuzzStack stack, ITestOutputHelper output) : IC
         Assert.Contains(skipUnchanged, o => o.Body.Contains("skipUnchanged.freshForMinutes must be", StringComparison.Ordinal));
         Assert.Contains(skipUnchanged, o => o.Body.Contains("skipUnchanged must be an object", StringComparison.Ordinal));
 
+        // cron and timeZone reached Cronos and the time-zone database: refused, and schedules given them.
+        var calendar = outcomes.Where(o => o.Request.Case.EndsWith("as a calendar", StringComparison.Ordinal)).ToList();
+        Assert.Contains(calendar, o => o.Status == 400 && o.Body.Contains("Invalid cron expression '", StringComparison.Ordinal));
+        Assert.Contains(calendar, o => o.Status == 400 && o.Body.Contains("Unknown timeZone '", StringComparison.Ordinal));
+        Assert.Contains(calendar, o => o.Status is >= 200 and < 300 && o.Body.Contains("\"cron\":\"0 6 * * 1-5\",\"timeZone\":\"Europe/Paris\"", StringComparison.Ordinal));
+
         // The pause's optional body is fuzzed field by field and reaches its own refusals.
         var pause = outcomes.Where(o => o.Request.Operation.Path == "/api/scheduler/schedules/{id}/pause").ToList();
         Assert.Contains(pause, o => o.Request.Case == "body note");

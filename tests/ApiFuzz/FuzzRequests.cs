@@ -112,6 +112,20 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
 
                     yield return Request(op, pathValues, [], Encoding.UTF8.GetBytes(Body(op, (field.Name, $"{{\"{nested}\":60,\"{nested}\":61,\"x\":1}}"))), Json, $"body {field.Name} with an unknown field");
                 }
+
+                // A schedule's cron and time zone are read only without intervalMinutes (a body takes one cadence): hostile
+                // values and the calendar's edges reach Cronos and the time-zone database.
+                if (CalendarFields.TryGetValue(field.Name, out var edges))
+                {
+                    foreach (var json in HostileInput.JsonValues.Concat(edges.Select(HostileInput.JsonString)))
+                    {
+                        var cron = field.Name == "cron" ? json : HostileInput.JsonString("0 6 * * 1-5");
+                        var name = HostileInput.JsonString($"calendar-{++calendarNames}");
+                        yield return Request(
+                            op, pathValues, [], Encoding.UTF8.GetBytes(Body(op, (field.Name, json), ("cron", cron), ("intervalMinutes", null), ("name", name))), Json,
+                            $"body {field.Name} as a calendar");
+                    }
+                }
             }
 
             foreach (var (name, body) in WholeBodies(op))
@@ -179,6 +193,22 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
     private string PickJsonValue() => Pick(smallJsonValues);
 
     /// <summary>Object fields whose one inner field gets every hostile value too.</summary>
+    private int calendarNames;
+
+    private static readonly Dictionary<string, string[]> CalendarFields = new(StringComparer.Ordinal)
+    {
+        ["cron"] =
+        [
+            "0 6 * * 1-5", "*/15 * * * * *", "30 2 * * *", "0 0 30 2 *", "0 0 29 2 *", "61 * * * *", "* * * * * * *", "@daily", "0 0 L * *",
+            "0 0 ? * MON#5", "0 6 * * 1-5 extra", "0 0 1-31/0 * *", "0 0 1 1 * 2099", "9999999999 * * * *", " ", "0\t6 * * *",
+        ],
+        ["timeZone"] =
+        [
+            "Europe/Paris", "UTC", "Etc/GMT+12", "Mars/Olympus", "Europe/../etc", "America", "Etc", "Local", "Romance Standard Time",
+            "posixrules", "right/UTC", "zone.tab", "tzdata.zi", "EST5EDT", "+01:00", "/etc/localtime",
+        ],
+    };
+
     private static readonly Dictionary<string, string> NestedFields = new(StringComparer.Ordinal) { ["skipUnchanged"] = "freshForMinutes" };
 
     /// <summary>The content search's parameters and a webhook's filter, which PostgreSQL parses: they get its hostile text too.</summary>
@@ -246,8 +276,11 @@ public sealed class FuzzRequestGenerator(ValidInputs valid, int seed)
         },
     };
 
-    private string ValidJsonValue(ApiField field) => field.Name switch
+    private string? ValidJsonValue(ApiField field) => field.Name switch
     {
+        // intervalMinutes is a valid body's cadence; cron and its time zone are fuzzed as a calendar of their own.
+        "cron" or "timeZone" => null,
+        "catchUp" => HostileInput.JsonString(random.Next(2) == 0 ? "one" : "none"),
         "userUid" => HostileInput.JsonString(valid.UserUid),
         "action" => HostileInput.JsonString(random.Next(3) switch { 0 => "start", 1 => "stop", _ => "run-now" }),
         "intervalMinutes" => "60",

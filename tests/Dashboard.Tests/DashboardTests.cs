@@ -333,6 +333,45 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
         }
     }
 
+    [Fact]
+    public async Task A_cron_schedule_created_on_the_schedules_page_shows_its_next_runs_in_its_time_zone()
+    {
+        int? id = null;
+        try
+        {
+            using var browser = new Browser(stack.GatewayUrl);
+            browser.SignIn(DashboardStack.AdminKey);
+            browser.Wait(By.LinkText("Schedules")).Click();
+            browser.WaitText(By.Id("schedule-form"), "Or cron");
+            browser.Click(By.CssSelector("#schedule-id option[value='']"));
+            SetField(browser, "schedule-name", "paris-mornings");
+            SetField(browser, "schedule-cron", "0 6 * * 1-5");
+            SetField(browser, "schedule-timeZone", "Europe/Paris");
+            browser.Click(By.CssSelector("#schedule-form button[type=submit]"));
+            browser.WaitText(By.CssSelector("#schedule-form .outcome.ok"), "created");
+
+            var schedules = (await stack.AdminCallAsync(HttpMethod.Get, "/api/scheduler/schedules")).GetProperty("data").EnumerateArray();
+            var schedule = schedules.Single(s => s.GetProperty("name").GetString() == "paris-mornings");
+            id = schedule.GetProperty("id").GetInt32();
+            browser.WaitText(By.CssSelector($"tr[data-schedule='{id}'] .cadence"), "cron 0 6 * * 1-5 (Europe/Paris)");
+            var expected = schedule.GetProperty("nextRuns").EnumerateArray().Select(r => r.GetProperty("local").GetString()!).ToList();
+            Assert.Equal(5, expected.Count);
+            Assert.All(expected, local => Assert.Matches(@"T06:00:00\+0[12]:00$", local));
+            var shown = browser.Wait(By.CssSelector($"tr[data-schedule='{id}'] .next-runs"), e => e.FindElements(By.TagName("li")).Count == 5)
+                .FindElements(By.TagName("li")).Select(li => li.Text).ToList();
+            Assert.Equal(expected, shown);
+            browser.AssertNoConsoleErrors("schedules with a cron schedule");
+        }
+        finally
+        {
+            if (id is { } created)
+            {
+                using var client = stack.AdminClient();
+                using var deleted = await client.DeleteAsync($"/api/scheduler/schedules/{created}");
+            }
+        }
+    }
+
     private static void SetField(Browser browser, string id, string text)
     {
         var field = browser.Wait(By.Id(id));

@@ -160,7 +160,7 @@ public sealed class SchedulesTests(SegmentedSchedulerFixture fixture) : IClassFi
     [InlineData("""{"name":"x","intervalMinutes":0}""", "intervalMinutes is required and must be greater than 0")]
     [InlineData("""{"name":"x","intervalMinutes":10081}""", "intervalMinutes must be at most 10080 (one week)")]
     [InlineData("""{"name":"x","intervalMinutes":1.5}""", "intervalMinutes must be a whole number of minutes")]
-    [InlineData("""{"name":"x"}""", "intervalMinutes is required and must be greater than 0")]
+    [InlineData("""{"name":"x"}""", "A schedule needs intervalMinutes or cron")]
     [InlineData("""{"intervalMinutes":60}""", "name is required: 1 to 64 lower-case letters, digits, dashes and underscores")]
     [InlineData("""{"name":"Bad Name","intervalMinutes":60}""", "name must be 1 to 64 lower-case letters, digits, dashes and underscores")]
     [InlineData("""{"name":"x","intervalMinutes":60,"priority":"urgent"}""", "priority must be 'high' or 'normal'")]
@@ -168,7 +168,8 @@ public sealed class SchedulesTests(SegmentedSchedulerFixture fixture) : IClassFi
     [InlineData("""{"name":"x","intervalMinutes":60,"segment":42}""", "segment must be a non-empty string")]
     [InlineData("""{"name":"x","intervalMinutes":60,"segment":"\ud800"}""", "segment must be a non-empty string")]
     [InlineData("""[1]""", "Request body must be a JSON object")]
-    [InlineData("""{"name":"x","intervalMinutes":60,"cron":"0 9 * * 1"}""", "Unknown field 'cron': a new schedule takes name, segment, endpoint, intervalMinutes, overlap, priority, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay, skipUnchanged, paused")]
+    [InlineData("""{"name":"x","intervalMinutes":60,"cron":"0 9 * * 1"}""", "A schedule takes intervalMinutes or cron, not both")]
+    [InlineData("""{"name":"x","intervalMinutes":60,"kron":"0 9 * * 1"}""", "Unknown field 'kron': a new schedule takes name, segment, endpoint, intervalMinutes, cron, timeZone, catchUp, overlap, priority, maxCallsPerRun, maxSpendPerRun, maxSpendPerDay, skipUnchanged, paused")]
     public async Task A_bad_schedule_gets_400_with_the_envelope(string json, string error)
     {
         ApiAssert.Error(HttpStatusCode.BadRequest, error, await SendAsync(HttpMethod.Post, "/api/scheduler/schedules", json));

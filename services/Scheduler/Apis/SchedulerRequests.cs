@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using CrewPlatform.Contracts;
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
+using CrewPlatform.Scheduler.Scheduling;
 using CrewPlatform.ServiceDefaults;
 using Microsoft.AspNetCore.Http.Metadata;
 
@@ -105,13 +106,21 @@ public sealed record SchedulerAction(
 /// <summary>
 /// <c>PATCH</c>/<c>PUT /api/scheduler/schedules/{id}</c>: the fields to change, null where left out. <see cref="Apply"/>
 /// copies the given ones onto a schedule; the segment and endpoint are checked against the configuration by the handler.
+/// A schedule's cadence is <c>intervalMinutes</c> or <c>cron</c> (with <c>timeZone</c>), never both: giving one makes
+/// the schedule that kind (interval to cron and back).
 /// </summary>
 public record ScheduleChange(
     string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority,
-    [property: JsonIgnore] RunLimitsChange Limits, [property: JsonIgnore] SkipUnchangedChange SkipUnchanged)
+    [property: JsonIgnore] RunLimitsChange Limits, [property: JsonIgnore] SkipUnchangedChange SkipUnchanged,
+    [property: Description("A cron expression: five fields (minute hour day-of-month month day-of-week), or six with seconds first; instead of intervalMinutes")]
+    string? Cron = null,
+    [property: Description("The IANA time zone the cron expression is read in (Europe/Paris); default UTC; only with cron")]
+    string? TimeZone = null,
+    [property: Description("After downtime across due times: 'one' (default) starts one run, 'none' starts none and records each missed due time as a skipped run (reason missed)")]
+    string? CatchUp = null)
 {
     protected static readonly string[] Fields =
-        ["name", "segment", "endpoint", "intervalMinutes", "overlap", "priority", .. RunLimitsChange.Fields, SkipUnchangedChange.Field];
+        ["name", "segment", "endpoint", "intervalMinutes", "cron", "timeZone", "catchUp", "overlap", "priority", .. RunLimitsChange.Fields, SkipUnchangedChange.Field];
 
     private static readonly string[] Overlaps = ["skip", "allow"];
 
@@ -128,11 +137,13 @@ public record ScheduleChange(
             throw new InvalidRequestException($"name is required: {PlatformNames.NameRule}");
         }
 
+        var name = body.OptionalName("name");
+        var calendar = ScheduleCalendar.Read(body, isNew);
         return new ScheduleChange(
-            body.OptionalName("name"), body.OptionalString("segment"), body.OptionalString("endpoint"),
-            isNew || body.Root.TryGetProperty("intervalMinutes", out _) ? Apis.IntervalMinutes.Read(body) : null,
+            name, body.OptionalString("segment"), body.OptionalString("endpoint"),
+            calendar.Cron is null && (isNew || body.Root.TryGetProperty("intervalMinutes", out _)) ? Apis.IntervalMinutes.Read(body) : null,
             body.OptionalChoice("overlap", Overlaps), body.OptionalChoice("priority", CrewPriority.All), RunLimitsChange.Read(body),
-            SkipUnchangedChange.Read(body));
+            SkipUnchangedChange.Read(body), calendar.Cron, calendar.TimeZone, calendar.CatchUp);
     }
 
     public void Apply(ScheduleState schedule)
@@ -140,7 +151,22 @@ public record ScheduleChange(
         schedule.Name = Name ?? schedule.Name;
         schedule.Segment = Segment ?? schedule.Segment;
         schedule.Endpoint = Endpoint ?? schedule.Endpoint;
-        schedule.IntervalMinutes = IntervalMinutes ?? schedule.IntervalMinutes;
+        if (Cron is not null)
+        {
+            (schedule.IntervalMinutes, schedule.Cron, schedule.TimeZone) = (0, Cron, TimeZone ?? schedule.TimeZone ?? ScheduleCadence.Utc);
+        }
+        else if (IntervalMinutes is { } interval)
+        {
+            (schedule.IntervalMinutes, schedule.Cron, schedule.TimeZone) = (interval, null, null);
+        }
+        else if (TimeZone is not null)
+        {
+            schedule.TimeZone = schedule.Cron is not null
+                ? TimeZone
+                : throw new InvalidRequestException("timeZone applies to a cron schedule: give cron with it");
+        }
+
+        schedule.CatchUp = CatchUp ?? schedule.CatchUp;
         schedule.Overlap = Overlap ?? schedule.Overlap;
         schedule.Priority = Priority ?? schedule.Priority;
         (schedule.MaxCallsPerRun, schedule.MaxSpendPerRun, schedule.MaxSpendPerDay) = Limits.Over(RunLimits.Of(schedule));
@@ -148,11 +174,11 @@ public record ScheduleChange(
     }
 }
 
-/// <summary><c>POST /api/scheduler/schedules</c>: a schedule's fields (name and interval required) and whether it starts paused.</summary>
+/// <summary><c>POST /api/scheduler/schedules</c>: a schedule's fields (name and an interval or a cron required) and whether it starts paused.</summary>
 public sealed record NewSchedule(
     string? Name, string? Segment, string? Endpoint, int? IntervalMinutes, string? Overlap, string? Priority, RunLimitsChange Limits,
-    SkipUnchangedChange SkipUnchanged, bool? Paused)
-    : ScheduleChange(Name, Segment, Endpoint, IntervalMinutes, Overlap, Priority, Limits, SkipUnchanged)
+    SkipUnchangedChange SkipUnchanged, bool? Paused, string? Cron = null, string? TimeZone = null, string? CatchUp = null)
+    : ScheduleChange(Name, Segment, Endpoint, IntervalMinutes, Overlap, Priority, Limits, SkipUnchanged, Cron, TimeZone, CatchUp)
 {
     public static new async ValueTask<NewSchedule> BindAsync(HttpContext http)
     {
@@ -160,7 +186,92 @@ public sealed record NewSchedule(
         var fields = Read(body, isNew: true);
         return new NewSchedule(
             fields.Name, fields.Segment, fields.Endpoint, fields.IntervalMinutes, fields.Overlap, fields.Priority, fields.Limits, fields.SkipUnchanged,
-            body.OptionalBoolean("paused"));
+            body.OptionalBoolean("paused"), fields.Cron, fields.TimeZone, fields.CatchUp);
+    }
+}
+
+/// <summary>
+/// <c>cron</c>, <c>timeZone</c> and <c>catchUp</c> as a schedule's body gives them, each checked: the cron expression
+/// parses (Cronos's message names what is wrong) and occurs again, the time zone is one the system's time-zone database
+/// knows by its IANA id, and a body gives <c>cron</c> or <c>intervalMinutes</c>, not both (a new schedule one of them).
+/// </summary>
+public sealed record ScheduleCalendar(string? Cron, string? TimeZone, string? CatchUp)
+{
+    public const int MaxCronLength = 120;
+    public const int MaxTimeZoneLength = 64;
+
+    public static ScheduleCalendar Read(JsonRequestBody body, bool isNew)
+    {
+        var cron = body.OptionalString("cron");
+        var zone = body.OptionalString("timeZone");
+        if (cron is not null && body.Has("intervalMinutes"))
+        {
+            throw new InvalidRequestException("A schedule takes intervalMinutes or cron, not both");
+        }
+
+        if (isNew && cron is null && !body.Has("intervalMinutes"))
+        {
+            throw new InvalidRequestException("A schedule needs intervalMinutes or cron");
+        }
+
+        if (zone is not null && cron is null && (isNew || body.Has("intervalMinutes")))
+        {
+            throw new InvalidRequestException("timeZone applies to a cron schedule: give cron with it");
+        }
+
+        var catchUp = body.OptionalChoice("catchUp", CatchUpPolicy.All);
+        if (zone is not null)
+        {
+            CheckZone(zone);
+        }
+
+        if (cron is not null)
+        {
+            CheckCron(cron, zone ?? ScheduleCadence.Utc);
+        }
+
+        return new ScheduleCalendar(cron, zone, catchUp);
+    }
+
+    private static void CheckZone(string zone)
+    {
+        if (zone.Length > MaxTimeZoneLength || !zone.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '_' or '-' or '+'))
+        {
+            throw new InvalidRequestException($"timeZone must be an IANA time-zone id such as Europe/Paris, at most {MaxTimeZoneLength} characters");
+        }
+
+        try
+        {
+            ScheduleCadence.FindZone(zone);
+        }
+        // Not found, not a time-zone file (a directory of the database such as America), or unreadable: all unknown.
+        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException or System.Security.SecurityException or IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidRequestException($"Unknown timeZone '{zone}': use an IANA time-zone id such as Europe/Paris or UTC");
+        }
+    }
+
+    private static void CheckCron(string cron, string zone)
+    {
+        if (cron.Length > MaxCronLength || !cron.All(c => c is >= ' ' and <= '~'))
+        {
+            throw new InvalidRequestException($"cron must be a cron expression of printable ASCII, at most {MaxCronLength} characters");
+        }
+
+        ScheduleCadence cadence;
+        try
+        {
+            cadence = ScheduleCadence.Calendar(cron, zone);
+        }
+        catch (Cronos.CronFormatException ex)
+        {
+            throw new InvalidRequestException($"Invalid cron expression '{cron}': {ex.Message}");
+        }
+
+        if (cadence.After(DateTimeOffset.UtcNow) is null)
+        {
+            throw new InvalidRequestException($"Invalid cron expression '{cron}': it never occurs");
+        }
     }
 }
 

@@ -6,16 +6,27 @@ using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler.Apis;
 
+/// <summary>
+/// A schedule as the API shows it. <c>intervalMinutes</c> is null on a cron schedule, <c>cron</c> and <c>timeZone</c>
+/// null on an interval one; <c>nextRuns</c> are the next due times of a running schedule (none while paused).
+/// </summary>
 public sealed record ScheduleView(
-    int Id, string Name, string Segment, string Endpoint, int IntervalMinutes, string Overlap, string Priority,
+    int Id, string Name, string Segment, string Endpoint, int? IntervalMinutes, string Overlap, string Priority,
     bool IsRunning, DateTimeOffset? NextRunAt, RunSummary? LastRun,
     int? MaxCallsPerRun, decimal? MaxSpendPerRun, decimal? MaxSpendPerDay, decimal SpentToday, decimal SpentThisMonth,
     bool BudgetExhaustedToday, string Currency, SkipUnchanged? SkipUnchanged,
-    string? PauseNote, string? PausedBy, DateTimeOffset? PausedAt, DateTimeOffset? PausedUntil);
+    string? PauseNote, string? PausedBy, DateTimeOffset? PausedAt, DateTimeOffset? PausedUntil,
+    string? Cron, string? TimeZone, string CatchUp, IReadOnlyList<NextRun> NextRuns);
+
+/// <summary>One coming due time: in UTC, and in the schedule's time zone with that zone's offset then (UTC for an interval schedule).</summary>
+public sealed record NextRun(DateTimeOffset Utc, DateTimeOffset Local);
 
 /// <summary>Schedules as the API shows them: with their last run and what their runs spent today and this month.</summary>
 public sealed class ScheduleViews(SchedulerDbContext db, ScheduleService schedules, IOptions<SchedulerOptions> options, TimeProvider time)
 {
+    /// <summary>How many coming due times a schedule shows.</summary>
+    public const int NextRunsShown = 5;
+
     private readonly string currency = options.Value.CostCurrency;
 
     public async Task<List<ScheduleView>> ViewsAsync(IReadOnlyList<ScheduleState> list, CancellationToken cancellationToken)
@@ -28,18 +39,33 @@ public sealed class ScheduleViews(SchedulerDbContext db, ScheduleService schedul
     public async Task<ScheduleView> ViewAsync(ScheduleState schedule, CancellationToken cancellationToken) =>
         (await ViewsAsync([schedule], cancellationToken))[0];
 
+    /// <summary>The schedule's next due time and the ones after it, as its cadence gives them.</summary>
+    public static List<NextRun> NextRunsOf(ScheduleState schedule)
+    {
+        if (!schedule.IsRunning || schedule.NextDueAt is not { } next)
+        {
+            return [];
+        }
+
+        var cadence = ScheduleCadence.Of(schedule);
+        return cadence.Upcoming(next, NextRunsShown)
+            .Select(due => new NextRun(due.ToUniversalTime(), TimeZoneInfo.ConvertTime(due, cadence.Zone)))
+            .ToList();
+    }
+
     private ScheduleView View(ScheduleState schedule, RunSummary? lastRun, ScheduleSpend spend) =>
-        new(schedule.Id, schedule.Name, schedule.Segment, schedule.Endpoint, schedule.IntervalMinutes,
+        new(schedule.Id, schedule.Name, schedule.Segment, schedule.Endpoint, schedule.Cron is null ? schedule.IntervalMinutes : null,
             schedules.OverlapOf(schedule).ToString().ToLowerInvariant(), schedule.Priority,
             schedule.IsRunning, schedule.IsRunning ? schedule.NextDueAt : null, lastRun,
             schedule.MaxCallsPerRun, schedule.MaxSpendPerRun, schedule.MaxSpendPerDay, spend.Today, spend.ThisMonth,
             spend.BudgetExhaustedToday, currency, Apis.SkipUnchanged.Of(schedule.SkipUnchangedForMinutes),
-            schedule.PauseNote, schedule.PausedBy, schedule.PausedAt, schedule.PausedUntil);
+            schedule.PauseNote, schedule.PausedBy, schedule.PausedAt, schedule.PausedUntil,
+            schedule.Cron, schedule.TimeZone, schedule.CatchUp, NextRunsOf(schedule));
 }
 
 /// <summary>
 /// <c>/api/scheduler/schedules</c>: many schedules, each a configured segment of users called on a configured crew
-/// endpoint every interval, with its own overlap policy and priority. Schedule 1 is the default schedule, the one
+/// endpoint every interval or at the times of a cron expression in a time zone, with its own overlap policy, catch-up and priority. Schedule 1 is the default schedule, the one
 /// <c>/api/scheduler</c> acts on; it cannot be deleted. Bodies bind to <see cref="NewSchedule"/> and
 /// <see cref="ScheduleChange"/>, ids to <see cref="ScheduleId"/>.
 /// </summary>
@@ -52,7 +78,7 @@ public static class SchedulesApi
             .WithName("listSchedules").WithSummary("Every schedule, the default one (1) first")
             .ProducesEnvelope<List<ScheduleView>>();
         api.MapPost("/", CreateAsync)
-            .WithName("createSchedule").WithSummary("A new schedule: a configured segment on a configured crew endpoint, every interval")
+            .WithName("createSchedule").WithSummary("A new schedule: a configured segment on a configured crew endpoint, every interval or on a cron expression in a time zone")
             .Accepts<NewSchedule>("application/json")
             .ProducesEnvelope<ScheduleView>(StatusCodes.Status201Created)
             .ProducesErrors(StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge);

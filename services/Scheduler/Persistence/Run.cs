@@ -32,6 +32,12 @@ public static class RunSkipReason
 
     /// <summary>The schedule's daily budget was spent.</summary>
     public const string Budget = "budget";
+
+    /// <summary>
+    /// The due time passed while no replica was ticking (claimed more than the tick plus <see cref="Scheduling.ScheduleService.MissedGrace"/>
+    /// after it) and the schedule's catch-up is <c>none</c>.
+    /// </summary>
+    public const string Missed = "missed";
 }
 
 /// <summary>One crew run over the users table: a due time of the schedule or a manual run-now.</summary>

@@ -15,7 +15,17 @@ public sealed class ScheduleState
     public int Id { get; set; }
     public string Name { get; set; } = DefaultName;
     public bool IsRunning { get; set; }
+    /// <summary>Minutes between due times; 0 on a cron schedule (<see cref="Cron"/>).</summary>
     public int IntervalMinutes { get; set; }
+
+    /// <summary>A cron expression (five fields, or six with seconds first) in <see cref="TimeZone"/>; null on an interval schedule.</summary>
+    public string? Cron { get; set; }
+
+    /// <summary>The IANA time zone the cron expression is read in; null on an interval schedule.</summary>
+    public string? TimeZone { get; set; }
+
+    /// <summary><c>one</c> (after downtime across due times, one run) or <c>none</c> (missed due times start no run, each recorded as a skipped run).</summary>
+    public string CatchUp { get; set; } = CatchUpPolicy.One;
 
     /// <summary>When the next run is due; null while stopped.</summary>
     public DateTimeOffset? NextDueAt { get; set; }
@@ -57,4 +67,16 @@ public sealed class ScheduleState
 
     /// <summary>When the tick resumes it by itself; null: paused until an operator resumes it.</summary>
     public DateTimeOffset? PausedUntil { get; set; }
+}
+
+/// <summary>What a schedule does with due times that passed while no replica was ticking.</summary>
+public static class CatchUpPolicy
+{
+    /// <summary>One run for all of them (the latest), then on at the cadence.</summary>
+    public const string One = "one";
+
+    /// <summary>No run; each is recorded as a skipped run with reason <c>missed</c>.</summary>
+    public const string None = "none";
+
+    public static readonly string[] All = [One, None];
 }

@@ -31,6 +31,9 @@ public sealed class SchedulerDbContext(DbContextOptions<SchedulerDbContext> opti
             schedule.Property(s => s.Overlap).HasMaxLength(16);
             schedule.Property(s => s.PauseNote).HasMaxLength(ScheduleState.MaxPauseNoteLength);
             schedule.Property(s => s.PausedBy).HasMaxLength(ServiceDefaults.CrewActor.MaxLength);
+            schedule.Property(s => s.Cron).HasMaxLength(120);
+            schedule.Property(s => s.TimeZone).HasMaxLength(64);
+            schedule.Property(s => s.CatchUp).HasMaxLength(8).HasDefaultValue(CatchUpPolicy.One);
         });
 
         modelBuilder.Entity<Run>(run =>

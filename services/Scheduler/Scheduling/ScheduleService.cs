@@ -33,6 +33,12 @@ public sealed partial class ScheduleService(
     SchedulerMetrics metrics,
     ILogger<ScheduleService> logger)
 {
+    /// <summary>
+    /// How late past the tick a due time may be claimed and still run under catch-up <c>none</c>: one claimed more than
+    /// <c>CREW_SCHEDULER_TICK_SECONDS</c> plus this after it was missed (no replica was ticking then).
+    /// </summary>
+    public static readonly TimeSpan MissedGrace = TimeSpan.FromMinutes(1);
+
     private readonly SchedulerOptions settings = options.Value;
 
     /// <summary>The default schedule, created from the settings on the very first call of a fresh install.</summary>
@@ -56,35 +62,71 @@ public sealed partial class ScheduleService(
     public Task<ScheduleState> StartAsync(int intervalMinutes, CancellationToken cancellationToken) =>
         StartAsync(ScheduleState.DefaultId, intervalMinutes, cancellationToken)!;
 
-    /// <summary>Starts (resumes) a schedule at an interval; null when there is no such schedule.</summary>
+    /// <summary>
+    /// Starts (resumes) a schedule at an interval, which makes a cron schedule an interval one; an interval of 0 (what a
+    /// cron schedule stores) starts it at its own cadence, its cron's next time. Null when there is no such schedule.
+    /// </summary>
     public async Task<ScheduleState?> StartAsync(int id, int intervalMinutes, CancellationToken cancellationToken)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(intervalMinutes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(intervalMinutes, 0);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(intervalMinutes, SchedulerOptions.MaxIntervalMinutes);
         await EnsureAsync(cancellationToken);
 
         var now = time.GetUtcNow();
-        DateTimeOffset? restartedDue = now.AddMinutes(intervalMinutes);
+        if (intervalMinutes == 0)
+        {
+            await StartAtCronAsync(id, now, cancellationToken);
+        }
+        else
+        {
+            DateTimeOffset? restartedDue = now.AddMinutes(intervalMinutes);
 
-        // Starting an already running schedule with the same interval keeps its due time, so a repeated
-        // start (a retrying client, a deploy script) does not push the next run back.
-        await db.Schedule.Where(s => s.Id == id).ExecuteUpdateAsync(s => s
-            .SetProperty(x => x.NextDueAt, x => x.IsRunning && x.IntervalMinutes == intervalMinutes && x.NextDueAt != null ? x.NextDueAt : restartedDue)
+            // Starting an already running schedule with the same interval keeps its due time, so a repeated
+            // start (a retrying client, a deploy script) does not push the next run back.
+            await db.Schedule.Where(s => s.Id == id).ExecuteUpdateAsync(s => s
+                .SetProperty(
+                    x => x.NextDueAt,
+                    x => x.IsRunning && x.Cron == null && x.IntervalMinutes == intervalMinutes && x.NextDueAt != null ? x.NextDueAt : restartedDue)
+                .SetProperty(x => x.IsRunning, true)
+                .SetProperty(x => x.IntervalMinutes, intervalMinutes)
+                .SetProperty(x => x.Cron, (string?)null)
+                .SetProperty(x => x.TimeZone, (string?)null)
+                .SetProperty(x => x.PauseNote, (string?)null)
+                .SetProperty(x => x.PausedBy, (string?)null)
+                .SetProperty(x => x.PausedAt, (DateTimeOffset?)null)
+                .SetProperty(x => x.PausedUntil, (DateTimeOffset?)null)
+                .SetProperty(x => x.UpdatedAt, now), cancellationToken);
+        }
+
+        var state = await db.Schedule.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id, cancellationToken);
+        if (state is not null)
+        {
+            LogStarted(logger, state.Name, CadenceText(state), state.NextDueAt);
+        }
+
+        return state;
+    }
+
+    // A running cron schedule keeps its due time; a stopped one is next due at its cron's next time. The UPDATE is
+    // conditional on the cron this replica read, so a concurrent change of the cron is not overwritten with a stale time.
+    private async Task StartAtCronAsync(int id, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var current = await db.Schedule.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id, cancellationToken);
+        if (current?.Cron is not { } cron)
+        {
+            return;
+        }
+
+        var zone = current.TimeZone;
+        var restartedDue = ScheduleCadence.Of(current).After(now);
+        await db.Schedule.Where(s => s.Id == id && s.Cron == cron && s.TimeZone == zone).ExecuteUpdateAsync(s => s
+            .SetProperty(x => x.NextDueAt, x => x.IsRunning && x.NextDueAt != null ? x.NextDueAt : restartedDue)
             .SetProperty(x => x.IsRunning, true)
-            .SetProperty(x => x.IntervalMinutes, intervalMinutes)
             .SetProperty(x => x.PauseNote, (string?)null)
             .SetProperty(x => x.PausedBy, (string?)null)
             .SetProperty(x => x.PausedAt, (DateTimeOffset?)null)
             .SetProperty(x => x.PausedUntil, (DateTimeOffset?)null)
             .SetProperty(x => x.UpdatedAt, now), cancellationToken);
-
-        var state = await db.Schedule.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id, cancellationToken);
-        if (state is not null)
-        {
-            LogStarted(logger, state.Name, state.IntervalMinutes, state.NextDueAt);
-        }
-
-        return state;
     }
 
     /// <summary>Stops the default schedule: a pause without a note or an end (<c>POST /api/scheduler {"action":"stop"}</c>).</summary>
@@ -151,14 +193,14 @@ public sealed partial class ScheduleService(
         return resumed;
     }
 
-    /// <summary>Adds a schedule; running ones are first due one interval from now. Null when the name is taken.</summary>
+    /// <summary>Adds a schedule; running ones are first due one interval from now, or at their cron's next time. Null when the name is taken.</summary>
     public async Task<ScheduleState?> CreateAsync(ScheduleState schedule, CancellationToken cancellationToken)
     {
         await EnsureAsync(cancellationToken);
         var now = time.GetUtcNow();
         schedule.Id = 0;
         schedule.UpdatedAt = now;
-        schedule.NextDueAt = schedule.IsRunning ? now.AddMinutes(schedule.IntervalMinutes) : null;
+        schedule.NextDueAt = schedule.IsRunning ? ScheduleCadence.Of(schedule).After(now) : null;
         db.Schedule.Add(schedule);
         try
         {
@@ -169,13 +211,14 @@ public sealed partial class ScheduleService(
             return null;
         }
 
-        LogCreated(logger, schedule.Name, schedule.Id, schedule.Segment, schedule.Endpoint, schedule.IntervalMinutes, schedule.Priority);
+        LogCreated(logger, schedule.Name, schedule.Id, schedule.Segment, schedule.Endpoint, CadenceText(schedule), schedule.Priority);
         return schedule;
     }
 
     /// <summary>
-    /// Changes a schedule's segment, endpoint, overlap and priority (taking effect from its next run) and its interval
-    /// (a running schedule is then next due one new interval from now, as with start).
+    /// Changes a schedule's segment, endpoint, overlap, priority and catch-up (taking effect from its next run) and its
+    /// cadence: a new interval, cron or time zone (also interval to cron and back) makes a running schedule next due one
+    /// new interval from now, or at the new cron's next time.
     /// </summary>
     public async Task<ScheduleState?> ChangeAsync(int id, Action<ScheduleState> change, CancellationToken cancellationToken)
     {
@@ -186,12 +229,12 @@ public sealed partial class ScheduleService(
             return null;
         }
 
-        var interval = schedule.IntervalMinutes;
+        var cadence = (schedule.IntervalMinutes, schedule.Cron, schedule.TimeZone);
         change(schedule);
         var now = time.GetUtcNow();
-        if (schedule.IsRunning && schedule.IntervalMinutes != interval)
+        if (schedule.IsRunning && (schedule.IntervalMinutes, schedule.Cron, schedule.TimeZone) != cadence)
         {
-            schedule.NextDueAt = now.AddMinutes(schedule.IntervalMinutes);
+            schedule.NextDueAt = ScheduleCadence.Of(schedule).After(now);
         }
 
         schedule.UpdatedAt = now;
@@ -243,18 +286,48 @@ public sealed partial class ScheduleService(
             return TickOutcome.NothingDue;
         }
 
-        var next = ScheduleMath.NextDueAfter(due, observed.IntervalMinutes, now);
+        var cadence = ScheduleCadence.Of(observed);
+        var next = cadence.NextDueAfter(due, now);
         var interval = observed.IntervalMinutes;
+        var cron = observed.Cron;
+        var zone = observed.TimeZone;
         var id = observed.Id;
 
+        // The claim also matches the cadence this replica computed the next due time from: a concurrent change of
+        // the interval, cron or time zone makes it match no row, and the next tick reads the new cadence.
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var claimed = await db.Schedule
-            .Where(s => s.Id == id && s.IsRunning && s.IntervalMinutes == interval
+            .Where(s => s.Id == id && s.IsRunning && s.IntervalMinutes == interval && s.Cron == cron && s.TimeZone == zone
                         && s.NextDueAt == due && s.NextDueAt <= now)
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.NextDueAt, next).SetProperty(x => x.UpdatedAt, now), cancellationToken);
         if (claimed == 0)
         {
             return TickOutcome.NothingDue;
+        }
+
+        // Catch-up none: every due time from the claimed one on that is older than the tick plus the grace was missed
+        // (no replica was ticking then): each is recorded as a skipped run, in the claim's transaction. A due time still
+        // within the grace (the latest, after a short stall) goes on as usual below.
+        List<Run> missed = [];
+        if (observed.CatchUp == CatchUpPolicy.None)
+        {
+            var missedBefore = now - TimeSpan.FromSeconds(settings.TickSeconds) - MissedGrace;
+            missed = cadence.DueTimes(due, missedBefore, ScheduleCadence.MaxMissedRecorded)
+                .Select(t => runStarter.NewRun(RunTrigger.Schedule, t, RunStatus.Skipped, RunTarget.Of(observed), RunSkipReason.Missed))
+                .ToList();
+            if (missed.Count > 0)
+            {
+                db.Runs.AddRange(missed);
+                if (cadence.NextDueAfter(due, missedBefore) is not { } onTime || onTime > now)
+                {
+                    await db.SaveChangesAsync(cancellationToken);
+                    await transaction.CommitAsync(cancellationToken);
+                    await PublishMissedAsync(observed, missed, next, cancellationToken);
+                    return TickOutcome.RunSkipped;
+                }
+
+                due = onTime;
+            }
         }
 
         // Measured from the last progress, not the start: a long run that keeps recording outcomes still blocks,
@@ -274,6 +347,7 @@ public sealed partial class ScheduleService(
             db.Runs.Add(skipped);
             await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
+            await PublishMissedAsync(observed, missed, next, cancellationToken);
             LogSkipped(logger, observed.Name, due, skipped.Id, skipReason, next);
             metrics.RunSkipped();
             await runStarter.PublishSkippedAsync(skipped, cancellationToken);
@@ -286,11 +360,26 @@ public sealed partial class ScheduleService(
         db.Runs.Add(run);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        await PublishMissedAsync(observed, missed, next, cancellationToken);
         LogFired(logger, observed.Name, due, run.Id, next);
 
         await runStarter.PublishFirstPageAsync(run, cancellationToken);
         return TickOutcome.RunStarted;
     }
+
+    // A missed due time is a skipped run like any other: counted, logged and published.
+    private async Task PublishMissedAsync(ScheduleState schedule, List<Run> missed, DateTimeOffset? next, CancellationToken cancellationToken)
+    {
+        foreach (var skipped in missed)
+        {
+            LogSkipped(logger, schedule.Name, skipped.DueAt ?? skipped.StartedAt, skipped.Id, RunSkipReason.Missed, next);
+            metrics.RunSkipped();
+            await runStarter.PublishSkippedAsync(skipped, cancellationToken);
+        }
+    }
+
+    private static string CadenceText(ScheduleState schedule) =>
+        schedule.Cron is { } cron ? $"cron '{cron}' in {schedule.TimeZone}" : $"every {schedule.IntervalMinutes} min";
 
     /// <summary>What the schedule's runs started since <paramref name="since"/> have spent (the (schedule_id, started_at) index, spent included, serves it).</summary>
     public Task<decimal> SpentSinceAsync(int scheduleId, DateTimeOffset since, CancellationToken cancellationToken) =>
@@ -318,8 +407,8 @@ public sealed partial class ScheduleService(
             cancellationToken);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} started with interval {IntervalMinutes} min, next run due at {NextDueAt}")]
-    private static partial void LogStarted(ILogger logger, string schedule, int intervalMinutes, DateTimeOffset? nextDueAt);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} started {Cadence}, next run due at {NextDueAt}")]
+    private static partial void LogStarted(ILogger logger, string schedule, string cadence, DateTimeOffset? nextDueAt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} paused by {Actor} until {PausedUntil}")]
     private static partial void LogStopped(ILogger logger, string schedule, string actor, DateTimeOffset? pausedUntil);
@@ -327,12 +416,12 @@ public sealed partial class ScheduleService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} ({Id}): the pause {Actor} set until {PausedUntil} ended; resumed at its cadence")]
     private static partial void LogPauseEnded(ILogger logger, string schedule, int id, DateTimeOffset pausedUntil, string actor);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} ({Id}) created: segment {Segment}, endpoint {Endpoint}, every {IntervalMinutes} min, priority {Priority}")]
-    private static partial void LogCreated(ILogger logger, string schedule, int id, string segment, string endpoint, int intervalMinutes, string priority);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule} ({Id}) created: segment {Segment}, endpoint {Endpoint}, {Cadence}, priority {Priority}")]
+    private static partial void LogCreated(ILogger logger, string schedule, int id, string segment, string endpoint, string cadence, string priority);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Schedule {Schedule}: due time {DueAt} claimed: run {RunId} started, next due at {NextDueAt}")]
-    private static partial void LogFired(ILogger logger, string schedule, DateTimeOffset dueAt, Guid runId, DateTimeOffset nextDueAt);
+    private static partial void LogFired(ILogger logger, string schedule, DateTimeOffset dueAt, Guid runId, DateTimeOffset? nextDueAt);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Schedule {Schedule}: due time {DueAt} skipped as run {RunId} (reason {Reason}: overlap is a previous run not completed, budget the daily budget spent); next due at {NextDueAt}")]
-    private static partial void LogSkipped(ILogger logger, string schedule, DateTimeOffset dueAt, Guid runId, string reason, DateTimeOffset nextDueAt);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Schedule {Schedule}: due time {DueAt} skipped as run {RunId} (reason {Reason}: overlap is a previous run not completed, budget the daily budget spent, missed no replica ticking at the time); next due at {NextDueAt}")]
+    private static partial void LogSkipped(ILogger logger, string schedule, DateTimeOffset dueAt, Guid runId, string reason, DateTimeOffset? nextDueAt);
 }

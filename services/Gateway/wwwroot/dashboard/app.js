@@ -379,7 +379,12 @@ async function runView(id) {
 function scheduleRow(s, pauseActions) {
   return h('tr', { 'data-schedule': s.id },
     h('td', {}, `${s.id}. ${s.name}`), h('td', {}, `${s.segment} on ${s.endpoint}`),
-    h('td', {}, `every ${s.intervalMinutes} min`, s.isRunning ? ` · next ${when(s.nextRunAt)}` : ' · paused'),
+    h('td', { class: 'cadence' }, s.cron ? `cron ${s.cron} (${s.timeZone})` : `every ${s.intervalMinutes} min`,
+      s.isRunning ? ` · next ${when(s.nextRunAt)}` : ' · paused',
+      s.catchUp === 'none' ? h('span', { class: 'note' }, ' · no catch-up') : null,
+      s.cron && s.nextRuns?.length
+        ? h('ol', { class: 'next-runs', 'aria-label': `Next runs of ${s.name}` }, s.nextRuns.map((r) => h('li', {}, r.local)))
+        : null),
     h('td', { class: 'spent-today' }, money(s.spentToday, s.currency),
       s.maxSpendPerDay != null ? ` of ${money(s.maxSpendPerDay, s.currency)}` : '',
       s.budgetExhaustedToday ? ' · daily budget exhausted: due runs are skipped' : ''),
@@ -442,7 +447,9 @@ function pauseDialog(result, refresh) {
 
 const scheduleFields = [
   ['name', 'Name', 'text'], ['segment', 'Segment', 'text'], ['endpoint', 'Endpoint', 'text'],
-  ['intervalMinutes', 'Interval (minutes)', 'number'], ['maxCallsPerRun', 'Max calls per run', 'number'],
+  ['intervalMinutes', 'Interval (minutes)', 'number'], ['cron', 'Or cron (e.g. 0 6 * * 1-5)', 'text'],
+  ['timeZone', 'Time zone (with cron, e.g. Europe/Paris)', 'text'], ['catchUp', 'Catch-up (one or none)', 'text'],
+  ['maxCallsPerRun', 'Max calls per run', 'number'],
   ['maxSpendPerRun', 'Max spend per run', 'number'], ['maxSpendPerDay', 'Max spend per day', 'number'],
   ['skipUnchanged', 'Skip unchanged users (minutes)', 'number'],
 ];
@@ -451,7 +458,7 @@ const budgetFields = ['maxCallsPerRun', 'maxSpendPerRun', 'maxSpendPerDay'];
 /**
  * Creates a schedule or changes one: the fields of the chosen schedule are filled in; an empty field is left out of a
  * new schedule, keeps its value on a change, except a budget field and skipUnchanged, which an empty field clears.
- * skipUnchanged's minutes go as {"freshForMinutes": N}.
+ * skipUnchanged's minutes go as {"freshForMinutes": N}. A cron makes the schedule a cron one (the interval is then left out).
  */
 function scheduleForm(result, refresh) {
   let schedules = [];
@@ -475,6 +482,7 @@ function scheduleForm(result, refresh) {
     const values = Object.fromEntries(scheduleFields.map(([name, , kind]) =>
       [name, kind === 'number' ? numberValue(inputs[name]) : (inputs[name].value.trim() || null)]));
     values.skipUnchanged = values.skipUnchanged === null ? null : { freshForMinutes: values.skipUnchanged };
+    if (values.cron !== null) values.intervalMinutes = null;
     const saving = choice.value === ''
       ? post('/api/scheduler/schedules', given(values))
       : patch(`/api/scheduler/schedules/${choice.value}`, {
@@ -509,7 +517,7 @@ async function schedulesView() {
   const pauses = isAdmin() ? pauseDialog(pauseResult, () => refresh()) : null;
   show('Schedules', h('div', { class: 'scroll' }, h('table', {},
     h('caption', {}, 'Schedules, their spend (UTC day and month), budgets and pauses'),
-    h('thead', {}, h('tr', {}, ['Schedule', 'Users', 'Interval', 'Spent today', 'Spent this month', 'Budget', 'Pause'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('thead', {}, h('tr', {}, ['Schedule', 'Users', 'When', 'Spent today', 'Spent this month', 'Budget', 'Pause'].map((c) => h('th', { scope: 'col' }, c)))),
     body)), pauseResult, error, pauses?.dialog, editor?.form);
   const refresh = async () => {
     try {

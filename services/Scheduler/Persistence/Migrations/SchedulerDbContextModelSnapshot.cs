@@ -257,6 +257,19 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
                     NpgsqlPropertyBuilderExtensions.HasIdentityOptions(b.Property<int>("Id"), 2L, null, null, null, null, null);
 
+                    b.Property<string>("CatchUp")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)")
+                        .HasDefaultValue("one")
+                        .HasColumnName("catch_up");
+
+                    b.Property<string>("Cron")
+                        .HasMaxLength(120)
+                        .HasColumnType("character varying(120)")
+                        .HasColumnName("cron");
+
                     b.Property<string>("Endpoint")
                         .IsRequired()
                         .ValueGeneratedOnAdd()
@@ -339,6 +352,11 @@ namespace CrewPlatform.Scheduler.Persistence.Migrations
                     b.Property<int?>("SkipUnchangedForMinutes")
                         .HasColumnType("integer")
                         .HasColumnName("skip_unchanged_for_minutes");
+
+                    b.Property<string>("TimeZone")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("time_zone");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
