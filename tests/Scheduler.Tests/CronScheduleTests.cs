@@ -17,6 +17,9 @@ public sealed class CronScheduleTests(SchedulerDatabase database) : IClassFixtur
         ["CREW_SCHEDULER_TICK_SECONDS"] = "5",
     };
 
+    /// <summary>A run the tick started: running, or already completed by its fan-out.</summary>
+    private static readonly string[] Started = [RunStatus.Running, RunStatus.Completed];
+
     [Fact]
     public async Task A_weekday_0600_paris_schedule_fires_at_0500z_in_winter_and_0400z_in_summer_never_on_weekends()
     {
@@ -142,7 +145,9 @@ public sealed class CronScheduleTests(SchedulerDatabase database) : IClassFixtur
         Assert.Equal(TickOutcome.RunStarted, await host.TickAsync());
 
         var runs = (await host.RunsAsync()).Where(r => r.ScheduleId == schedule.Id).OrderBy(r => r.DueAt).ToList();
-        Assert.Equal([RunStatus.Skipped, RunStatus.Skipped, RunStatus.Running], runs.Select(r => r.Status));
+        // The started run's fan-out goes on in the background (and a run without users completes): started, not skipped.
+        Assert.Equal([RunStatus.Skipped, RunStatus.Skipped], runs.Take(2).Select(r => r.Status));
+        Assert.Contains(runs[^1].Status, Started);
         Assert.Equal(start.AddMinutes(150), runs[^1].DueAt);
     }
 
@@ -160,7 +165,7 @@ public sealed class CronScheduleTests(SchedulerDatabase database) : IClassFixtur
         Assert.Equal(TickOutcome.NothingDue, await host.TickAsync());
 
         var run = Assert.Single(await host.RunsAsync(), r => r.ScheduleId == schedule.Id);
-        Assert.Equal(RunStatus.Running, run.Status);
+        Assert.Contains(run.Status, Started);
         Assert.Equal(start.AddMinutes(210), (await GetAsync(host, schedule.Id)).NextDueAt);
     }
 
