@@ -2,6 +2,7 @@ using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
 using CrewPlatform.ServiceDefaults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Query;
 using Microsoft.Extensions.Options;
 
 namespace CrewPlatform.Scheduler.Scheduling;
@@ -91,10 +92,7 @@ public sealed partial class ScheduleService(
                 .SetProperty(x => x.IntervalMinutes, intervalMinutes)
                 .SetProperty(x => x.Cron, (string?)null)
                 .SetProperty(x => x.TimeZone, (string?)null)
-                .SetProperty(x => x.PauseNote, (string?)null)
-                .SetProperty(x => x.PausedBy, (string?)null)
-                .SetProperty(x => x.PausedAt, (DateTimeOffset?)null)
-                .SetProperty(x => x.PausedUntil, (DateTimeOffset?)null)
+                .ClearPause()
                 .SetProperty(x => x.UpdatedAt, now), cancellationToken);
         }
 
@@ -122,10 +120,7 @@ public sealed partial class ScheduleService(
         await db.Schedule.Where(s => s.Id == id && s.Cron == cron && s.TimeZone == zone).ExecuteUpdateAsync(s => s
             .SetProperty(x => x.NextDueAt, x => x.IsRunning && x.NextDueAt != null ? x.NextDueAt : restartedDue)
             .SetProperty(x => x.IsRunning, true)
-            .SetProperty(x => x.PauseNote, (string?)null)
-            .SetProperty(x => x.PausedBy, (string?)null)
-            .SetProperty(x => x.PausedAt, (DateTimeOffset?)null)
-            .SetProperty(x => x.PausedUntil, (DateTimeOffset?)null)
+            .ClearPause()
             .SetProperty(x => x.UpdatedAt, now), cancellationToken);
     }
 
@@ -424,4 +419,15 @@ public sealed partial class ScheduleService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Schedule {Schedule}: due time {DueAt} skipped as run {RunId} (reason {Reason}: overlap is a previous run not completed, budget the daily budget spent, missed no replica ticking at the time); next due at {NextDueAt}")]
     private static partial void LogSkipped(ILogger logger, string schedule, DateTimeOffset dueAt, Guid runId, string reason, DateTimeOffset? nextDueAt);
+}
+
+/// <summary>The setters a start (a resume) shares: it clears what a pause recorded.</summary>
+internal static class PauseSetters
+{
+    /// <summary>No note, no one, no time and no end of a pause: the schedule runs.</summary>
+    public static UpdateSettersBuilder<ScheduleState> ClearPause(this UpdateSettersBuilder<ScheduleState> setters) => setters
+        .SetProperty(x => x.PauseNote, (string?)null)
+        .SetProperty(x => x.PausedBy, (string?)null)
+        .SetProperty(x => x.PausedAt, (DateTimeOffset?)null)
+        .SetProperty(x => x.PausedUntil, (DateTimeOffset?)null);
 }
