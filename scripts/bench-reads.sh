@@ -35,6 +35,7 @@ dotnet build services/Gateway -c Release -nologo -v quiet >/dev/null
 
 psql_admin -d crewplatform -c "CREATE DATABASE \"$NAME\""
 psql_admin -d "$NAME" -f deploy/postgres/init/01-users.sql >/dev/null
+psql_admin -d "$NAME" -f deploy/postgres/audit.sql >/dev/null
 mgmt -X PUT "http://127.0.0.1:15672/api/vhosts/$NAME" >/dev/null
 mgmt -X PUT "http://127.0.0.1:15672/api/permissions/$NAME/guest" -d '{"configure":".*","write":".*","read":".*"}' >/dev/null
 

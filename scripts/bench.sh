@@ -227,6 +227,7 @@ bench_crewplatform() {
   local label="$1" replicas="$2" db="${NAME}_$1"
   psql_admin -d crewplatform -c "CREATE DATABASE \"$db\""
   psql_admin -d "$db" -f deploy/postgres/init/01-users.sql >/dev/null
+  psql_admin -d "$db" -f deploy/postgres/audit.sql >/dev/null
   psql_admin -d "$db" -c "INSERT INTO users (uid, context, goal)
     SELECT 'bench-' || lpad(i::text, 7, '0'), 'Business ' || i, 'Goal ' || i FROM generate_series(1, $N) AS i"
   if [ "$SCENARIO" = retention ]; then preload_answers "$db"; fi

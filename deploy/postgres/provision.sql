@@ -83,3 +83,6 @@ BEGIN
     END IF;
 END
 $provision$;
+
+-- The audit trail: owned by this role, written by the services (audit.sql says who may do what).
+\ir audit.sql

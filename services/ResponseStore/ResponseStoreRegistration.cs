@@ -3,6 +3,7 @@ using CrewPlatform.ResponseStore.Consumers;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ResponseStore.Retention;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Audit;
 using CrewPlatform.ServiceDefaults.Retention;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -16,6 +17,7 @@ public static class ResponseStoreRegistration
     {
         builder.AddPostgresDbContext<WebApplicationBuilder, ResponseStoreDbContext>(ResponseStoreDbContext.HistorySchema);
         builder.AddValidatedOptions<ResponseStoreOptions>();
+        builder.AddAuditTrail("response-store");
         builder.AddMessaging(x => x.AddResponseStoreConsumers());
         builder.Services.AddRetentionPass<ResponseRetention>();
         builder.Services.DescribeOpenApi("CrewPlatform crew responses", ("CrewResponses", "The crew's answers, one per run and user"));

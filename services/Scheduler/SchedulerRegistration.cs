@@ -6,6 +6,7 @@ using CrewPlatform.Scheduler.Retention;
 using CrewPlatform.Scheduler.Runs;
 using CrewPlatform.Scheduler.Scheduling;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Audit;
 using CrewPlatform.ServiceDefaults.Retention;
 using MassTransit;
 using Microsoft.AspNetCore.OpenApi;
@@ -24,7 +25,8 @@ public static class SchedulerRegistration
         builder.Services.DescribeOpenApi(
             "CrewPlatform scheduler",
             ("Scheduler", "The default schedule, run-now, and the runs with their outcomes"),
-            ("Schedules", "Schedules: a segment of users on a crew endpoint, every interval"));
+            ("Schedules", "Schedules: a segment of users on a crew endpoint, every interval"),
+            ("Audit", "Who did what: every operator action, from the audit trail"));
         builder.Services.Configure<OpenApiOptions>("v1", options => options.AddSchemaTransformer(RequestBodySchemas.DescribeAsync));
         return builder;
     }
@@ -34,6 +36,7 @@ public static class SchedulerRegistration
     {
         app.MapSchedulerApi();
         app.MapSchedulesApi();
+        app.MapAuditApi();
         app.UseSchedulerTicks();
         return app;
     }
@@ -77,6 +80,9 @@ public static class SchedulerRegistration
         builder.Services.AddSingleton<SchedulerMetrics>();
         builder.Services.AddTransient<RunGaugesRefresh>();
         builder.AddRunHistoryRetention<TBuilder, RunRetention>();
+        builder.AddAuditTrail("scheduler");
+        builder.AddValidatedOptions<AuditRetentionOptions>();
+        builder.Services.AddRetentionPass<AuditRetention>();
         return builder;
     }
 

@@ -1,4 +1,5 @@
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Audit;
 using CrewPlatform.ServiceDefaults.Retention;
 using CrewPlatform.Webhooks.Apis;
 using CrewPlatform.Webhooks.Consumers;
@@ -18,6 +19,7 @@ public static class WebhooksRegistration
     {
         builder.AddPostgresDbContext<WebApplicationBuilder, WebhooksDbContext>(WebhooksDbContext.Schema);
         builder.AddValidatedOptions<WebhooksOptions>();
+        builder.AddAuditTrail("webhooks");
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<WebhookTargets>();
         builder.Services.AddSingleton<DeliveryQueue>();

@@ -16,6 +16,13 @@ public static class CrewActor
 {
     public const string Header = "X-Crew-Actor";
 
+    /// <summary>
+    /// The client's address as the gateway saw it (after its trusted forwarded headers), set beside <see cref="Header"/>
+    /// on every proxied request after removing any copy a client sent; what the audit trail records as where an action
+    /// came from.
+    /// </summary>
+    public const string ClientAddressHeader = "X-Crew-Client-Address";
+
     /// <summary>Longest actor kept, in characters; a longer one (a JWT subject) is cut there.</summary>
     public const int MaxLength = 200;
 
@@ -49,6 +56,13 @@ public static class CrewActor
         }
 
         return StorableText.Repair(Cut(Uri.UnescapeDataString(value.Trim())));
+    }
+
+    /// <summary>The client's address the gateway named; null without (or with an empty) <see cref="ClientAddressHeader"/>.</summary>
+    public static string? ClientAddressOf(HttpRequest request)
+    {
+        string? value = request.Headers[ClientAddressHeader];
+        return string.IsNullOrWhiteSpace(value) ? null : StorableText.Repair(Cut(value.Trim()));
     }
 
     private static string Cut(string text) =>

@@ -58,7 +58,7 @@ public sealed class ServiceSchema
 
 /// <summary>
 /// Migrated template databases: one per set of service schemas and version of their migrations, named
-/// <c>crewplatform_tpl_&lt;hash&gt;</c> (the hash of the users table's SQL and every migration's SQL), so a changed
+/// <c>crewplatform_tpl_&lt;hash&gt;</c> (the hash of the users table's and the audit trail's SQL and every migration's SQL), so a changed
 /// migration gets a new template. The first fixture that needs one builds it under a PostgreSQL advisory lock (several
 /// test processes may race for it) and every fixture copies it with <c>CREATE DATABASE ... TEMPLATE</c>. A template
 /// refuses connections once built, as a copy needs it idle. Templates are kept for the next run.
@@ -91,7 +91,8 @@ public static class DatabaseTemplates
     private static async Task<string> BuildAsync(string adminConnectionString, IReadOnlyList<ServiceSchema> schemas)
     {
         var usersTable = await File.ReadAllTextAsync(RealInfrastructure.RepositoryFile("deploy/postgres/init/01-users.sql"));
-        var content = new StringBuilder(usersTable);
+        var auditTrail = await File.ReadAllTextAsync(RealInfrastructure.RepositoryFile("deploy/postgres/audit.sql"));
+        var content = new StringBuilder(usersTable).Append('\n').Append(auditTrail);
         foreach (var schema in schemas)
         {
             content.Append('\n').Append(schema.HistorySchema).Append('\n').Append(schema.Script());
@@ -125,6 +126,7 @@ public static class DatabaseTemplates
             {
                 await connection.OpenAsync();
                 await ExecuteAsync(connection, usersTable);
+                await ExecuteAsync(connection, auditTrail);
             }
 
             foreach (var schema in schemas)
@@ -134,7 +136,7 @@ public static class DatabaseTemplates
 
             await ExecuteAsync(admin, $"ALTER DATABASE \"{building}\" RENAME TO \"{name}\"");
             await ExecuteAsync(admin, $"ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false");
-            var described = schemas.Count == 0 ? "the users table" : $"the users table and the schemas {string.Join(", ", schemas.Select(s => s.HistorySchema))}";
+            var described = schemas.Count == 0 ? "the users table and the audit trail" : $"the users table, the audit trail and the schemas {string.Join(", ", schemas.Select(s => s.HistorySchema))}";
             await ExecuteAsync(admin, $"COMMENT ON DATABASE \"{name}\" IS 'CrewPlatform tests: template with {described}'");
             return name;
         }

@@ -6,9 +6,10 @@ using Microsoft.AspNetCore.Authorization.Policy;
 namespace CrewPlatform.Gateway.Auth;
 
 /// <summary>
-/// Who may do what on <c>/api/*</c>, decided by the HTTP method alone, so a route a backend adds later is covered
-/// without a list to update: GET and HEAD read (role <c>read</c> or <c>admin</c>), every other method controls the
-/// platform (the schedule, run-now, retries, deletes) and needs <c>admin</c>.
+/// Who may do what on <c>/api/*</c>, decided by the HTTP method, so a route a backend adds later is covered without a
+/// list to update: GET and HEAD read (role <c>read</c> or <c>admin</c>), every other method controls the platform (the
+/// schedule, run-now, retries, deletes) and needs <c>admin</c>. One exception: the audit trail
+/// (<see cref="AuditPath"/>) says who holds which key and where they act from, so only <c>admin</c> reads it.
 /// </summary>
 public static class ApiAccess
 {
@@ -24,7 +25,11 @@ public static class ApiAccess
 
     public static bool IsReadOnly(string method) => HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
 
-    public static bool Allows(string? role, string method) => role == AdminRole || (role == ReadRole && IsReadOnly(method));
+    /// <summary>The audit trail's API, readable by <see cref="AdminRole"/> only.</summary>
+    public static readonly PathString AuditPath = "/api/audit";
+
+    public static bool Allows(string? role, string method, PathString path) =>
+        role == AdminRole || (role == ReadRole && IsReadOnly(method) && !path.StartsWithSegments(AuditPath, StringComparison.OrdinalIgnoreCase));
 
     public static ClaimsIdentity Identity(string client, string? role, string authenticationType) => new(
         role is null ? [new Claim(ClientClaim, client)] : [new Claim(ClientClaim, client), new Claim(RoleClaim, role)],
@@ -38,7 +43,7 @@ public static class ApiAccess
             .AddAuthenticationSchemes(scheme)
             .RequireAuthenticatedUser()
             .RequireAssertion(context => context.Resource is HttpContext http
-                && Allows(context.User.FindFirst(RoleClaim)?.Value, http.Request.Method)));
+                && Allows(context.User.FindFirst(RoleClaim)?.Value, http.Request.Method, http.Request.Path)));
 
     /// <summary>The 401 every scheme answers: the contract's envelope and <c>WWW-Authenticate: Bearer</c>, never an empty body.</summary>
     public static Task WriteChallengeAsync(HttpResponse response, bool credentialWasWrong)

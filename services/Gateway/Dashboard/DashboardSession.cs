@@ -39,6 +39,8 @@ public static class DashboardSession
     public static AuthenticationBuilder AddDashboardSession(this AuthenticationBuilder authentication)
     {
         authentication.Services.AddDataProtection().SetApplicationName("CrewPlatform.Gateway");
+        authentication.Services.AddSingleton<SessionAudit>();
+        authentication.Services.AddHttpClient(SessionAudit.ClientName, client => client.Timeout = TimeSpan.FromSeconds(5));
         authentication.Services.AddOptions<KeyManagementOptions>().Configure<IOptions<GatewayOptions>, ILoggerFactory>((keys, gateway, loggers) =>
         {
             if (gateway.Value.KeysDirectory is { Length: > 0 } directory)
@@ -77,9 +79,15 @@ public static class DashboardSession
                     : ApiResults.Ok(new SessionInfo(SignedIn: false)))
             .RequireRateLimiting(ClientRateLimiting.PolicyName);
         app.MapPost(SessionPath, SignInAsync).RequireRateLimiting(ClientRateLimiting.PolicyName);
-        app.MapPost(SessionPath + "/sign-out", async (HttpContext context) =>
+        app.MapPost(SessionPath + "/sign-out", async (HttpContext context, SessionAudit audit) =>
             {
+                var signedIn = await context.AuthenticateAsync(SchemeName) is { Succeeded: true, Principal: { } user } ? user.ClientName() : null;
                 await context.SignOutAsync(SchemeName);
+                if (signedIn is not null)
+                {
+                    await audit.RecordAsync(context, SessionAudit.SignOut, signedIn);
+                }
+
                 return ApiResults.Message("Signed out");
             })
             .RequireRateLimiting(ClientRateLimiting.PolicyName);
@@ -87,7 +95,7 @@ public static class DashboardSession
     }
 
     /// <summary>Body <c>{"key":"..."}</c>: a known key starts a session with its name and role; anything else is 400 or 401.</summary>
-    private static async Task<IResult> SignInAsync(HttpContext context, IOptionsMonitor<ApiKeyOptions> keys)
+    private static async Task<IResult> SignInAsync(HttpContext context, IOptionsMonitor<ApiKeyOptions> keys, SessionAudit audit)
     {
         string? presented;
         try
@@ -115,6 +123,11 @@ public static class DashboardSession
         if (name is null || role is null)
         {
             return ApiResults.Error(StatusCodes.Status401Unauthorized, "Invalid key");
+        }
+
+        if (!await audit.RecordAsync(context, SessionAudit.SignIn, name))
+        {
+            return ApiResults.Error(StatusCodes.Status503ServiceUnavailable, "Signing in could not be recorded in the audit trail; try again shortly");
         }
 
         var identity = ApiAccess.Identity(name, role, SchemeName);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using CrewPlatform.ResponseStore.Persistence;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Audit;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -113,7 +114,8 @@ public static class CrewResponsesApi
         _ => FindPostgres(exception.InnerException),
     };
 
-    private static async Task<IResult> CreateAsync(NewCrewResponse body, ResponseStoreDbContext db, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync(
+        NewCrewResponse body, ResponseStoreDbContext db, AuditTrail audit, HttpRequest request, CancellationToken cancellationToken)
     {
         // Asked first so that an unknown user, a client error, does not surface as a failed INSERT in the error logs;
         // the foreign key still decides when the user is deleted in between. Raw SQL: users belongs to the host
@@ -141,6 +143,8 @@ public static class CrewResponsesApi
             return ApiResults.BadRequest(NewCrewResponse.UnstorableData);
         }
 
+        // The answer itself is in the row just stored; the audit trail says whose it is.
+        await audit.RecordAsync(request, AuditActions.CrewResponseCreate, AuditTargets.CrewResponse(row.Id), new { body.UserUid, body.Cost });
         return ApiResults.Created($"/api/crew-responses/{row.Id}", CrewResponseItem.From(row));
     }
 
@@ -189,10 +193,17 @@ public static class CrewResponsesApi
             : ApiResults.Ok(AnswerChangesItem.From(row.Id, row.PreviousResponseId, row.Changed, row.ResponseData, row.Previous));
     }
 
-    private static async Task<IResult> DeleteAsync(ResponseId responseId, ResponseStoreDbContext db, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(
+        ResponseId responseId, ResponseStoreDbContext db, AuditTrail audit, HttpRequest request, CancellationToken cancellationToken)
     {
         var deleted = await db.CrewResponses.Where(r => r.Id == responseId.Value).ExecuteDeleteAsync(cancellationToken);
-        return deleted == 0 ? ApiResults.NotFound(NotFound) : ApiResults.Message(Deleted);
+        if (deleted == 0)
+        {
+            return ApiResults.NotFound(NotFound);
+        }
+
+        await audit.RecordAsync(request, AuditActions.CrewResponseDelete, AuditTargets.CrewResponse(responseId.Value));
+        return ApiResults.Message(Deleted);
     }
 }
 

@@ -4,6 +4,7 @@ using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
 using CrewPlatform.Scheduler.Scheduling;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Audit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -72,7 +73,7 @@ public static class SchedulerApi
 
     public static async Task<IResult> PostActionAsync(
         SchedulerAction action, ScheduleService schedule, RunStarter runStarter, SchedulerDbContext db, IOptions<SchedulerOptions> options,
-        HostUsers users, RunPreview preview, HttpRequest request, CancellationToken cancellationToken)
+        HostUsers users, RunPreview preview, AuditTrail audit, HttpRequest request, CancellationToken cancellationToken)
     {
         switch (action.Action)
         {
@@ -83,12 +84,14 @@ public static class SchedulerApi
                 }
 
                 var started = await schedule.StartAsync(action.IntervalMinutes!.Value, cancellationToken);
+                await audit.RecordAsync(request, AuditActions.ScheduleStart, AuditTargets.Schedule(started.Id));
                 return ApiResults.Ok(
                     await StatusAsync(started, db, options.Value, cancellationToken),
                     $"Scheduler started with interval: {started.IntervalMinutes.ToString(CultureInfo.InvariantCulture)} minutes");
 
             case SchedulerAction.Stop:
                 var stopped = await schedule.StopAsync(CrewActor.Of(request), cancellationToken);
+                await audit.RecordAsync(request, AuditActions.ScheduleStop, AuditTargets.Schedule(stopped.Id));
                 return ApiResults.Ok(await StatusAsync(stopped, db, options.Value, cancellationToken), "Scheduler stopped");
 
             default:
@@ -110,6 +113,7 @@ public static class SchedulerApi
                 var run = listed is not null
                     ? await runStarter.StartForUsersAsync(target, listed, cancellationToken)
                     : await runStarter.StartManualAsync(target, cancellationToken);
+                await audit.RecordAsync(request, AuditActions.RunStart, AuditTargets.Run(run.Id));
                 var statusUrl = $"/api/scheduler/runs/{run.Id}";
                 return ApiResults.Accepted(statusUrl, new RunAccepted(run.Id, statusUrl), "Run started");
         }
@@ -169,20 +173,26 @@ public static class SchedulerApi
     }
 
     /// <summary>Cancels a running run; 409 once it has finished, 202 again for a run already cancelling.</summary>
-    public static async Task<IResult> CancelAsync(RunId runId, RunCancellation cancellation, CancellationToken cancellationToken)
+    public static async Task<IResult> CancelAsync(
+        RunId runId, RunCancellation cancellation, AuditTrail audit, HttpRequest request, CancellationToken cancellationToken)
     {
         var statusUrl = $"/api/scheduler/runs/{runId.Value}";
-        return await cancellation.CancelAsync(runId.Value, cancellationToken) switch
+        switch (await cancellation.CancelAsync(runId.Value, cancellationToken))
         {
-            CancelOutcome.RunNotFound => ApiResults.NotFound("Run not found"),
-            CancelOutcome.AlreadyFinished => ApiResults.Error(StatusCodes.Status409Conflict, "Run has already finished"),
-            _ => ApiResults.Accepted(statusUrl, new RunAccepted(runId.Value, statusUrl), "Run cancelling"),
-        };
+            case CancelOutcome.RunNotFound:
+                return ApiResults.NotFound("Run not found");
+            case CancelOutcome.AlreadyFinished:
+                return ApiResults.Error(StatusCodes.Status409Conflict, "Run has already finished");
+            default:
+                await audit.RecordAsync(request, AuditActions.RunCancel, AuditTargets.Run(runId.Value));
+                return ApiResults.Accepted(statusUrl, new RunAccepted(runId.Value, statusUrl), "Run cancelling");
+        }
     }
 
     /// <summary>Replays a completed run's failed users (the crew caller calls again for them), or previews it; 409 while the run is running.</summary>
     public static async Task<IResult> RetryFailedAsync(
-        RunId runId, DryRunFlag dryRun, FailedUserRetry retry, SchedulerDbContext db, RunPreview preview, CancellationToken cancellationToken)
+        RunId runId, DryRunFlag dryRun, FailedUserRetry retry, SchedulerDbContext db, RunPreview preview, AuditTrail audit, HttpRequest request,
+        CancellationToken cancellationToken)
     {
         if (dryRun.Value)
         {
@@ -197,6 +207,11 @@ public static class SchedulerApi
         }
 
         var result = await retry.RetryAsync(runId.Value, cancellationToken);
+        if (result.Outcome is not (RetryFailedOutcome.RunNotFound or RetryFailedOutcome.RunStillRunning))
+        {
+            await audit.RecordAsync(request, AuditActions.RunRetryFailed, AuditTargets.Run(runId.Value), new { result.Retried });
+        }
+
         var statusUrl = $"/api/scheduler/runs/{runId.Value}";
         return result.Outcome switch
         {

@@ -1,6 +1,7 @@
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Scheduling;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Audit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -119,7 +120,7 @@ public static class SchedulesApi
 
     public static async Task<IResult> CreateAsync(
         NewSchedule body, ScheduleService schedules, ScheduleViews views, HostUsers users, IOptions<SchedulerOptions> options,
-        TimeProvider time, HttpContext http, CancellationToken cancellationToken)
+        TimeProvider time, AuditTrail audit, HttpContext http, CancellationToken cancellationToken)
     {
         ConfiguredTarget.Check(body.Segment, body.Endpoint, users, options.Value);
         var schedule = new ScheduleState { IsRunning = body.Paused != true, Overlap = nameof(OverlapPolicy.Skip).ToLowerInvariant() };
@@ -135,12 +136,13 @@ public static class SchedulesApi
             return ApiResults.Error(StatusCodes.Status409Conflict, $"A schedule named '{schedule.Name}' exists already");
         }
 
+        await audit.RecordAsync(http.Request, AuditActions.ScheduleCreate, AuditTargets.Schedule(created.Id));
         return ApiResults.Created($"/api/scheduler/schedules/{created.Id}", await views.ViewAsync(created, cancellationToken));
     }
 
     public static async Task<IResult> ChangeAsync(
         ScheduleId scheduleId, ScheduleChange body, ScheduleService schedules, ScheduleViews views, HostUsers users,
-        IOptions<SchedulerOptions> options, CancellationToken cancellationToken)
+        IOptions<SchedulerOptions> options, AuditTrail audit, HttpRequest request, CancellationToken cancellationToken)
     {
         ConfiguredTarget.Check(body.Segment, body.Endpoint, users, options.Value);
         if (scheduleId.Value == ScheduleState.DefaultId && body.Name is { } name && name != ScheduleState.DefaultName)
@@ -150,10 +152,13 @@ public static class SchedulesApi
 
         try
         {
-            var changed = await schedules.ChangeAsync(scheduleId.Value, body.Apply, cancellationToken);
-            return changed is null
-                ? ApiResults.NotFound("Schedule not found")
-                : ApiResults.Ok(await views.ViewAsync(changed, cancellationToken), "Schedule changed");
+            if (await schedules.ChangeAsync(scheduleId.Value, body.Apply, cancellationToken) is not { } changed)
+            {
+                return ApiResults.NotFound("Schedule not found");
+            }
+
+            await audit.RecordAsync(request, AuditActions.ScheduleUpdate, AuditTargets.Schedule(changed.Id));
+            return ApiResults.Ok(await views.ViewAsync(changed, cancellationToken), "Schedule changed");
         }
         catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
         {
@@ -162,41 +167,54 @@ public static class SchedulesApi
     }
 
     public static async Task<IResult> PauseAsync(
-        ScheduleId scheduleId, PauseRequest body, ScheduleService schedules, ScheduleViews views, TimeProvider time, HttpRequest request,
-        CancellationToken cancellationToken)
+        ScheduleId scheduleId, PauseRequest body, ScheduleService schedules, ScheduleViews views, TimeProvider time, AuditTrail audit,
+        HttpRequest request, CancellationToken cancellationToken)
     {
         if (body.Until is { } until && until <= time.GetUtcNow())
         {
             return ApiResults.BadRequest("until must be in the future");
         }
 
-        return await schedules.StopAsync(scheduleId.Value, new SchedulePause(body.Note, body.Until, CrewActor.Of(request)), cancellationToken) is { } paused
-            ? ApiResults.Ok(await views.ViewAsync(paused, cancellationToken), "Schedule paused")
-            : ApiResults.NotFound("Schedule not found");
+        if (await schedules.StopAsync(scheduleId.Value, new SchedulePause(body.Note, body.Until, CrewActor.Of(request)), cancellationToken) is not { } paused)
+        {
+            return ApiResults.NotFound("Schedule not found");
+        }
+
+        await audit.RecordAsync(request, AuditActions.SchedulePause, AuditTargets.Schedule(paused.Id));
+        return ApiResults.Ok(await views.ViewAsync(paused, cancellationToken), "Schedule paused");
     }
 
-    public static async Task<IResult> ResumeAsync(ScheduleId scheduleId, ScheduleService schedules, ScheduleViews views, CancellationToken cancellationToken)
+    public static async Task<IResult> ResumeAsync(
+        ScheduleId scheduleId, ScheduleService schedules, ScheduleViews views, AuditTrail audit, HttpRequest request, CancellationToken cancellationToken)
     {
         if (await schedules.GetAsync(scheduleId.Value, cancellationToken) is not { } schedule)
         {
             return ApiResults.NotFound("Schedule not found");
         }
 
-        var resumed = await schedules.StartAsync(scheduleId.Value, schedule.IntervalMinutes, cancellationToken);
-        return resumed is null
-            ? ApiResults.NotFound("Schedule not found")
-            : ApiResults.Ok(await views.ViewAsync(resumed, cancellationToken), "Schedule resumed");
+        if (await schedules.StartAsync(scheduleId.Value, schedule.IntervalMinutes, cancellationToken) is not { } resumed)
+        {
+            return ApiResults.NotFound("Schedule not found");
+        }
+
+        await audit.RecordAsync(request, AuditActions.ScheduleResume, AuditTargets.Schedule(resumed.Id));
+        return ApiResults.Ok(await views.ViewAsync(resumed, cancellationToken), "Schedule resumed");
     }
 
-    public static async Task<IResult> DeleteAsync(ScheduleId scheduleId, ScheduleService schedules, CancellationToken cancellationToken)
+    public static async Task<IResult> DeleteAsync(
+        ScheduleId scheduleId, ScheduleService schedules, AuditTrail audit, HttpRequest request, CancellationToken cancellationToken)
     {
         if (scheduleId.Value == ScheduleState.DefaultId)
         {
             return ApiResults.Error(StatusCodes.Status409Conflict, "The default schedule cannot be deleted; pause it instead");
         }
 
-        return await schedules.DeleteAsync(scheduleId.Value, cancellationToken)
-            ? ApiResults.Message("Schedule deleted")
-            : ApiResults.NotFound("Schedule not found");
+        if (!await schedules.DeleteAsync(scheduleId.Value, cancellationToken))
+        {
+            return ApiResults.NotFound("Schedule not found");
+        }
+
+        await audit.RecordAsync(request, AuditActions.ScheduleDelete, AuditTargets.Schedule(scheduleId.Value));
+        return ApiResults.Message("Schedule deleted");
     }
 }

@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Audit;
 using CrewPlatform.Webhooks.Delivery;
 using CrewPlatform.Webhooks.Persistence;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -148,7 +149,8 @@ public static class WebhooksApi
             : ApiResults.NotFound("Webhook not found");
 
     public static async Task<IResult> CreateAsync(
-        NewWebhook body, WebhooksDbContext db, WebhookTargets targets, TimeProvider clock, CancellationToken cancellationToken)
+        NewWebhook body, WebhooksDbContext db, WebhookTargets targets, TimeProvider clock, AuditTrail audit, HttpRequest request,
+        CancellationToken cancellationToken)
     {
         if (await targets.RefusalAsync(body.Url, cancellationToken) is { } refusal)
         {
@@ -168,10 +170,21 @@ public static class WebhooksApi
         };
         db.Subscriptions.Add(subscription);
         await db.SaveChangesAsync(cancellationToken);
+
+        // A URL's path and query may be a credential of the receiver (a chat service's incoming webhook): only its origin is kept.
+        await audit.RecordAsync(request, AuditActions.WebhookCreate, AuditTargets.Webhook(subscription.Id), new
+        {
+            Url = new Uri(subscription.Url).GetLeftPart(UriPartial.Authority),
+            Events = subscription.EventTypes,
+            subscription.Segment,
+            subscription.JsonPath,
+            subscription.IncludeAnswer,
+        });
         return ApiResults.Created($"/api/webhooks/{subscription.Id}", new WebhookWithSecret(WebhookView.Of(subscription), subscription.Secret));
     }
 
-    public static async Task<IResult> DeleteAsync(WebhookId webhookId, WebhooksDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> DeleteAsync(
+        WebhookId webhookId, WebhooksDbContext db, AuditTrail audit, HttpRequest request, CancellationToken cancellationToken)
     {
         if (await FindAsync(webhookId, db, cancellationToken) is not { } subscription)
         {
@@ -181,11 +194,13 @@ public static class WebhooksApi
         // Its pending deliveries and their log go with it (ON DELETE CASCADE).
         db.Subscriptions.Remove(subscription);
         await db.SaveChangesAsync(cancellationToken);
+        await audit.RecordAsync(request, AuditActions.WebhookDelete, AuditTargets.Webhook(subscription.Id));
         return ApiResults.Message("Webhook deleted");
     }
 
     /// <summary>A new secret, effective for the next attempt of every delivery, pending ones included.</summary>
-    public static async Task<IResult> RotateSecretAsync(WebhookId webhookId, WebhooksDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> RotateSecretAsync(
+        WebhookId webhookId, WebhooksDbContext db, AuditTrail audit, HttpRequest request, CancellationToken cancellationToken)
     {
         if (await FindAsync(webhookId, db, cancellationToken) is not { } subscription)
         {
@@ -194,6 +209,7 @@ public static class WebhooksApi
 
         subscription.Secret = NewSecret();
         await db.SaveChangesAsync(cancellationToken);
+        await audit.RecordAsync(request, AuditActions.WebhookRotateSecret, AuditTargets.Webhook(subscription.Id));
         return ApiResults.Ok(new WebhookWithSecret(WebhookView.Of(subscription), subscription.Secret));
     }
 

@@ -24,6 +24,11 @@ public sealed class JsonRequestBody : IDisposable
 
     public JsonElement Root => document.RootElement;
 
+    private static readonly object ReadItem = new();
+
+    /// <summary>The body this request's binding read (a JSON object), for what records the request afterwards (the audit trail); null when none was read.</summary>
+    public static JsonElement? Of(HttpContext http) => http.Items.TryGetValue(ReadItem, out var body) && body is JsonElement root ? root : null;
+
     /// <summary>Reads the body; <paramref name="fields"/> (null: checked later, by <see cref="RefuseUnknownFields"/>) are all it may hold.</summary>
     /// <param name="request">What the body is, as the unknown-field refusal names it, e.g. <c>a new schedule</c>.</param>
     public static Task<JsonRequestBody> ReadAsync(HttpContext http, string request, IReadOnlyCollection<string>? fields) =>
@@ -63,6 +68,7 @@ public sealed class JsonRequestBody : IDisposable
             body.RefuseUnknownFields(request, fields);
         }
 
+        http.Items[ReadItem] = document.RootElement.Clone();
         return body;
     }
 
