@@ -87,6 +87,30 @@ public sealed class CrewResponsesApiTests(ResponseStoreApp app) : IClassFixture<
     }
 
     [Fact]
+    public async Task Storing_and_deleting_an_answer_leave_one_audit_row_each_naming_the_user_but_not_the_answer()
+    {
+        var user = await app.AddNewUserAsync();
+        var audited = app.CreateClient();
+        audited.DefaultRequestHeaders.Add(ServiceDefaults.CrewActor.Header, "ops.answers");
+        using var created = await audited.PostAsync("/api/crew-responses",
+            new StringContent($$"""{"userUid":"{{user}}","responseData":{"plan":"confidential answer"},"cost":0.5}""", System.Text.Encoding.UTF8, "application/json"));
+        using var body = await JsonAsync(created);
+        var id = body.RootElement.GetProperty("data").GetProperty("id").GetInt32();
+        Assert.Equal(HttpStatusCode.OK, (await audited.DeleteAsync($"/api/crew-responses/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await audited.DeleteAsync($"/api/crew-responses/{id}")).StatusCode);
+
+        var rows = await app.ScalarAsync<string>(
+            "SELECT string_agg(concat_ws(' ', actor, service, action, target, fields::text), E'\\n' ORDER BY id) FROM audit.entries WHERE actor = 'ops.answers'");
+
+        Assert.Equal(
+            $"""
+            ops.answers response-store crew-response.create crew-response:{id} {"{"}"cost": 0.5, "userUid": "{user}"{"}"}
+            ops.answers response-store crew-response.delete crew-response:{id} {"{}"}
+            """,
+            rows);
+    }
+
+    [Fact]
     public async Task Deleting_a_response_removes_it_and_a_second_delete_answers_404()
     {
         var id = await InsertAsync(await app.AddNewUserAsync(), DateTime.UtcNow);

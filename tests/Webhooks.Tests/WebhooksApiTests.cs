@@ -50,6 +50,33 @@ public sealed class WebhooksApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await service.Client.DeleteAsync($"/api/webhooks/{id}")).StatusCode);
     }
 
+    [Fact]
+    public async Task Create_rotate_and_delete_each_leave_one_audit_row_with_the_actor_and_the_urls_origin_but_never_a_secret()
+    {
+        var client = service.App.CreateClient();
+        client.DefaultRequestHeaders.Add(ServiceDefaults.CrewActor.Header, "ops.hooks");
+        client.DefaultRequestHeaders.Add(ServiceDefaults.CrewActor.ClientAddressHeader, "192.0.2.10");
+        using var created = await client.PostAsJsonAsync("/api/webhooks",
+            new { url = "https://hooks.example.com/services/T0/B0/s3cr3t-path?token=abc", events = new[] { "run.completed" }, segment = "vip" });
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("webhook").GetProperty("id").GetGuid();
+        using var rotated = await client.PostAsync($"/api/webhooks/{id}/rotate-secret", null);
+        var secret = (await rotated.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("secret").GetString()!;
+        Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsync($"/api/webhooks/{Guid.NewGuid()}/rotate-secret", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.DeleteAsync($"/api/webhooks/{id}")).StatusCode);
+
+        var rows = await service.ScalarAsync<string>(
+            "SELECT string_agg(concat_ws(' ', actor, client_address, service, action, target, fields::text), E'\\n' ORDER BY id) FROM audit.entries");
+
+        Assert.Equal(
+            $"""
+            ops.hooks 192.0.2.10 webhooks webhook.create webhook:{id} {"{"}"url": "https://hooks.example.com", "events": ["run.completed"], "segment": "vip", "includeAnswer": false{"}"}
+            ops.hooks 192.0.2.10 webhooks webhook.rotate-secret webhook:{id} {"{}"}
+            ops.hooks 192.0.2.10 webhooks webhook.delete webhook:{id} {"{}"}
+            """,
+            rows);
+        Assert.DoesNotContain(secret, rows, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("GET", "/api/webhooks/not-a-guid")]
     [InlineData("DELETE", "/api/webhooks/42")]
