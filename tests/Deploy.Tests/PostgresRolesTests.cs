@@ -93,6 +93,50 @@ public sealed class PostgresRolesTests(ProvisionedDatabase db) : IClassFixture<P
     public async Task A_service_creates_or_changes_nothing_outside_its_own_schema(string service, string sql) =>
         await AssertDeniedAsync(service, sql);
 
+    private const string Webhooks = "WEBHOOKS";
+
+    private const string AuditRow =
+        "INSERT INTO audit.entries (actor, client_address, service, action, target, fields) VALUES ('pg-roles', '192.0.2.1', 'test', 'schedule.stop', 'schedule:1', '{}')";
+
+    [Theory]
+    [InlineData(Scheduler)]
+    [InlineData(Webhooks)]
+    [InlineData(ResponseStore)]
+    public async Task A_service_appends_to_the_audit_trail_and_cannot_change_delete_backdate_or_drop_a_row(string service)
+    {
+        await db.AsServiceAsync(service, AuditRow);
+
+        await AssertDeniedAsync(service, "UPDATE audit.entries SET actor = 'someone else'");
+        await AssertDeniedAsync(service, "DELETE FROM audit.entries");
+        await AssertDeniedAsync(service, "TRUNCATE audit.entries");
+        await AssertDeniedAsync(service,
+            "INSERT INTO audit.entries (at, service, action, target) VALUES (now() - interval '10 years', 'test', 'schedule.stop', 'schedule:1')");
+        await AssertDeniedAsync(service, "ALTER TABLE audit.entries DISABLE TRIGGER ALL");
+        await AssertDeniedAsync(service, "DROP TABLE audit.entries");
+        await AssertDeniedAsync(service,
+            "CREATE OR REPLACE FUNCTION audit.delete_expired(retain_days integer, batch integer) RETURNS integer LANGUAGE sql AS 'SELECT 0'");
+        Assert.True(await db.ScalarAsync<long>("SELECT count(*) FROM audit.entries WHERE actor = 'pg-roles'") >= 1);
+    }
+
+    [Fact]
+    public async Task Only_the_scheduler_reads_the_audit_trail_and_its_retention_keeps_the_last_30_days_whatever_it_asks()
+    {
+        await db.ExecuteAsync("""
+            INSERT INTO audit.entries (at, actor, service, action, target) VALUES
+                (now() - interval '31 days', 'pg-roles-old', 'test', 'schedule.stop', 'schedule:1'),
+                (now() - interval '1 day', 'pg-roles-young', 'test', 'schedule.stop', 'schedule:1')
+            """);
+
+        await AssertDeniedAsync(Webhooks, "SELECT count(*) FROM audit.entries");
+        await AssertDeniedAsync(ResponseStore, "SELECT count(*) FROM audit.entries");
+        await AssertDeniedAsync(CrewCaller, AuditRow);
+        await AssertDeniedAsync(Webhooks, "SELECT audit.delete_expired(0, 1000)");
+
+        Assert.Equal(1, await db.AsServiceAsync(Scheduler, "SELECT audit.delete_expired(0, 1000)"));
+        Assert.Equal(1L, await db.AsServiceAsync(Scheduler, "SELECT count(*) FROM audit.entries WHERE actor LIKE 'pg-roles-%'"));
+        Assert.Equal("pg-roles-young", await db.AsServiceAsync(Scheduler, "SELECT actor FROM audit.entries WHERE actor LIKE 'pg-roles-%'"));
+    }
+
     [Fact]
     public async Task Provisioning_again_replaces_the_passwords_and_keeps_the_data()
     {
