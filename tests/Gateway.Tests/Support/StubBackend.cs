@@ -32,6 +32,9 @@ public sealed class StubBackend : IAsyncDisposable
 
     public string Url { get; }
 
+    /// <summary>Every request the catch-all answered, in order: what the gateway sent of its own accord (the audit of a sign-in).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<EchoedRequest> Received { get; } = new();
+
     /// <summary>What <c>/health/ready</c> answers; the gateway's active probe reads it.</summary>
     public volatile bool Healthy = true;
 
@@ -63,13 +66,15 @@ public sealed class StubBackend : IAsyncDisposable
             context.Response.Headers.ContentSecurityPolicy = "default-src *";
 
             using var reader = new StreamReader(context.Request.Body);
-            return Results.Json(new EchoedRequest(
+            var echoed = new EchoedRequest(
                 name,
                 context.Request.Method,
                 context.Request.Path.Value!,
                 context.Request.QueryString.Value ?? "",
                 context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
-                await reader.ReadToEndAsync(context.RequestAborted)));
+                await reader.ReadToEndAsync(context.RequestAborted));
+            stub.Received.Enqueue(echoed);
+            return Results.Json(echoed);
         });
 
         await app.StartAsync();
