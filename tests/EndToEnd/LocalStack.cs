@@ -13,6 +13,13 @@ public sealed class LocalStack : RealInfrastructure
 {
     /// <summary>A key with the <c>read</c> role, next to the admin token run-local.sh generates.</summary>
     public const string ReadKey = "e2e-dashboard-read-key";
+
+    /// <summary>A key with the <c>admin</c> role, named <see cref="OpsKeyName"/>.</summary>
+    public const string OpsKey = "e2e-ops-admin-key-0123456789";
+    public const string OpsKeyName = "ops.e2e";
+
+    /// <summary>An identity provider the gateway accepts JWTs from (a token with <c>role: admin</c> may act).</summary>
+    public TokenIssuer Issuer { get; } = new();
     public static readonly Uri GatewayUrl = LocalStackScript.GatewayUrl;
     public static readonly Uri FakeCrewUrl = LocalStackScript.FakeCrewUrl;
 
@@ -33,6 +40,7 @@ public sealed class LocalStack : RealInfrastructure
     {
         await base.InitializeAsync();
         await AddUsersAsync(Users);
+        await Issuer.InitializeAsync();
         await LocalStackScript.RunAsync("up", StackEnvironment());
         Token = LocalStackScript.AdminToken();
         Gateway.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
@@ -47,12 +55,14 @@ public sealed class LocalStack : RealInfrastructure
         finally
         {
             Gateway.Dispose();
+            await Issuer.DisposeAsync();
             await base.DisposeAsync();
         }
     }
 
     /// <summary>
-    /// The settings the stack runs with: this fixture's database and vhost, small pages, a read key, and no CREW_ADMIN_TOKEN (not
+    /// The settings the stack runs with: this fixture's database and vhost, small pages, a read and an admin key, JWTs from
+    /// <see cref="Issuer"/>, and no CREW_ADMIN_TOKEN (not
     /// even the test's own), so the gateway uses the token run-local.sh generates, as a user's stack does.
     /// </summary>
     public Dictionary<string, string?> StackEnvironment()
@@ -60,7 +70,10 @@ public sealed class LocalStack : RealInfrastructure
         var env = new Dictionary<string, string?>(ServiceEnvironment)
         {
             ["CREW_ADMIN_TOKEN"] = null,
-            ["CREW_API_KEYS"] = $"dashboard:read:{ReadKey}",
+            ["CREW_API_KEYS"] = $"dashboard:read:{ReadKey},{OpsKeyName}:admin:{OpsKey}",
+            ["CREW_JWT_JWKS_URL"] = Issuer.JwksUrl,
+            ["CREW_JWT_ISSUER"] = Issuer.Issuer,
+            ["CREW_JWT_AUDIENCE"] = TokenIssuer.Audience,
             ["CREW_RATE_LIMIT_PER_MINUTE"] = "100000",
             ["CREW_SCHEDULER_PAGE_SIZE"] = "7",
             ["CREW_MAX_CONCURRENCY"] = "4",

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CrewPlatform.Gateway.Tests.Support;
+using CrewPlatform.Testing;
 using CrewPlatform.ServiceDefaults;
 
 namespace CrewPlatform.Gateway.Tests;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using CrewPlatform.Gateway.Tests.Support;
+using CrewPlatform.Testing;
 
 namespace CrewPlatform.Gateway.Tests;
 

@@ -6,8 +6,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Xunit;
 
-namespace CrewPlatform.Gateway.Tests.Support;
+namespace CrewPlatform.Testing;
 
 /// <summary>
 /// A tiny identity provider on a loopback port: an RSA key made here, published as a JWKS and through an OpenID
@@ -31,7 +32,7 @@ public sealed class TokenIssuer : IAsyncLifetime
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        Url = StubBackend.UnusedUrl();
+        Url = $"http://127.0.0.1:{LoopbackPort.Free()}";
         builder.WebHost.UseUrls(Url);
         app = builder.Build();
 
