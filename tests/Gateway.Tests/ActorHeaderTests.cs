@@ -2,8 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using CrewPlatform.Gateway.Tests.Support;
-using CrewPlatform.Testing;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.Testing;
 
 namespace CrewPlatform.Gateway.Tests;
 
