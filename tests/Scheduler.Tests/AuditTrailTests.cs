@@ -69,6 +69,18 @@ public sealed class AuditTrailTests(SegmentedSchedulerFixture fixture) : IClassF
         Assert.Equal(HttpStatusCode.OK, (await client.SendJsonAsync(HttpMethod.Post, $"/api/scheduler/runs/{runId}/retry-failed?dryRun=true")).Status);
         Assert.Equal(HttpStatusCode.Accepted, (await client.SendJsonAsync(HttpMethod.Post, $"/api/scheduler/runs/{runId}/retry-failed")).Status);
         Assert.Equal(HttpStatusCode.Conflict, (await client.SendJsonAsync(HttpMethod.Post, $"/api/scheduler/runs/{runId}/cancel")).Status);
+
+        // A run of a user with a context stays running (no crew caller answers it) until it is cancelled.
+        await fixture.AddTieredUsersAsync(("audit-busy", null));
+        var busy = await client.SendJsonAsync(HttpMethod.Post, "/api/scheduler", """{"action":"run-now","userUids":["audit-busy"]}""");
+        var busyId = busy.Body.GetProperty("data").GetProperty("runId").GetGuid();
+        await using (await new BusListener(fixture)
+            .Answer<CrewRunCancelled, CrewRunCancelRecorded>("audit-tests-crew-caller", cancel => new CrewRunCancelRecorded { RunId = cancel.RunId })
+            .StartAsync())
+        {
+            Assert.Equal(HttpStatusCode.Accepted, (await client.SendJsonAsync(HttpMethod.Post, $"/api/scheduler/runs/{busyId}/cancel")).Status);
+        }
+
         Assert.Equal(HttpStatusCode.OK, (await client.SendJsonAsync(HttpMethod.Delete, $"/api/scheduler/schedules/{id}")).Status);
 
         var rows = await RowsOfAsync(Actor);
@@ -79,6 +91,7 @@ public sealed class AuditTrailTests(SegmentedSchedulerFixture fixture) : IClassF
                 (AuditActions.SchedulePause, AuditTargets.Schedule(id)), (AuditActions.ScheduleResume, AuditTargets.Schedule(id)),
                 (AuditActions.ScheduleStart, AuditTargets.Schedule(1)), (AuditActions.ScheduleStop, AuditTargets.Schedule(1)),
                 (AuditActions.RunStart, AuditTargets.Run(runId)), (AuditActions.RunRetryFailed, AuditTargets.Run(runId)),
+                (AuditActions.RunStart, AuditTargets.Run(busyId)), (AuditActions.RunCancel, AuditTargets.Run(busyId)),
                 (AuditActions.ScheduleDelete, AuditTargets.Schedule(id)),
             ],
             rows.Select(r => (r.Action, r.Target)));

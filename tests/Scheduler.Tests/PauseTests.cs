@@ -173,5 +173,11 @@ public sealed class PauseUntilAcrossReplicasTests(SchedulerDatabase database) : 
         Assert.Null(resumed.PausedUntil);
         var runs = await first.RunsAsync();
         Assert.Equal([Start.AddMinutes(15), Start.AddMinutes(25), Start.AddMinutes(35)], runs.Select(r => r.DueAt!.Value).Order());
+
+        // The resume is in the audit trail once, as the Scheduler's own act, with the pause it ended.
+        Assert.Equal(
+            "system:scheduler schedule.resume schedule:1 ops-key",
+            await database.ScalarAsync<string>(
+                "SELECT string_agg(concat_ws(' ', actor, action, target, fields->>'pausedBy'), ',') FROM audit.entries WHERE action = 'schedule.resume'"));
     }
 }

@@ -9,7 +9,7 @@ public sealed class SchedulerDatabase : RealInfrastructure
 
     /// <summary>Tests of one class run one after another over this database; each starts from empty tables.</summary>
     public Task ResetAsync() =>
-        ExecuteAsync("TRUNCATE public.users; TRUNCATE scheduler.run_users, scheduler.runs, scheduler.schedule");
+        ExecuteAsync("TRUNCATE public.users; TRUNCATE scheduler.run_users, scheduler.runs, scheduler.schedule, audit.entries");
 
     public Task AddUsersAsync(int count, Func<int, (string? Context, string? Goal)>? fields = null) =>
         AddUsersAsync(Enumerable.Range(1, count).Select(i =>

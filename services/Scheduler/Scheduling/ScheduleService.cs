@@ -1,6 +1,7 @@
 using CrewPlatform.Scheduler.Persistence;
 using CrewPlatform.Scheduler.Runs;
 using CrewPlatform.ServiceDefaults;
+using CrewPlatform.ServiceDefaults.Audit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Query;
 using Microsoft.Extensions.Options;
@@ -32,6 +33,7 @@ public sealed partial class ScheduleService(
     IOptions<SchedulerOptions> options,
     TimeProvider time,
     SchedulerMetrics metrics,
+    AuditTrail audit,
     ILogger<ScheduleService> logger)
 {
     /// <summary>
@@ -180,6 +182,8 @@ public sealed partial class ScheduleService(
             }
 
             await StartAsync(pause.Id, pause.IntervalMinutes, cancellationToken);
+            await audit.RecordAsync(db, AuditActors.Scheduler, AuditActions.ScheduleResume, AuditTargets.Schedule(pause.Id),
+                new { pause.PausedUntil, pause.PausedBy }, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             LogPauseEnded(logger, pause.Name, pause.Id, pause.PausedUntil!.Value, pause.PausedBy ?? "an unknown actor");
             resumed++;

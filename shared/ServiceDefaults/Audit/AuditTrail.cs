@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -41,6 +42,13 @@ public static class AuditActions
         RunStart, RunRetryFailed, RunCancel, WebhookCreate, WebhookDelete, WebhookRotateSecret,
         CrewResponseCreate, CrewResponseDelete, SessionSignIn, SessionSignOut,
     ];
+}
+
+/// <summary>Who acted when no operator did: the platform itself. Key names cannot contain <c>:</c>, so no key is named so.</summary>
+public static class AuditActors
+{
+    /// <summary>The Scheduler, e.g. resuming a schedule whose pause's <c>until</c> has come.</summary>
+    public const string Scheduler = "system:scheduler";
 }
 
 /// <summary>What an action acted on, as <c>audit.entries.target</c> holds it: <c>&lt;kind&gt;:&lt;id&gt;</c>.</summary>
@@ -124,6 +132,24 @@ public sealed partial class AuditTrail(NpgsqlDataSource dataSource, AuditTrail.S
             }
         }
     }
+
+    /// <summary>
+    /// Records an action the service took by itself (<paramref name="actor"/>: one of <see cref="AuditActors"/>) on
+    /// <paramref name="db"/>'s connection, in its current transaction when there is one, so that the row commits with
+    /// the action or not at all.
+    /// </summary>
+    public Task RecordAsync(DbContext db, string actor, string action, string target, object? fields, CancellationToken cancellationToken) =>
+        db.Database.ExecuteSqlRawAsync(
+            Insert,
+            [
+                new NpgsqlParameter<string?>("actor", actor),
+                new NpgsqlParameter<string?>("client_address", null),
+                new NpgsqlParameter<string>("service", service.Name),
+                new NpgsqlParameter<string>("action", action),
+                new NpgsqlParameter<string>("target", target),
+                new NpgsqlParameter<string>("fields", NpgsqlDbType.Jsonb) { TypedValue = JsonSerializer.Serialize(fields ?? new { }, FieldsJson) },
+            ],
+            cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Audit entry {Action} on {Target} not written (attempt {Attempt}); trying again")]
     private static partial void LogRetrying(ILogger logger, Exception exception, string action, string target, int attempt);
