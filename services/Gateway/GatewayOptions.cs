@@ -76,6 +76,10 @@ public sealed class GatewayOptions : IValidatableObject
     [Range(0, int.MaxValue, ErrorMessage = "CREW_RATE_LIMIT_PER_MINUTE must be a whole number >= 0 (0 turns the limit off)")]
     public int RateLimitPerMinute { get; set; } = 600;
 
+    /// <summary>
+    /// A backend's address, or several (instances of one service, separated by <c>,</c>): the gateway balances between
+    /// them and its health probe takes an instance that stops answering out of the rotation until it answers again.
+    /// </summary>
     [ConfigurationKeyName("GATEWAY_SCHEDULER_URL")]
     public string SchedulerUrl { get; set; } = "http://127.0.0.1:8081";
 
@@ -85,7 +89,7 @@ public sealed class GatewayOptions : IValidatableObject
     [ConfigurationKeyName("GATEWAY_WEBHOOKS_URL")]
     public string WebhooksUrl { get; set; } = "http://127.0.0.1:8084";
 
-    /// <summary>One CrewCaller instance (or a balancer in front of several): each answers for its own circuits only.</summary>
+    /// <summary>CrewCaller instances: each answers for its own circuits only, so the dashboard shows the one it reached.</summary>
     [ConfigurationKeyName("GATEWAY_CREW_CALLER_URL")]
     public string CrewCallerUrl { get; set; } = "http://127.0.0.1:8082";
 
@@ -123,14 +127,21 @@ public sealed class GatewayOptions : IValidatableObject
     /// <summary>JWT bearer tokens are accepted when there is somewhere to take their signing keys from.</summary>
     public bool JwtEnabled => JwtAuthority is not null || JwtJwksUrl is not null;
 
-    /// <summary>Backend address per YARP cluster id, as named in appsettings.json.</summary>
-    public IReadOnlyDictionary<string, string> ClusterAddresses() => new Dictionary<string, string>
-    {
-        ["scheduler"] = SchedulerUrl,
-        ["response-store"] = ResponseStoreUrl,
-        ["webhooks"] = WebhooksUrl,
-        ["crew-caller"] = CrewCallerUrl,
-    };
+    /// <summary>The setting of each YARP cluster id (as named in appsettings.json): its key and its value.</summary>
+    private IEnumerable<(string Cluster, string Key, string Value)> BackendSettings() =>
+    [
+        ("scheduler", "GATEWAY_SCHEDULER_URL", SchedulerUrl),
+        ("response-store", "GATEWAY_RESPONSE_STORE_URL", ResponseStoreUrl),
+        ("webhooks", "GATEWAY_WEBHOOKS_URL", WebhooksUrl),
+        ("crew-caller", "GATEWAY_CREW_CALLER_URL", CrewCallerUrl),
+    ];
+
+    /// <summary>Backend addresses per YARP cluster id: one per instance, in the order the setting lists them.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> ClusterAddresses() =>
+        BackendSettings().ToDictionary(b => b.Cluster, b => (IReadOnlyList<string>)Addresses(b.Value));
+
+    private static List<string> Addresses(string setting) =>
+        [.. setting.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
 
     /// <summary>The entries of <c>CREW_GATEWAY_KNOWN_PROXIES</c>, each an address or a network; both null for an entry that is neither.</summary>
     public IEnumerable<(string Entry, IPAddress? Address, IPNetwork? Network)> TrustedProxies() =>
@@ -210,29 +221,23 @@ public sealed class GatewayOptions : IValidatableObject
             yield return new ValidationResult($"{KeysDirectoryKey} must be an absolute directory path, e.g. /var/lib/crewplatform/gateway-keys", [nameof(KeysDirectory)]);
         }
 
-        if (!HttpUrl.IsAbsoluteHttp(SchedulerUrl))
-        {
-            yield return new ValidationResult("GATEWAY_SCHEDULER_URL must be an absolute http:// or https:// URL", [nameof(SchedulerUrl)]);
-        }
-
         if (!string.IsNullOrEmpty(RabbitMqManagementUrl) && !HttpUrl.IsAbsoluteHttp(RabbitMqManagementUrl))
         {
             yield return new ValidationResult("GATEWAY_RABBITMQ_MANAGEMENT_URL must be an absolute http:// or https:// URL", [nameof(RabbitMqManagementUrl)]);
         }
 
-        if (!HttpUrl.IsAbsoluteHttp(ResponseStoreUrl))
+        foreach (var (_, key, value) in BackendSettings())
         {
-            yield return new ValidationResult("GATEWAY_RESPONSE_STORE_URL must be an absolute http:// or https:// URL", [nameof(ResponseStoreUrl)]);
-        }
-
-        if (!HttpUrl.IsAbsoluteHttp(WebhooksUrl))
-        {
-            yield return new ValidationResult("GATEWAY_WEBHOOKS_URL must be an absolute http:// or https:// URL", [nameof(WebhooksUrl)]);
-        }
-
-        if (!HttpUrl.IsAbsoluteHttp(CrewCallerUrl))
-        {
-            yield return new ValidationResult("GATEWAY_CREW_CALLER_URL must be an absolute http:// or https:// URL", [nameof(CrewCallerUrl)]);
+            var addresses = Addresses(value);
+            if (addresses.Count == 0 || !addresses.All(HttpUrl.IsAbsoluteHttp))
+            {
+                yield return new ValidationResult(
+                    $"{key} must be an absolute http:// or https:// URL, or several separated by commas (one per instance)", [key]);
+            }
+            else if (addresses.Distinct(StringComparer.OrdinalIgnoreCase).Count() != addresses.Count)
+            {
+                yield return new ValidationResult($"{key} names an instance twice", [key]);
+            }
         }
     }
 

@@ -5,7 +5,8 @@ using Yarp.ReverseProxy.Forwarder;
 namespace CrewPlatform.Gateway.Proxy;
 
 /// <summary>
-/// Writes the simple backend knobs (<c>GATEWAY_*_URL</c>, <c>GATEWAY_BACKEND_TIMEOUT_SECONDS</c>) over the clusters
+/// Writes the simple backend knobs (<c>GATEWAY_*_URL</c>, one destination per listed instance, and
+/// <c>GATEWAY_BACKEND_TIMEOUT_SECONDS</c>) over the clusters
 /// YARP loads from the <c>ReverseProxy</c> section, so the section keeps routes and health checks and every knob has
 /// one default, on <see cref="GatewayOptions"/>.
 /// </summary>
@@ -14,17 +15,17 @@ public sealed class BackendOverrides(IOptions<GatewayOptions> options) : IProxyC
     public ValueTask<ClusterConfig> ConfigureClusterAsync(ClusterConfig cluster, CancellationToken cancel)
     {
         var settings = options.Value;
-        if (!settings.ClusterAddresses().TryGetValue(cluster.ClusterId, out var address))
+        if (!settings.ClusterAddresses().TryGetValue(cluster.ClusterId, out var addresses))
         {
             return ValueTask.FromResult(cluster);
         }
 
+        // One destination per instance: "primary", then "instance-2", "instance-3", ...
         return ValueTask.FromResult(cluster with
         {
-            Destinations = new Dictionary<string, DestinationConfig>(StringComparer.OrdinalIgnoreCase)
-            {
-                ["primary"] = new() { Address = address },
-            },
+            Destinations = addresses
+                .Select((address, i) => (Id: i == 0 ? "primary" : $"instance-{i + 1}", Address: address))
+                .ToDictionary(d => d.Id, d => new DestinationConfig { Address = d.Address }, StringComparer.OrdinalIgnoreCase),
             HttpRequest = (cluster.HttpRequest ?? new ForwarderRequestConfig()) with
             {
                 ActivityTimeout = TimeSpan.FromSeconds(settings.BackendTimeoutSeconds),
