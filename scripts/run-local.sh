@@ -18,7 +18,11 @@
 #   RUN_LOCAL_NO_BUILD=1     skip the build (use what is in bin/Release)
 #   CREW_CALLER_REPLICAS=N   start N CrewCaller instances on the one queue (default 1): the 2nd on port 8182, the 3rd
 #                            on 8282, ...; logs and PIDs as crew-caller-2, crew-caller-3, ...
-#   RESPONSE_STORE_REPLICAS=N  likewise N ResponseStore instances (8183, 8283, ...)
+#   RESPONSE_STORE_REPLICAS=N, SCHEDULER_REPLICAS=N, WEBHOOKS_REPLICAS=N, GATEWAY_REPLICAS=N
+#                            likewise N instances of that service (8183, 8283, ...; 8181, ...; 8184, ...; 8180, ...).
+#                            Every gateway is given every instance of each backend (GATEWAY_*_URL as a list, unless your
+#                            environment sets it); the k-th gateway's /metrics is on its management port + 100*(k-1),
+#                            and all of them share .run-local/gateway-keys, so a dashboard session is valid at each.
 #   RUN_LOCAL_MONITORING=1   also start Debian's prometheus (apt-get install prometheus) on 127.0.0.1:9090, scraping
 #                            the stack with deploy/prometheus's rules; `down` stops it too
 # Logs: .run-local/logs/<service>.log; PIDs: .run-local/pids/<service>.pid, each the service's own dotnet process.
@@ -38,8 +42,11 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 SERVICES=(fake-crew-api scheduler crew-caller response-store webhooks gateway)
 declare -A FOLDER=([fake-crew-api]=tools/FakeCrewApi [scheduler]=services/Scheduler [crew-caller]=services/CrewCaller
   [response-store]=services/ResponseStore [webhooks]=services/Webhooks [gateway]=services/Gateway)
-for k in $(seq 2 "${CREW_CALLER_REPLICAS:-1}"); do SERVICES+=("crew-caller-$k"); done
-for k in $(seq 2 "${RESPONSE_STORE_REPLICAS:-1}"); do SERVICES+=("response-store-$k"); done
+BACKENDS=(scheduler crew-caller response-store webhooks)
+replicas_of() { local var; var="$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')_REPLICAS"; echo "${!var:-1}"; } # crew-caller -> CREW_CALLER_REPLICAS
+for name in "${BACKENDS[@]}" gateway; do
+  for k in $(seq 2 "$(replicas_of "$name")"); do SERVICES+=("$name-$k"); done
+done
 # Replicas an earlier `up` started are stopped and shown by `down` and `status` whatever the variables say now.
 for pid_file in "$PID_DIR"/*-[0-9]*.pid; do
   [ -e "$pid_file" ] || continue
@@ -93,16 +100,35 @@ start() {
   if port_taken "$url"; then log "cannot start $name: $url is already taken by another process"; return 1; fi
   [ -f "$out/$dll" ] || { log "missing $out/$dll: build first"; return 1; }
   (
+    if [ "$(service_of "$name")" = gateway ]; then
+      # Every instance of each backend, unless your environment names them (then the file's value is skipped too).
+      for backend in "${BACKENDS[@]}"; do
+        key="GATEWAY_$(printf '%s' "$backend" | tr 'a-z-' 'A-Z_')_URL"
+        if [ -z "${!key:-}" ] && [ "$(replicas_of "$backend")" -gt 1 ]; then
+          instances="$(url_of "$backend")"
+          for k in $(seq 2 "$(replicas_of "$backend")"); do instances+=",$(url_of "$backend-$k")"; done
+          export "$key=$instances"
+        fi
+      done
+    fi
+    if [ "$(service_of "$name")" != gateway ]; then
+      unset CREW_ADMIN_TOKEN CREW_API_KEYS # only the gateway gets the keys, even from your environment
+    fi
     # The env file line by line rather than sourced: values such as a connection string contain ';' and spaces.
     while IFS= read -r line || [ -n "$line" ]; do
       case "$line" in '' | '#'*) continue ;; esac
       key="${line%%=*}"
       if [ "$key" = ASPNETCORE_URLS ] || [ -z "${!key:-}" ]; then export "$line"; fi
     done <"$ENV_DIR/$(service_of "$name").env"
-    if [ "$name" = gateway ]; then
+    if [ "$(service_of "$name")" = gateway ]; then
       export CREW_ADMIN_TOKEN="${CREW_ADMIN_TOKEN:-$(cat "$TOKEN_FILE")}"
-    else
-      unset CREW_ADMIN_TOKEN CREW_API_KEYS # only the gateway gets the keys, even from your environment
+      if [ -z "${CREW_GATEWAY_KEYS_DIRECTORY:-}" ]; then
+        export CREW_GATEWAY_KEYS_DIRECTORY="$ROOT/.run-local/gateway-keys" && mkdir -p "$CREW_GATEWAY_KEYS_DIRECTORY"
+      fi
+      if [[ $name =~ -([0-9]+)$ ]]; then
+        management="${GATEWAY_MANAGEMENT_URLS%%;*}" && management="${management%/}"
+        export GATEWAY_MANAGEMENT_URLS="${management%:*}:$((${management##*:} + 100 * (BASH_REMATCH[1] - 1)))"
+      fi
     fi
     cd "$out" # the content root, where the service's appsettings.json is
     # exec, twice over: the PID recorded below is the service's own dotnet process.
