@@ -856,8 +856,9 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
     }
 
     [Fact]
-    public async Task Audit_page_offers_every_audited_action_and_pages_to_older_entries_and_back_to_the_newest()
+    public async Task Audit_page_offers_every_audited_action_filters_by_dates_and_pages_to_older_entries_and_back_to_the_newest()
     {
+        var today = DateTime.UtcNow.Date;
         // One more sign-in of one key than a page holds: each is one row.
         for (var i = 0; i <= PageSize; i++)
         {
@@ -893,6 +894,16 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
         browser.WaitText(By.CssSelector(".pager span"), "Page 1");
         Assert.DoesNotContain("after=", browser.Driver.Url, StringComparison.Ordinal);
         browser.Wait(By.Id("audit-entries"), _ => AuditIds(browser).SequenceEqual(newestIds));
+
+        var from = today.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        browser.Open($"/#/audit?actor=oncall&action=session.sign-in&from={from}");
+        browser.Wait(By.Id("audit-entries"), _ => AuditIds(browser).SequenceEqual(newestIds));
+        Assert.Equal(from, browser.Wait(By.Id("from")).GetAttribute("value"));
+        var before = today.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        browser.Open($"/#/audit?actor=oncall&to={before}");
+        browser.WaitText(By.Id("audit-entries"), "No entry found.");
+        Assert.Equal(before, browser.Wait(By.Id("to")).GetAttribute("value"));
+        browser.AssertNoConsoleErrors("audit filtered by dates");
     }
 
     [Fact]
