@@ -15,6 +15,7 @@ using Yarp.ReverseProxy.Forwarder;
 using CrewCallerDb = CrewCallerService::CrewPlatform.CrewCaller.Persistence.CrewCallerDbContext;
 using ResponseStoreDb = ResponseStoreService::CrewPlatform.ResponseStore.Persistence.ResponseStoreDbContext;
 using SchedulerDb = SchedulerService::CrewPlatform.Scheduler.Persistence.SchedulerDbContext;
+using SessionAudit = GatewayService::CrewPlatform.Gateway.Dashboard.SessionAudit;
 
 namespace CrewPlatform.Dashboard.Tests;
 
@@ -28,6 +29,10 @@ public sealed class DashboardStack : RealInfrastructure
 {
     public const string AdminKey = "dashboard-admin-key-0123456789";
     public const string ReadKey = "dashboard-read-key-0123456789";
+
+    /// <summary>A second admin key, named <c>oncall</c> (the first is named <c>ops</c>), so the audit trail holds two actors.</summary>
+    public const string OnCallKey = "dashboard-oncall-key-0123456789";
+
     public const int UserCount = 6;
     public const string AnsweredUser = "dash-answered";
     public const decimal CostPerCall = 0.03m;
@@ -89,7 +94,7 @@ public sealed class DashboardStack : RealInfrastructure
         gateway = new ServiceApp<GatewayService::Program>(
             new Dictionary<string, string?>(QuietLogs)
             {
-                ["CREW_API_KEYS"] = $"ops:admin:{AdminKey},viewer:read:{ReadKey}",
+                ["CREW_API_KEYS"] = $"ops:admin:{AdminKey},viewer:read:{ReadKey},oncall:admin:{OnCallKey}",
                 ["CREW_RATE_LIMIT_PER_MINUTE"] = "0",
                 ["GATEWAY_RABBITMQ_MANAGEMENT_URL"] = new Uri(ManagementApi, "/").ToString(),
                 ["GATEWAY_RABBITMQ_VHOST"] = RabbitMq.VirtualHost,
@@ -98,13 +103,18 @@ public sealed class DashboardStack : RealInfrastructure
                 ["GATEWAY_CREW_CALLER_URL"] = "http://crew-caller.dashboard",
                 ["GATEWAY_MANAGEMENT_URLS"] = $"http://127.0.0.1:{LoopbackPort.Free()}", // not the fixed default: stacks run side by side
             },
-            services => services.AddSingleton<IForwarderHttpClientFactory>(new InMemoryBackends(new Dictionary<string, Func<HttpMessageHandler>>
+            services =>
             {
-                ["scheduler"] = () => scheduler.Server.CreateHandler(),
-                ["response-store"] = () => responseStore.Server.CreateHandler(),
-                ["webhooks"] = () => scheduler.Server.CreateHandler(), // no webhooks service here: any ready backend lets the gateway be ready
-                ["crew-caller"] = () => new CrewCallerOrStub(this, crewCaller.Server.CreateHandler()),
-            })));
+                services.AddSingleton<IForwarderHttpClientFactory>(new InMemoryBackends(new Dictionary<string, Func<HttpMessageHandler>>
+                {
+                    ["scheduler"] = () => scheduler.Server.CreateHandler(),
+                    ["response-store"] = () => responseStore.Server.CreateHandler(),
+                    ["webhooks"] = () => scheduler.Server.CreateHandler(), // no webhooks service here: any ready backend lets the gateway be ready
+                    ["crew-caller"] = () => new CrewCallerOrStub(this, crewCaller.Server.CreateHandler()),
+                }));
+                // A dashboard sign-in is recorded by the Scheduler, which is in memory here like the proxy's backends.
+                services.AddHttpClient(SessionAudit.ClientName).ConfigurePrimaryHttpMessageHandler(() => scheduler.Server.CreateHandler());
+            });
         gateway.UseKestrel(0);
         gateway.StartServer();
         var address = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -112,10 +122,13 @@ public sealed class DashboardStack : RealInfrastructure
     }
 
     /// <summary>A client of the gateway with the admin key, as curl would call it.</summary>
-    public HttpClient AdminClient()
+    public HttpClient AdminClient() => Client(AdminKey);
+
+    /// <summary>A client of the gateway with this API key, as curl would call it.</summary>
+    public HttpClient Client(string key)
     {
         var client = new HttpClient { BaseAddress = GatewayUrl };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
     }
 

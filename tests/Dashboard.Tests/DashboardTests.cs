@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using CrewPlatform.ServiceDefaults.Audit;
 using CrewPlatform.Testing;
 using OpenQA.Selenium;
 
@@ -11,6 +12,9 @@ namespace CrewPlatform.Dashboard.Tests;
 public sealed class DashboardTests(DashboardStack stack) : IClassFixture<DashboardStack>
 {
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>The rows a page of the dashboard's lists holds (app.js's pageSize).</summary>
+    private const int PageSize = 20;
 
     [Fact]
     public void An_admin_signs_in_with_a_cookie_scripts_cannot_read_then_starts_and_stops_the_schedule()
@@ -780,5 +784,145 @@ public sealed class DashboardTests(DashboardStack stack) : IClassFixture<Dashboa
         (await client.SendAsync(signOut)).EnsureSuccessStatusCode();
         using var afterSignOut = await client.GetAsync("/api/scheduler");
         Assert.Equal(HttpStatusCode.Unauthorized, afterSignOut.StatusCode);
+    }
+    /// <summary>The audit page's rows as the browser shows them: each row's cells' text (When, Who, Action, Target, From, Details).</summary>
+    private static List<string[]> AuditRows(Browser browser) =>
+        ((IEnumerable<object>)browser.Driver.ExecuteScript(
+            "return [...document.querySelectorAll('#audit-entries tr[data-audit]')].map((r) => [...r.cells].map((c) => c.innerText))")!)
+        .Select(row => ((IEnumerable<object>)row).Select(cell => (string)cell).ToArray())
+        .ToList();
+
+    /// <summary>The ids of the audit page's rows.</summary>
+    private static List<long> AuditIds(Browser browser) =>
+        ((IEnumerable<object>)browser.Driver.ExecuteScript("return [...document.querySelectorAll('#audit-entries tr[data-audit]')].map((r) => r.dataset.audit)")!)
+        .Select(id => long.Parse((string)id, CultureInfo.InvariantCulture))
+        .ToList();
+
+    private async Task<int> CreatePausedScheduleAsync(string key, string name, string note)
+    {
+        using var client = stack.Client(key);
+        using var created = await client.PostAsJsonAsync("/api/scheduler/schedules", new { name, intervalMinutes = 60 });
+        Assert.True(created.IsSuccessStatusCode, $"creating {name} answered {(int)created.StatusCode}");
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data").GetProperty("id").GetInt32();
+        using var paused = await client.PostAsJsonAsync($"/api/scheduler/schedules/{id}/pause", new { note });
+        Assert.True(paused.IsSuccessStatusCode, $"pausing {name} answered {(int)paused.StatusCode}");
+        return id;
+    }
+
+    [Fact]
+    public async Task Audit_page_filtered_by_one_key_shows_its_actions_and_its_sign_in_and_none_of_the_other_keys()
+    {
+        var opsId = await CreatePausedScheduleAsync(DashboardStack.AdminKey, "dash-audit-ops", "ops pause");
+        var onCallId = await CreatePausedScheduleAsync(DashboardStack.OnCallKey, "dash-audit-oncall", "oncall pause");
+        try
+        {
+            using var browser = new Browser(stack.GatewayUrl);
+            browser.SignIn(DashboardStack.OnCallKey);
+            browser.WaitText(By.Id("identity"), "oncall (admin)");
+            browser.Wait(By.LinkText("Audit")).Click();
+
+            // Unfiltered, newest first: both keys' actions.
+            browser.Wait(By.Id("audit-entries"), _ => AuditRows(browser) is var rows
+                && rows.Any(r => r[1] == "ops" && r[2] == "schedule.pause" && r[3] == $"schedule:{opsId}")
+                && rows.Any(r => r[1] == "oncall" && r[2] == "schedule.pause" && r[3] == $"schedule:{onCallId}"));
+
+            browser.Wait(By.Id("actor")).SendKeys("oncall" + Keys.Enter);
+            browser.Wait(By.Id("audit-entries"), _ => browser.Driver.Url.Contains("#/audit?actor=oncall", StringComparison.Ordinal)
+                && AuditRows(browser) is { Count: > 0 } rows && rows.All(r => r[1] == "oncall"));
+            var shown = AuditRows(browser);
+            Assert.Contains(shown, r => r[2] == "schedule.create" && r[3] == $"schedule:{onCallId}" && r[5].Contains("dash-audit-oncall", StringComparison.Ordinal));
+            var pause = Assert.Single(shown, r => r[2] == "schedule.pause" && r[3] == $"schedule:{onCallId}");
+            Assert.Matches(@"note:\s*oncall pause", pause[5]);
+            Assert.Matches(@"^\S+$", pause[4]);
+            // Newest first: the sign-in of this browser is the key's last action.
+            Assert.Equal(("session.sign-in", "session"), (shown[0][2], shown[0][3]));
+            Assert.DoesNotContain(shown, r => r[1] == "ops" || r[3] == $"schedule:{opsId}");
+            browser.CheckPage("audit-filtered", "audit filtered by actor");
+
+            // The filtered view is a link: opened as such, it shows the other key's actions and none of this one's.
+            browser.Open("/#/audit?actor=ops&action=schedule.pause");
+            browser.Wait(By.Id("audit-entries"), _ => AuditRows(browser) is { Count: > 0 } rows
+                && rows.All(r => r[1] == "ops" && r[2] == "schedule.pause") && rows.Any(r => r[3] == $"schedule:{opsId}"));
+            Assert.Equal("ops", browser.Wait(By.Id("actor")).GetAttribute("value"));
+            Assert.Equal("schedule.pause", browser.Wait(By.Id("action")).GetAttribute("value"));
+            browser.AssertNoConsoleErrors("audit opened filtered");
+        }
+        finally
+        {
+            using var client = stack.AdminClient();
+            using var deletedOps = await client.DeleteAsync($"/api/scheduler/schedules/{opsId}");
+            using var deletedOnCall = await client.DeleteAsync($"/api/scheduler/schedules/{onCallId}");
+        }
+    }
+
+    [Fact]
+    public async Task Audit_page_offers_every_audited_action_filters_by_dates_and_pages_to_older_entries_and_back_to_the_newest()
+    {
+        var today = DateTime.UtcNow.Date;
+        // One more sign-in of one key than a page holds: each is one row.
+        for (var i = 0; i <= PageSize; i++)
+        {
+            using var handler = new HttpClientHandler { CookieContainer = new CookieContainer() };
+            using var client = new HttpClient(handler) { BaseAddress = stack.GatewayUrl };
+            using var signedIn = await client.PostAsJsonAsync("/dashboard/session", new { key = DashboardStack.OnCallKey });
+            signedIn.EnsureSuccessStatusCode();
+        }
+
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn(DashboardStack.AdminKey);
+        browser.WaitText(By.Id("identity"), "ops (admin)");
+        browser.Open("/#/audit?actor=oncall&action=session.sign-in");
+        var offered = browser.Wait(By.Id("action")).FindElements(By.TagName("option")).Select(o => o.GetAttribute("value")).ToList();
+        Assert.Equal(new[] { "" }.Concat(AuditActions.All), offered);
+
+        browser.Wait(By.Id("audit-entries"), _ => AuditRows(browser).Count == PageSize);
+        Assert.All(AuditRows(browser), r => Assert.Equal(("oncall", "session.sign-in"), (r[1], r[2])));
+        var newestIds = AuditIds(browser);
+        browser.WaitText(By.CssSelector(".pager span"), "Page 1");
+        Assert.Empty(browser.Driver.FindElements(By.LinkText("← Newest")));
+
+        browser.Click(By.LinkText("Older →"));
+        browser.WaitText(By.CssSelector(".pager span"), "Page 2");
+        Assert.Contains("actor=oncall", browser.Driver.Url, StringComparison.Ordinal);
+        var older = AuditRows(browser);
+        Assert.NotEmpty(older);
+        Assert.All(older, r => Assert.Equal(("oncall", "session.sign-in"), (r[1], r[2])));
+        Assert.True(AuditIds(browser).Max() < newestIds.Min(), "page 2 holds only entries older than page 1's");
+        browser.CheckPage("audit-older", "audit, older entries");
+
+        browser.Click(By.LinkText("← Newest"));
+        browser.WaitText(By.CssSelector(".pager span"), "Page 1");
+        Assert.DoesNotContain("after=", browser.Driver.Url, StringComparison.Ordinal);
+        browser.Wait(By.Id("audit-entries"), _ => AuditIds(browser).SequenceEqual(newestIds));
+
+        var from = today.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        browser.Open($"/#/audit?actor=oncall&action=session.sign-in&from={from}");
+        browser.Wait(By.Id("audit-entries"), _ => AuditIds(browser).SequenceEqual(newestIds));
+        Assert.Equal(from, browser.Wait(By.Id("from")).GetAttribute("value"));
+        var before = today.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        browser.Open($"/#/audit?actor=oncall&to={before}");
+        browser.WaitText(By.Id("audit-entries"), "No entry found.");
+        Assert.Equal(before, browser.Wait(By.Id("to")).GetAttribute("value"));
+        browser.AssertNoConsoleErrors("audit filtered by dates");
+    }
+
+    [Fact]
+    public async Task Audit_page_for_a_read_session_has_no_link_and_shows_the_apis_refusal()
+    {
+        using var reader = stack.Client(DashboardStack.ReadKey);
+        using var refused = await reader.GetAsync("/api/audit");
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        var error = (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString()!;
+
+        using var browser = new Browser(stack.GatewayUrl);
+        browser.SignIn(DashboardStack.ReadKey);
+        browser.WaitText(By.Id("identity"), "viewer (read)");
+        Assert.False(browser.Driver.FindElement(By.Id("nav-audit")).Displayed);
+        browser.Open("/#/audit");
+        browser.WaitText(By.CssSelector("#results .error[role=alert]"), error);
+        browser.Screenshot("audit-refused");
+        // The refused request is the browser's only complaint.
+        Assert.All(browser.ConsoleErrors(), e => Assert.Contains("/api/audit?limit=20 - Failed to load resource: the server responded with a status of 403", e, StringComparison.Ordinal));
+        browser.AssertAccessible("audit refused to a read session");
     }
 }

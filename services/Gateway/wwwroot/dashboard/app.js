@@ -5,6 +5,7 @@ import { runsChart } from './chart.js';
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const who = document.getElementById('who');
+const auditLink = document.getElementById('nav-audit');
 const pageSize = 20;
 let session = null;
 let timers = [];
@@ -83,11 +84,19 @@ function query() {
   return new URLSearchParams(search);
 }
 
-function pager(page, hasNext, hrefFor) {
+/** Links between pages: back (a link to newer ones, or null), where this page is, and the href of older ones (or null). */
+function pages(back, here, olderHref) {
   return h('nav', { class: 'pager', 'aria-label': 'Pages' },
-    page > 1 ? h('a', { href: hrefFor(page - 1) }, '← Newer') : null,
-    h('span', {}, `Page ${page}`),
-    hasNext ? h('a', { href: hrefFor(page + 1) }, 'Older →') : null);
+    back, h('span', {}, here), olderHref ? h('a', { href: olderHref }, 'Older →') : null);
+}
+
+function pager(page, hasNext, hrefFor) {
+  return pages(page > 1 ? h('a', { href: hrefFor(page - 1) }, '← Newer') : null, `Page ${page}`, hasNext ? hrefFor(page + 1) : null);
+}
+
+/** A labelled input of a filter form, holding value (e.g. the hash query's). */
+function field(id, label, type, value) {
+  return [h('label', { for: id }, label), h('input', { id, name: id, type, value: value ?? '' })];
 }
 
 // ---- sign-in ----
@@ -118,6 +127,7 @@ function startSession(data) {
   session = data;
   setAntiForgeryToken(data.antiForgeryToken);
   nav.hidden = false;
+  auditLink.hidden = !isAdmin();
   const signOut = h('button', { type: 'button', id: 'sign-out' }, 'Sign out');
   signOut.addEventListener('click', async () => {
     try {
@@ -558,7 +568,6 @@ async function answersList(filters, page, hrefFor) {
 async function answersView() {
   const q = query();
   const page = Math.max(1, Number.parseInt(q.get('page') ?? '1', 10) || 1);
-  const field = (id, label, type, value) => [h('label', { for: id }, label), h('input', { id, name: id, type, value: value ?? '' })];
   // Words are the answer's full-text search (q); a JSON path (jsonPath) is for whoever knows the answers' shape.
   const form = h('form', { class: 'card search', id: 'answer-search' },
     field('words', 'Words in the answer', 'search', q.get('words')),
@@ -707,6 +716,83 @@ async function userView(uid) {
   }
 }
 
+// ---- audit ----
+
+// AuditActions.All (shared/ServiceDefaults/Audit/AuditTrail.cs); the dashboard tests compare the two.
+const auditActions = [
+  'schedule.start', 'schedule.stop', 'schedule.create', 'schedule.update', 'schedule.delete', 'schedule.pause', 'schedule.resume',
+  'run.start', 'run.retry-failed', 'run.cancel', 'webhook.create', 'webhook.delete', 'webhook.rotate-secret',
+  'crew-response.create', 'crew-response.delete', 'session.sign-in', 'session.sign-out',
+];
+const auditFilters = ['actor', 'action', 'target', 'from', 'to'];
+
+/** What an action was asked with, as "name: value" lines (a value that is no text as compact JSON); "—" when nothing. */
+function fieldsList(fields) {
+  const entries = Object.entries(fields ?? {});
+  return entries.length === 0 ? '—' : h('dl', { class: 'fields' }, entries.flatMap(([name, value]) =>
+    [h('dt', {}, `${name}:`), h('dd', {}, typeof value === 'string' ? value : JSON.stringify(value))]));
+}
+
+function auditRow(entry) {
+  return h('tr', { 'data-audit': entry.id },
+    h('td', {}, when(entry.at)),
+    h('td', { class: 'actor' }, entry.actor ?? h('span', { class: 'note' }, 'unknown (not through the gateway)')),
+    h('td', { class: 'action' }, entry.action),
+    h('td', { class: 'name target' }, entry.target),
+    h('td', { class: 'name' }, entry.clientAddress ?? '—'),
+    h('td', { class: 'details' }, fieldsList(entry.fields)));
+}
+
+/** The audit trail, newest first, filtered by the hash query's actor, action, target, from and to; after= pages on to older entries. */
+async function auditView() {
+  const q = query();
+  const filters = new URLSearchParams();
+  for (const name of auditFilters) if (q.get(name)) filters.set(name, q.get(name));
+  const action = h('select', { id: 'action', name: 'action' }, h('option', { value: '' }, 'any'),
+    auditActions.map((a) => h('option', { value: a, selected: a === q.get('action') }, a)));
+  const form = h('form', { class: 'card search', id: 'audit-search' },
+    field('actor', 'Who (key name)', 'search', q.get('actor')),
+    h('label', { for: 'action' }, 'Action'), action,
+    field('target', 'Target (e.g. schedule:1)', 'search', q.get('target')),
+    field('from', 'From (date)', 'date', q.get('from')),
+    field('to', 'To (date, included)', 'date', q.get('to')),
+    h('button', { type: 'submit' }, 'Filter'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    for (const name of auditFilters) if (form.elements[name].value.trim()) next.set(name, form.elements[name].value.trim());
+    location.hash = `#/audit?${next}`;
+  });
+  const results = h('div', { id: 'results' });
+  show('Audit', form, results);
+  const after = q.get('after');
+  const page = after ? Math.max(2, Number.parseInt(q.get('page') ?? '2', 10) || 2) : 1;
+  const params = new URLSearchParams(filters);
+  params.set('limit', pageSize);
+  if (after) params.set('after', after);
+  let answer;
+  try {
+    answer = await get(`/api/audit?${params}`);
+  } catch (e) {
+    results.replaceChildren(h('p', { class: 'error', role: 'alert' }, e.message));
+    return;
+  }
+  const older = new URLSearchParams(filters);
+  if (answer.nextCursor) {
+    older.set('after', answer.nextCursor);
+    older.set('page', page + 1);
+  }
+  results.replaceChildren(
+    h('div', { class: 'scroll' }, h('table', {},
+      h('caption', {}, filters.size === 0 ? 'Who did what, newest first' : 'Who did what, newest first, filtered'),
+      h('thead', {}, h('tr', {}, ['When', 'Who', 'Action', 'Target', 'From (address)', 'Details'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', { id: 'audit-entries' }, answer.data.length === 0
+        ? h('tr', {}, h('td', { colspan: 6 }, 'No entry found.'))
+        : answer.data.map(auditRow)))),
+    pages(after ? h('a', { href: `#/audit?${filters}` }, '← Newest') : null, `Page ${page}`,
+      answer.nextCursor ? `#/audit?${older}` : null));
+}
+
 // ---- routing ----
 
 async function route() {
@@ -725,6 +811,7 @@ async function route() {
     else if (parts[0] === 'answers' && parts[1]) await answerView(parts[1]);
     else if (parts[0] === 'answers') await answersView();
     else if (parts[0] === 'users' && parts[1]) await userView(parts[1]);
+    else if (parts[0] === 'audit') await auditView();
     else await overviewView();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) signInView('Your session has ended; sign in again.');
