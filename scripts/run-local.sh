@@ -145,7 +145,8 @@ wait_ready() { # wait_ready <what> <url> <status pattern>
   local deadline=$((SECONDS + READY_TIMEOUT)) code name
   while code="$(http_code "$2")"; [[ $code != $3 ]]; do
     for name in "${SERVICES[@]}"; do
-      if [ -f "$PID_DIR/$name.pid" ] && ! running_pid "$name" >/dev/null; then
+      # Gone, not merely still starting (until its exec the PID is this script's subshell, not the service's dotnet).
+      if [ -f "$PID_DIR/$name.pid" ] && ! kill -0 "$(cat "$PID_DIR/$name.pid")" 2>/dev/null; then
         log "$name exited; last lines of .run-local/logs/$name.log:"
         tail -n 20 "$LOG_DIR/$name.log" >&2 || true
         log "scripts/run-local.sh down stops the processes that did start"

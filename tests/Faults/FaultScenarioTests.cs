@@ -13,16 +13,11 @@ namespace CrewPlatform.Faults;
 [Collection(FaultStackCollection.Name)]
 public sealed class FaultScenarioTests(FaultStack stack)
 {
-    private const int FaultAfterAnswers = 8;
-
     /// <summary>
     /// The calls a crash of the crew caller or of the crew API may cut: at most the ones in flight, and never more than
     /// CREW_MAX_CONCURRENCY are. (Counting them from outside races with calls that start or end at the crash.)
     /// </summary>
     private const int CutByACrash = FaultStack.Concurrency;
-
-    /// <summary>The guarantee's "about one minute of recovery", plus room for this shared 2-core machine's noise.</summary>
-    private static readonly TimeSpan RecoveryAllowance = TimeSpan.FromSeconds(90);
 
     private static readonly TimeSpan RestartAfter = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan DatabaseOutage = TimeSpan.FromSeconds(30);
@@ -134,7 +129,7 @@ public sealed class FaultScenarioTests(FaultStack stack)
             VALUES ($1, 'schedule', now(), 'running', 0, 0, 0, 0, false, 1, now())
             """,
             runId);
-        await JudgeAsync("crash between run commit and first page", runId, [], repeatable: 0, Stopwatch.StartNew(), answeredAtClear: 0);
+        await RunGuarantees.JudgeAsync(stack, "crash between run commit and first page", runId, [], repeatable: 0, Stopwatch.StartNew(), answeredAtClear: 0);
     }
 
     private async Task KillAndRestartAsync(string service)
@@ -150,60 +145,5 @@ public sealed class FaultScenarioTests(FaultStack stack)
         }
     }
 
-    /// <summary>
-    /// Starts a run, lets it get going, applies <paramref name="fault"/> (which returns how many paid calls the fault
-    /// may legitimately repeat: the calls it cut), then checks every guarantee of the run.
-    /// </summary>
-    private async Task ScenarioAsync(string name, Func<List<FakeCall>, Task<int>> fault)
-    {
-        var runId = await stack.RunNowAsync();
-        await Eventually.HoldsAsync(async () => await stack.StoredAnswersAsync(runId) >= FaultAfterAnswers,
-            $"run {runId} has {FaultAfterAnswers} answers before the fault", TimeSpan.FromMinutes(2));
-
-        var earlierCalls = new List<FakeCall>();
-        var repeatable = await fault(earlierCalls);
-        var cleared = Stopwatch.StartNew();
-        await JudgeAsync(name, runId, earlierCalls, repeatable, cleared, await StoredOrZeroAsync(runId));
-    }
-
-    /// <summary>Waits for the run to complete by itself, then checks every guarantee and records the scenario's figures.</summary>
-    private async Task JudgeAsync(string name, Guid runId, List<FakeCall> earlierCalls, int repeatable, Stopwatch cleared, long answeredAtClear)
-    {
-        RunRow? run = null;
-        await Eventually.HoldsAsync(async () => (run = await stack.TryReadRunAsync(runId))?.Status == "completed",
-            $"run {runId} completes by itself after '{name}'", TimeSpan.FromMinutes(5));
-        var recovery = cleared.Elapsed;
-
-        Assert.Equal(new RunRow("completed", FaultStack.Users, FaultStack.Users, 0, 0), run);
-        var rows = await stack.RowsPerUserAsync(runId);
-        Assert.Equal(FaultStack.Users, rows.Count);
-        Assert.All(rows, row => Assert.Equal(1, row.Value));
-
-        var calls = earlierCalls.Concat(await stack.FakeCallsAsync())
-            .Where(c => c.IdempotencyKey?.StartsWith($"{runId}:", StringComparison.Ordinal) == true)
-            .ToList();
-        Assert.All(rows.Keys, uid => Assert.Contains(calls, c => c.IdempotencyKey == $"{runId}:{uid}"));
-        var extraPaidCalls = calls.Where(c => c.Plan == "ok").GroupBy(c => c.IdempotencyKey).Sum(g => g.Count() - 1);
-        Assert.True(extraPaidCalls <= repeatable,
-            $"'{name}' repeated {extraPaidCalls} paid crew calls; only the {repeatable} it cut may be repeated");
-
-        Assert.Empty(await stack.ParkedMessagesAsync());
-
-        var crewTimeLeft = TimeSpan.FromMilliseconds((FaultStack.Users - answeredAtClear) * (double)FaultStack.CrewLatencyMs / FaultStack.Concurrency);
-        stack.Results.Add(new ScenarioResult(name, FaultStack.Users, extraPaidCalls, repeatable, recovery.TotalSeconds, crewTimeLeft.TotalSeconds));
-        Assert.True(recovery <= crewTimeLeft + RecoveryAllowance,
-            $"'{name}': the run needed {recovery.TotalSeconds:0} s after the fault cleared, crew time left was {crewTimeLeft.TotalSeconds:0} s");
-    }
-
-    private async Task<long> StoredOrZeroAsync(Guid runId)
-    {
-        try
-        {
-            return await stack.StoredAnswersAsync(runId);
-        }
-        catch (Npgsql.NpgsqlException)
-        {
-            return 0;
-        }
-    }
+    private Task ScenarioAsync(string name, Func<List<FakeCall>, Task<int>> fault) => RunGuarantees.ScenarioAsync(stack, name, fault);
 }

@@ -23,8 +23,13 @@ public class FaultStack : RealInfrastructure
 
     public HttpClient FakeCrew { get; } = new() { BaseAddress = LocalStackScript.FakeCrewUrl, Timeout = TimeSpan.FromSeconds(30) };
 
-    /// <summary>One line per scenario, written to <c>TestResults/fault-suite.txt</c> when the suite ends.</summary>
-    public List<ScenarioResult> Results { get; } = [];
+    /// <summary>
+    /// One line per scenario of every stack of the suite (the pairs stack's too; scenarios run one at a time), written
+    /// to <c>TestResults/fault-suite.txt</c> as each stack ends, so the last one to end writes them all.
+    /// </summary>
+    public List<ScenarioResult> Results => SuiteResults;
+
+    private static readonly List<ScenarioResult> SuiteResults = [];
 
     public static string UserUid(int i) => $"fault-user-{i:D3}";
 
