@@ -107,6 +107,9 @@ public sealed class SchedulerOptions : IValidatableObject
     public IReadOnlySet<string> EndpointNames() =>
         new HashSet<string>((Endpoints?.Keys.AsEnumerable() ?? []).Append(Contracts.CrewEndpointNames.Default), StringComparer.Ordinal);
 
+    /// <summary>The crew caller's queue of every endpoint a schedule may name at every priority: where a run's commands may go.</summary>
+    public IEnumerable<string> CommandQueues() => Contracts.QueueNames.RunCrewForUserQueues(EndpointNames()).Select(q => q.Queue);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
         CrewEndpointDefinition.Problems(Endpoints)
             .Concat(SegmentDefinition.Problems(Segments))

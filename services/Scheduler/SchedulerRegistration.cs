@@ -17,9 +17,12 @@ namespace CrewPlatform.Scheduler;
 
 public static class SchedulerRegistration
 {
-    /// <summary>Settings, the database, the schedule and run tracking, and the bus with the scheduler's consumers.</summary>
+    /// <summary>The crew caller's command queues declared at startup, settings, the database, the schedule and run tracking, and the bus with the scheduler's consumers.</summary>
     public static WebApplicationBuilder AddScheduler(this WebApplicationBuilder builder)
     {
+        // First, so the crew caller's queues exist before the schedule's tick, the reconciler, the bus or the API start:
+        // a command sent before any CrewCaller ever ran waits in its queue.
+        builder.AddPlatformQueueDeclaration(services => services.GetRequiredService<IOptions<SchedulerOptions>>().Value.CommandQueues());
         builder.AddSchedulerServices();
         builder.AddMessaging(x => x.AddSchedulerConsumers());
         builder.Services.DescribeOpenApi(

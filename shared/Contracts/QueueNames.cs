@@ -15,6 +15,13 @@ public static class QueueNames
         RunCrewForUser
         + (CrewEndpointNames.IsDefault(endpoint) ? "" : $"-at-{endpoint}")
         + (CrewPriority.IsHigh(priority) ? "-high" : "");
+
+    /// <summary>
+    /// Every queue of <see cref="RunCrewForUser"/> for these crew endpoints: each endpoint at each priority. The one list
+    /// of them, which the CrewCaller consumes and the Scheduler declares before its first command.
+    /// </summary>
+    public static IEnumerable<(string Endpoint, string Priority, string Queue)> RunCrewForUserQueues(IEnumerable<string> endpoints) =>
+        endpoints.SelectMany(endpoint => CrewPriority.All.Select(priority => (endpoint, priority, RunCrewForUserOn(endpoint, priority))));
 }
 
 /// <summary>Crew endpoints are named in configuration; <see cref="Default"/> is <c>CREW_API_URL</c>.</summary>

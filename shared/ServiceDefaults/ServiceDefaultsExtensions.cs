@@ -163,9 +163,10 @@ public static class ServiceDefaultsExtensions
     }
 
     /// <summary>
-    /// Every consumer queue is a quorum queue: replicated on a RabbitMQ cluster, durable on a single node. Only its
-    /// consumer declares it (senders use <see cref="QueueAddress"/>), so the declaration cannot differ; the delivery
-    /// limit for poison messages is <see cref="DeliveryLimitFilter"/>.
+    /// Every consumer queue is a quorum queue: replicated on a RabbitMQ cluster, durable on a single node. Its consumer
+    /// declares it; a sender (which uses <see cref="QueueAddress"/>) that declares it ahead does so with
+    /// <see cref="PlatformQueueDeclaration"/>, which must stay the same declaration. The delivery limit for poison
+    /// messages is <see cref="DeliveryLimitFilter"/>.
     /// </summary>
     public static void UsePlatformQueue(this IRabbitMqReceiveEndpointConfigurator endpoint)
     {
@@ -176,8 +177,9 @@ public static class ServiceDefaultsExtensions
     /// <summary>
     /// Where to send a command for a consumer queue: the queue's own exchange, which its consumer's endpoint declares and
     /// binds. Not <c>queue:name</c>, which would make the sender declare the queue too, as a classic queue that clashes
-    /// with the consumer's quorum queue. The consumer's service declares its queue when it first starts; a command sent
-    /// before that ever happened is re-sent by the scheduler's run reconciler.
+    /// with the consumer's quorum queue. The consumer's service declares its queue when it starts, and the Scheduler
+    /// declares the crew caller's queues at its own startup (<see cref="PlatformQueueDeclaration"/>), so a command sent
+    /// before the consumer ever ran waits in its queue.
     /// </summary>
     public static Uri QueueAddress(string queueName) => new($"exchange:{queueName}");
 

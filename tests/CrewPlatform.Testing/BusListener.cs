@@ -6,7 +6,8 @@ namespace CrewPlatform.Testing;
 /// <summary>
 /// A MassTransit bus of the test's own on a fixture's RabbitMQ virtual host: queues that record every message of the
 /// types asked for (so a test can listen like another service does), and a publisher to play that service.
-/// Its queues are durable: what is published while the listener is stopped waits there.
+/// Its queues are durable quorum queues, declared as a service's own are: what is published while the listener is
+/// stopped waits there, and a listener may stand in for a service on a queue the Scheduler declared ahead of it.
 /// </summary>
 public sealed class BusListener : IAsyncDisposable
 {
@@ -88,6 +89,7 @@ public sealed class BusListener : IAsyncDisposable
             {
                 cfg.ReceiveEndpoint(queue, endpoint =>
                 {
+                    endpoint.SetQuorumQueue();
                     if (prefetch.TryGetValue(queue, out var count))
                     {
                         endpoint.PrefetchCount = count;

@@ -283,6 +283,55 @@ public class RealInfrastructure : IAsyncLifetime
 
     private sealed record QueueInfo(string Name);
 
+    private static readonly JsonSerializerOptions ManagementJson = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    /// <summary>
+    /// One queue of this fixture's virtual host as the management API describes it, null when it does not exist. Its
+    /// message counts lag by seconds: wait until they hold rather than reading them once.
+    /// </summary>
+    public async Task<BrokerQueue?> QueueAsync(string queue)
+    {
+        using var client = ManagementClient();
+        using var response = await client.GetAsync($"queues/{Uri.EscapeDataString(Name)}/{Uri.EscapeDataString(queue)}");
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<BrokerQueue>(ManagementJson);
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="queue"/> is declared as every platform queue is: the durable quorum queue with no other
+    /// argument, a durable fanout exchange of its name without arguments, and one binding between them, with an empty
+    /// routing key and no arguments (what MassTransit's receive endpoint and <c>PlatformQueueDeclaration</c> both declare).
+    /// </summary>
+    public async Task AssertPlatformQueueAsync(string queue)
+    {
+        var declared = await QueueAsync(queue);
+        Assert.NotNull(declared);
+        Assert.Equal((true, false, false), (declared.Durable, declared.AutoDelete, declared.Exclusive));
+        Assert.Equal("x-queue-type=quorum", string.Join(",", declared.Arguments.Select(a => $"{a.Key}={a.Value}")));
+
+        using var client = ManagementClient();
+        var vhost = Uri.EscapeDataString(Name);
+        var exchange = await client.GetFromJsonAsync<BrokerExchange>($"exchanges/{vhost}/{Uri.EscapeDataString(queue)}", ManagementJson);
+        Assert.Equal(("fanout", true, false, false, 0), (exchange!.Type, exchange.Durable, exchange.AutoDelete, exchange.Internal, exchange.Arguments.Count));
+
+        var bindings = await client.GetFromJsonAsync<List<BrokerBinding>>($"bindings/{vhost}/e/{Uri.EscapeDataString(queue)}/q/{Uri.EscapeDataString(queue)}", ManagementJson);
+        var binding = Assert.Single(bindings!);
+        Assert.Equal(("", 0), (binding.RoutingKey, binding.Arguments.Count));
+    }
+
+    /// <summary>A queue as the management API describes it (snake_case fields).</summary>
+    public sealed record BrokerQueue(
+        string Name, bool Durable, bool AutoDelete, bool Exclusive, Dictionary<string, JsonElement> Arguments, long MessagesReady, int Consumers);
+
+    private sealed record BrokerExchange(string Type, bool Durable, bool AutoDelete, bool Internal, Dictionary<string, JsonElement> Arguments);
+
+    private sealed record BrokerBinding(string RoutingKey, Dictionary<string, JsonElement> Arguments);
+
     /// <summary>Path of a file in this repository, found by walking up from the test binaries to CrewPlatform.sln.</summary>
     public static string RepositoryFile(string relativePath)
     {

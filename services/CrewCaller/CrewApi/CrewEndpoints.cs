@@ -89,7 +89,7 @@ public sealed class CrewEndpoints
 
     /// <summary>The (endpoint, priority) queues this instance consumes.</summary>
     public IEnumerable<(CrewEndpoint Endpoint, string Priority, string Queue)> Queues() =>
-        endpoints.Values.SelectMany(e => CrewPriority.All.Select(p => (e, p, QueueNames.RunCrewForUserOn(e.Name, p))));
+        QueueNames.RunCrewForUserQueues(endpoints.Keys).Select(q => (endpoints[q.Endpoint], q.Priority, q.Queue));
 
     /// <summary>The endpoint a queue belongs to (the default one for a queue of no endpoint, as in harness tests).</summary>
     public CrewEndpoint ForQueue(string queue) =>
