@@ -16,7 +16,7 @@ namespace CrewPlatform.ServiceDefaults;
 /// declaration of either that differs (PRECONDITION_FAILED), so the consumer's own declaration must find it identical.
 /// The consumer's endpoint also binds its message types' exchanges when it starts; a sender needs none of those.
 /// </summary>
-public sealed class PlatformQueueDeclaration(
+public sealed partial class PlatformQueueDeclaration(
     RabbitMqSettings rabbit, Func<IEnumerable<string>> queues, ILogger<PlatformQueueDeclaration> logger) : IHostedService
 {
     // A broker still starting is waited for about as long as the bus waits to start (2 minutes), 2 s between attempts.
@@ -30,18 +30,24 @@ public sealed class PlatformQueueDeclaration(
             try
             {
                 await DeclareAsync(rabbit, names, cancellationToken);
-                logger.LogInformation("Declared {Count} queues ahead of their consumer: {Queues}", names.Count, string.Join(", ", names));
+                LogDeclared(logger, names.Count, string.Join(", ", names));
                 return;
             }
             catch (BrokerUnreachableException ex) when (attempt < Attempts && ex.InnerException is not AuthenticationFailureException)
             {
-                logger.LogWarning("RabbitMQ not reachable yet (attempt {Attempt}): {Reason}", attempt, ex.Message);
+                LogNotReachable(logger, attempt, ex.Message);
                 await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
             }
         }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Declared {Count} queues ahead of their consumer: {Queues}")]
+    private static partial void LogDeclared(ILogger logger, int count, string queues);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "RabbitMQ not reachable yet (attempt {Attempt}): {Reason}")]
+    private static partial void LogNotReachable(ILogger logger, int attempt, string reason);
 
     /// <summary>Declares each queue, its exchange and their binding over one connection of <paramref name="rabbit"/>'s user.</summary>
     /// <exception cref="InvalidOperationException">RabbitMQ refused a declaration, e.g. a queue that exists with other arguments.</exception>

@@ -23,7 +23,12 @@ public sealed class SecurityHeadersTests(Backends backends) : IClassFixture<Back
     public async Task Every_answer_carries_the_security_headers(string path, string? token, HttpStatusCode expected)
     {
         var settings = backends.GatewaySettings();
-        settings["GATEWAY_BACKEND_TIMEOUT_SECONDS"] = "1";
+        if (path.EndsWith(StubBackend.SlowPathSegment, StringComparison.Ordinal))
+        {
+            // Only the slow path is meant to time out: a backend building its OpenAPI document on a busy machine may take a second.
+            settings["GATEWAY_BACKEND_TIMEOUT_SECONDS"] = "1";
+        }
+
         await using var gateway = new GatewayFactory(settings);
         using var client = token is null ? gateway.CreateClient() : gateway.CreateAuthorizedClient(token);
 
