@@ -69,7 +69,8 @@ public static class AuditTargets
 /// Writes one row of the audit trail (<c>audit.entries</c>, deploy/postgres/audit.sql) per operator action, after the
 /// action has happened and before its answer is sent: who (<see cref="CrewActor.Of"/>), from where
 /// (<see cref="CrewActor.ClientAddressOf"/>, else the caller's own address), the service, the action, its target and
-/// the request's fields that say what was asked (each call site names them; never a secret, a key or a token).
+/// the request's fields that say what was asked (its body, credentials left out, or what the call site names; never a
+/// secret, a key or a token).
 /// <para>
 /// The action has already happened, so a failed write neither undoes it nor fails its answer (a client that retried a
 /// run-now would pay for a second run): it is retried twice, then logged at error level with everything the row would
