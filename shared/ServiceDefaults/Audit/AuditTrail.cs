@@ -111,12 +111,7 @@ public sealed partial class AuditTrail(NpgsqlDataSource dataSource, AuditTrail.S
             try
             {
                 await using var command = dataSource.CreateCommand(Insert);
-                command.Parameters.Add(new NpgsqlParameter<string?>("actor", actor));
-                command.Parameters.Add(new NpgsqlParameter<string?>("client_address", client));
-                command.Parameters.Add(new NpgsqlParameter<string>("service", service.Name));
-                command.Parameters.Add(new NpgsqlParameter<string>("action", action));
-                command.Parameters.Add(new NpgsqlParameter<string>("target", target));
-                command.Parameters.Add(new NpgsqlParameter<string>("fields", NpgsqlDbType.Jsonb) { TypedValue = json });
+                command.Parameters.AddRange(Row(actor, client, action, target, json));
                 await command.ExecuteNonQueryAsync(CancellationToken.None);
                 return;
             }
@@ -141,16 +136,18 @@ public sealed partial class AuditTrail(NpgsqlDataSource dataSource, AuditTrail.S
     /// </summary>
     public Task RecordAsync(DbContext db, string actor, string action, string target, object? fields, CancellationToken cancellationToken) =>
         db.Database.ExecuteSqlRawAsync(
-            Insert,
-            [
-                new NpgsqlParameter<string?>("actor", actor),
-                new NpgsqlParameter<string?>("client_address", null),
-                new NpgsqlParameter<string>("service", service.Name),
-                new NpgsqlParameter<string>("action", action),
-                new NpgsqlParameter<string>("target", target),
-                new NpgsqlParameter<string>("fields", NpgsqlDbType.Jsonb) { TypedValue = JsonSerializer.Serialize(fields ?? new { }, FieldsJson) },
-            ],
-            cancellationToken);
+            Insert, Row(actor, client: null, action, target, JsonSerializer.Serialize(fields ?? new { }, FieldsJson)), cancellationToken);
+
+    /// <summary>The parameters of <see cref="Insert"/>: one row of this service's.</summary>
+    private NpgsqlParameter[] Row(string? actor, string? client, string action, string target, string fields) =>
+    [
+        new NpgsqlParameter<string?>("actor", actor),
+        new NpgsqlParameter<string?>("client_address", client),
+        new NpgsqlParameter<string>("service", service.Name),
+        new NpgsqlParameter<string>("action", action),
+        new NpgsqlParameter<string>("target", target),
+        new NpgsqlParameter<string>("fields", NpgsqlDbType.Jsonb) { TypedValue = fields },
+    ];
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Audit entry {Action} on {Target} not written (attempt {Attempt}); trying again")]
     private static partial void LogRetrying(ILogger logger, Exception exception, string action, string target, int attempt);
